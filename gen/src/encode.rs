@@ -1,0 +1,202 @@
+//! Encoders: each turns a validated value into text its consumer reads back as that value,
+//! and turns rendered text into the bytes (encoding, line endings) its consumer needs.
+//!
+//! The spec crate already refuses control characters and double quotes in every value; the
+//! encoders still refuse what their format cannot carry, so no future caller can paste a
+//! value that escapes its field.
+
+use std::fmt::Write as _;
+
+/// A value that this format cannot carry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{format} cannot carry {value:?}: {why}")]
+pub struct EncodeError {
+    pub format: &'static str,
+    pub value: String,
+    pub why: &'static str,
+}
+
+fn refuse(format: &'static str, value: &str, why: &'static str) -> EncodeError {
+    EncodeError {
+        format,
+        value: value.to_owned(),
+        why,
+    }
+}
+
+fn check_line(format: &'static str, s: &str) -> Result<(), EncodeError> {
+    if s.chars().any(char::is_control) {
+        return Err(refuse(format, s, "a control character would end the line"));
+    }
+    Ok(())
+}
+
+/// One argument of a command line in a .bat file, double-quoted.
+///
+/// Two parsers read it: cmd.exe expands `%` before it looks at quotes (so `%` is written
+/// `%%`), and inside double quotes takes `& | < > ( ) ^` literally (`!` too, since every script
+/// starts with `DisableDelayedExpansion`). Then the program's C runtime splits its command
+/// line: backslashes are literal unless a run of them precedes a `"`, where each pair means one
+/// backslash; so a trailing run is doubled (`D:\` is written `"D:\\"`).
+pub fn bat_arg(s: &str) -> Result<String, EncodeError> {
+    check_line("a .bat argument", s)?;
+    if s.contains('"') {
+        return Err(refuse(
+            "a .bat argument",
+            s,
+            "a double quote cannot be passed through cmd reliably",
+        ));
+    }
+    let trailing = s.len() - s.trim_end_matches('\\').len();
+    let mut out = String::with_capacity(s.len() + 4);
+    out.push('"');
+    out.push_str(&s.replace('%', "%%"));
+    out.push_str(&"\\".repeat(trailing));
+    out.push('"');
+    Ok(out)
+}
+
+/// A program path as the first word of a .bat command line: quoted, `%` doubled. The C
+/// runtime reads argv[0] up to the closing quote without backslash rules, and cmd needs no
+/// trailing-backslash care because a program path ends in a file name.
+pub fn bat_program(s: &str) -> Result<String, EncodeError> {
+    check_line("a .bat program path", s)?;
+    if s.contains('"') || s.ends_with('\\') {
+        return Err(refuse(
+            "a .bat program path",
+            s,
+            "it must be a file path without quotes",
+        ));
+    }
+    Ok(format!("\"{}\"", s.replace('%', "%%")))
+}
+
+/// A path field of a systemd-tmpfiles line: double-quoted when it holds anything but plain
+/// characters, with `\` and `"` backslash-escaped (tmpfiles unquotes them) and `%` written `%%`
+/// (tmpfiles expands `%` specifiers in paths).
+pub fn tmpfiles_path(s: &str) -> Result<String, EncodeError> {
+    check_line("a tmpfiles path", s)?;
+    let plain = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/_-.+,:@".contains(&b));
+    let s = s.replace('%', "%%");
+    if plain {
+        return Ok(s);
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if c == '\\' || c == '"' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    Ok(out)
+}
+
+/// The argument field of a tmpfiles line (the rest of the line, a link target here): only
+/// plain characters are accepted, since its unquoting rules differ between line types.
+pub fn tmpfiles_arg(s: &str) -> Result<String, EncodeError> {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/_-.".contains(&b))
+        && !s.is_empty()
+    {
+        Ok(s.to_owned())
+    } else {
+        Err(refuse(
+            "a tmpfiles argument",
+            s,
+            "only a-z, 0-9, /, _, - and . are written there",
+        ))
+    }
+}
+
+/// A REG_SZ value in a .reg file, quoted: `\` written `\\` and `"` written `\"`.
+pub fn reg_sz(s: &str) -> Result<String, EncodeError> {
+    check_line("a .reg string", s)?;
+    Ok(format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
+}
+
+/// A PowerShell single-quoted string. PowerShell treats the typographic single quotes
+/// (U+2018..U+201B) as quotes too, and doubling is the escape for each of them.
+pub fn ps_single(s: &str) -> Result<String, EncodeError> {
+    check_line("a PowerShell string", s)?;
+    let mut out = String::from("'");
+    for c in s.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    Ok(out)
+}
+
+/// A POSIX shell word, single-quoted when it holds anything but plain characters
+/// (`'` written `'\''`). For the commands in INSTALL.md.
+pub fn sh_word(s: &str) -> Result<String, EncodeError> {
+    check_line("a shell word", s)?;
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_-.+,:@=".contains(&b))
+    {
+        return Ok(s.to_owned());
+    }
+    Ok(format!("'{}'", s.replace('\'', r"'\''")))
+}
+
+/// A text that must stay ASCII (the Windows hosts file: a non-ASCII byte can disable a line).
+pub fn ascii(s: &str) -> Result<String, EncodeError> {
+    check_line("an ASCII field", s)?;
+    if s.is_ascii() {
+        Ok(s.to_owned())
+    } else {
+        Err(refuse("an ASCII field", s, "it must be ASCII"))
+    }
+}
+
+/// LF text as CRLF (the text never holds a CR: every value was refused one).
+pub fn crlf(text: &str) -> String {
+    text.replace('\n', "\r\n")
+}
+
+/// Text as UTF-16LE with a byte-order mark, what regedit writes and reads.
+pub fn utf16le_bom(text: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xFE];
+    for unit in text.encode_utf16() {
+        out.extend_from_slice(&unit.to_le_bytes());
+    }
+    out
+}
+
+/// Text as UTF-8 with a byte-order mark: Windows PowerShell 5.1 reads a .ps1 without one in
+/// the ANSI code page, which would mangle non-ASCII paths.
+pub fn utf8_bom(text: &str) -> Vec<u8> {
+    let mut out = vec![0xEF, 0xBB, 0xBF];
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// A Markdown code span that shows `s` verbatim, whatever backticks it holds.
+pub fn md_code(s: &str) -> String {
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    if longest == 0 {
+        format!("{fence}{s}{fence}")
+    } else {
+        format!("{fence} {s} {fence}")
+    }
+}

@@ -1,0 +1,445 @@
+//! Spec in, artifacts out: pure, deterministic, no file system.
+//!
+//! Every value reaches a template through an encoder of [`crate::encode`] for that file's
+//! format (the templates use `escape = "none"`, so nothing else stands between a value and
+//! the file). Templates are LF text; [`finish`] gives each its final newline and then its
+//! consumer's line endings and encoding.
+
+use crate::artifact::{Artifact, Encoding, LineEndings, Side};
+use crate::encode::{self, EncodeError};
+use askama::Template;
+use camino::Utf8PathBuf;
+use dockvm_spec::{Package, Spec};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Why rendering failed: a value no encoder could carry, or a template error. A validated
+/// spec never causes either; they exist so no code path can paste a value unchecked.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error("template {0}: {1}")]
+    Template(&'static str, askama::Error),
+}
+
+type Result<T> = std::result::Result<T, RenderError>;
+
+/// Renders every artifact of the spec, in a fixed order, `INSTALL.md` and `manifest.json` last.
+pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
+    let links = links(spec)?;
+    let vm_name = spec.vm.name.to_string();
+    let mut out = vec![
+        linux(
+            "vm/etc/systemd/system/docker.service.d/dockvm.conf",
+            Side::Vm,
+            "/etc/systemd/system/docker.service.d/dockvm.conf",
+            DropIn {
+                vm_name: &vm_name,
+                listen_url: spec.listen_url(),
+                exec_start: exec_start(spec),
+            }
+            .render_to("drop-in")?,
+        ),
+        linux(
+            "vm/etc/systemd/system/mnt-hgfs.mount",
+            Side::Vm,
+            "/etc/systemd/system/mnt-hgfs.mount",
+            MountUnit { vm_name: &vm_name }.render_to("mount unit")?,
+        ),
+        linux(
+            "vm/etc/tmpfiles.d/dockvm.conf",
+            Side::Vm,
+            "/etc/tmpfiles.d/dockvm.conf",
+            Tmpfiles {
+                vm_name: &vm_name,
+                links: &links,
+            }
+            .render_to("tmpfiles")?,
+        ),
+        windows(
+            "windows/hosts.txt",
+            Some(r"C:\Windows\System32\drivers\etc\hosts"),
+            Encoding::Ascii,
+            HostsBlock {
+                vm_name: &vm_name,
+                ip: encode::ascii(&spec.vm.ip.to_string())?,
+                hostname: encode::ascii(spec.vm.hostname.as_str())?,
+            }
+            .render_to("hosts")?,
+        ),
+        windows(
+            "windows/dockvm-env.reg",
+            Some(r"HKEY_CURRENT_USER\Environment"),
+            Encoding::Utf16LeBom,
+            EnvReg {
+                vm_name: &vm_name,
+                docker_host: encode::reg_sz(&spec.docker_host())?,
+            }
+            .render_to("env reg")?,
+        ),
+        windows(
+            "windows/dockvm-env-remove.reg",
+            Some(r"HKEY_CURRENT_USER\Environment"),
+            Encoding::Utf16LeBom,
+            EnvRemoveReg { vm_name: &vm_name }.render_to("env remove reg")?,
+        ),
+        windows(
+            "windows/add-docker-to-path.ps1",
+            None,
+            Encoding::Utf8Bom,
+            AddToPath {
+                vm_name: &vm_name,
+                docker_dir: encode::ps_single(spec.windows.docker_dir.as_str())?,
+            }
+            .render_to("path script")?,
+        ),
+    ];
+    let bat = BatValues::new(spec)?;
+    out.push(windows(
+        "windows/start-vm.bat",
+        None,
+        Encoding::Utf8,
+        StartVm { b: &bat }.render_to("start-vm")?,
+    ));
+    out.push(windows(
+        "windows/stop-vm.bat",
+        None,
+        Encoding::Utf8,
+        StopVm { b: &bat }.render_to("stop-vm")?,
+    ));
+    out.push(windows(
+        "windows/reset-shared-folders.bat",
+        None,
+        Encoding::Utf8,
+        ResetShares { b: &bat }.render_to("reset-shared-folders")?,
+    ));
+    out.push(linux(
+        "wsl/profile.sh",
+        Side::Wsl,
+        spec.wsl.profile.as_str(),
+        Profile {
+            vm_name: &vm_name,
+            docker_host: encode::sh_word(&spec.docker_host())?,
+        }
+        .render_to("profile")?,
+    ));
+    out.push(linux(
+        "wsl/wsl.conf",
+        Side::Wsl,
+        "/etc/wsl.conf",
+        WslConf {
+            vm_name: &vm_name,
+            root: spec.wsl.automount_root.to_string(),
+        }
+        .render_to("wsl.conf")?,
+    ));
+    let install = Install {
+        vm_name: &vm_name,
+        listen_url: spec.listen_url(),
+        listen_sock: format!("{}:{}", spec.docker.listen, spec.docker.port),
+        listen_all: spec.docker.listen.is_unspecified(),
+        docker_host: spec.docker_host(),
+        profile: spec.wsl.profile.to_string(),
+        root: spec.wsl.automount_root.to_string(),
+        first_link: links[0].sh.clone(),
+        links: &links,
+    };
+    out.push(Artifact {
+        path: "INSTALL.md".into(),
+        side: Side::Tree,
+        target: None,
+        mode: 0o644,
+        encoding: Encoding::Utf8,
+        line_endings: LineEndings::Lf,
+        bytes: finish(
+            &install.render_to("INSTALL.md")?,
+            LineEndings::Lf,
+            Encoding::Utf8,
+        ),
+    });
+    let manifest = manifest(&vm_name, &out);
+    out.push(Artifact {
+        path: MANIFEST.into(),
+        side: Side::Tree,
+        target: None,
+        mode: 0o644,
+        encoding: Encoding::Utf8,
+        line_endings: LineEndings::Lf,
+        bytes: manifest,
+    });
+    Ok(out)
+}
+
+/// The name of the manifest in the output tree; `write` reads it to know what it owns.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The dockerd command line for the drop-in: the stock one of the package, plus the TCP
+/// listener with TLS explicitly off (dockerd 27+ otherwise waits 15 s at start, later
+/// versions refuse to start).
+pub fn exec_start(spec: &Spec) -> String {
+    let stock = match spec.docker.package {
+        Package::DockerCe => {
+            "/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock"
+        }
+        // Debian's unit reads EnvironmentFile=-/etc/default/docker; keep $DOCKER_OPTS working.
+        Package::DockerIo => {
+            "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
+        }
+    };
+    // Both values are typed (an Ipv4Addr and a u16): nothing to encode.
+    format!("{stock} -H {} --tls=false", spec.listen_url())
+}
+
+/// The manifest: every artifact but itself, with where it goes and its checksum.
+fn manifest(vm_name: &str, artifacts: &[Artifact]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        path: &'a str,
+        side: Side,
+        target: Option<&'a str>,
+        mode: String,
+        encoding: Encoding,
+        line_endings: LineEndings,
+        sha256: String,
+    }
+    #[derive(Serialize)]
+    struct Manifest<'a> {
+        schema: u32,
+        generator: &'static str,
+        vm: &'a str,
+        artifacts: Vec<Entry<'a>>,
+    }
+    let m = Manifest {
+        schema: 1,
+        generator: "dockvm",
+        vm: vm_name,
+        artifacts: artifacts
+            .iter()
+            .map(|a| Entry {
+                path: a.path.as_str(),
+                side: a.side,
+                target: a.target.as_deref(),
+                mode: format!("{:04o}", a.mode),
+                encoding: a.encoding,
+                line_endings: a.line_endings,
+                sha256: encode::hex(&Sha256::digest(&a.bytes)),
+            })
+            .collect(),
+    };
+    let mut json = serde_json::to_string_pretty(&m).expect("the manifest serializes");
+    json.push('\n');
+    json.into_bytes()
+}
+
+/// One path-equivalence link, encoded for each place it appears.
+#[derive(Debug)]
+struct Link {
+    /// The link path for tmpfiles (quoted, `%` doubled as needed).
+    link: String,
+    /// The link target (`/mnt/hgfs/<share>`) for tmpfiles.
+    target: String,
+    /// The link path as a POSIX shell word.
+    sh: String,
+    /// The WSL path and the Windows folder, for Markdown code spans.
+    wsl: String,
+    windows: String,
+}
+
+fn links(spec: &Spec) -> Result<Vec<Link>> {
+    spec.shares
+        .iter()
+        .map(|s| {
+            let wsl = spec.wsl_path(s);
+            let target = s.vm_mount();
+            Ok(Link {
+                link: encode::tmpfiles_path(wsl.as_str())?,
+                target: encode::tmpfiles_arg(target.as_str())?,
+                sh: encode::sh_word(wsl.as_str())?,
+                wsl: encode::md_code(wsl.as_str()),
+                windows: encode::md_code(s.host_path.as_str()),
+            })
+        })
+        .collect()
+}
+
+/// The values every .bat needs, encoded for cmd and the C runtime.
+struct BatValues {
+    vm_name: String,
+    vmrun: String,
+    vmx: String,
+    shares: Vec<BatShare>,
+}
+
+struct BatShare {
+    name: String,
+    host_path: String,
+}
+
+impl BatValues {
+    fn new(spec: &Spec) -> Result<Self> {
+        Ok(Self {
+            vm_name: spec.vm.name.to_string(),
+            vmrun: encode::bat_program(spec.vmware.vmrun.as_str())?,
+            vmx: encode::bat_arg(spec.vm.vmx.as_str())?,
+            shares: spec
+                .shares
+                .iter()
+                .map(|s| {
+                    Ok(BatShare {
+                        name: encode::bat_arg(s.name.as_str())?,
+                        host_path: encode::bat_arg(s.host_path.as_str())?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// Rendered LF text to the consumer's bytes. askama drops the template file's final newline,
+/// so this is where every generated text file gets exactly one.
+fn finish(text: &str, endings: LineEndings, encoding: Encoding) -> Vec<u8> {
+    let mut text = text.trim_end_matches('\n').to_owned();
+    text.push('\n');
+    let text = match endings {
+        LineEndings::Lf => text,
+        LineEndings::Crlf => encode::crlf(&text),
+    };
+    match encoding {
+        Encoding::Ascii | Encoding::Utf8 => text.into_bytes(),
+        Encoding::Utf8Bom => encode::utf8_bom(&text),
+        Encoding::Utf16LeBom => encode::utf16le_bom(&text),
+    }
+}
+
+fn linux(path: &str, side: Side, target: &str, text: String) -> Artifact {
+    Artifact {
+        path: Utf8PathBuf::from(path),
+        side,
+        target: Some(target.to_owned()),
+        mode: 0o644,
+        encoding: Encoding::Utf8,
+        line_endings: LineEndings::Lf,
+        bytes: finish(&text, LineEndings::Lf, Encoding::Utf8),
+    }
+}
+
+fn windows(path: &str, target: Option<&str>, encoding: Encoding, text: String) -> Artifact {
+    Artifact {
+        path: Utf8PathBuf::from(path),
+        side: Side::Windows,
+        target: target.map(str::to_owned),
+        mode: 0o644,
+        encoding,
+        line_endings: LineEndings::Crlf,
+        bytes: finish(&text, LineEndings::Crlf, encoding),
+    }
+}
+
+trait RenderTo {
+    fn render_to(&self, name: &'static str) -> Result<String>;
+}
+
+impl<T: Template> RenderTo for T {
+    fn render_to(&self, name: &'static str) -> Result<String> {
+        self.render().map_err(|e| RenderError::Template(name, e))
+    }
+}
+
+#[derive(Template)]
+#[template(
+    path = "vm/etc/systemd/system/docker.service.d/dockvm.conf",
+    escape = "none"
+)]
+struct DropIn<'a> {
+    vm_name: &'a str,
+    listen_url: String,
+    exec_start: String,
+}
+
+#[derive(Template)]
+#[template(path = "vm/etc/systemd/system/mnt-hgfs.mount", escape = "none")]
+struct MountUnit<'a> {
+    vm_name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "vm/etc/tmpfiles.d/dockvm.conf", escape = "none")]
+struct Tmpfiles<'a> {
+    vm_name: &'a str,
+    links: &'a [Link],
+}
+
+#[derive(Template)]
+#[template(path = "windows/hosts.txt", escape = "none")]
+struct HostsBlock<'a> {
+    vm_name: &'a str,
+    ip: String,
+    hostname: String,
+}
+
+#[derive(Template)]
+#[template(path = "windows/dockvm-env.reg", escape = "none")]
+struct EnvReg<'a> {
+    vm_name: &'a str,
+    docker_host: String,
+}
+
+#[derive(Template)]
+#[template(path = "windows/dockvm-env-remove.reg", escape = "none")]
+struct EnvRemoveReg<'a> {
+    vm_name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "windows/add-docker-to-path.ps1", escape = "none")]
+struct AddToPath<'a> {
+    vm_name: &'a str,
+    docker_dir: String,
+}
+
+#[derive(Template)]
+#[template(path = "windows/start-vm.bat", escape = "none")]
+struct StartVm<'a> {
+    b: &'a BatValues,
+}
+
+#[derive(Template)]
+#[template(path = "windows/stop-vm.bat", escape = "none")]
+struct StopVm<'a> {
+    b: &'a BatValues,
+}
+
+#[derive(Template)]
+#[template(path = "windows/reset-shared-folders.bat", escape = "none")]
+struct ResetShares<'a> {
+    b: &'a BatValues,
+}
+
+#[derive(Template)]
+#[template(path = "wsl/profile.sh", escape = "none")]
+struct Profile<'a> {
+    vm_name: &'a str,
+    docker_host: String,
+}
+
+#[derive(Template)]
+#[template(path = "wsl/wsl.conf", escape = "none")]
+struct WslConf<'a> {
+    vm_name: &'a str,
+    root: String,
+}
+
+#[derive(Template)]
+#[template(path = "INSTALL.md", escape = "none")]
+struct Install<'a> {
+    vm_name: &'a str,
+    listen_url: String,
+    listen_sock: String,
+    listen_all: bool,
+    docker_host: String,
+    profile: String,
+    root: String,
+    first_link: String,
+    links: &'a [Link],
+}

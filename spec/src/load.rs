@@ -1,0 +1,442 @@
+//! Phase two: from the raw, spanned spec to a [`Spec`], collecting every problem at once.
+
+use crate::diag::{Diagnostic, SpecError, line_of};
+use crate::raw::{RawDocker, RawShare, RawSpec, RawVm, RawVmware, RawWindows, RawWsl, S};
+use crate::types::*;
+use std::net::Ipv4Addr;
+use std::ops::Range;
+use toml::Spanned;
+
+/// A loaded spec with the warnings it deserves (valid, but risky).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub spec: Spec,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads a spec from its text; `file` is how diagnostics name it.
+///
+/// Structural problems (TOML syntax, an unknown key, a value of the wrong TOML type) stop
+/// the parse at the first one, as the TOML parser does; every value problem after that is
+/// collected, so a spec with five bad values gets five diagnostics in one run.
+pub fn load_str(file: &str, text: &str) -> Result<Loaded, SpecError> {
+    // Notepad may save with a UTF-8 BOM; it carries no meaning, so it is not an error.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let raw: RawSpec = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            return Err(SpecError {
+                diagnostics: vec![structural(file, text, &e)],
+            });
+        }
+    };
+    let mut v = Validator {
+        file,
+        text,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let spec = v.spec(raw);
+    match spec {
+        Some(spec) if v.errors.is_empty() => Ok(Loaded {
+            spec,
+            warnings: v.warnings,
+        }),
+        _ => {
+            v.errors.sort_by_key(|d| d.line);
+            Err(SpecError {
+                diagnostics: v.errors,
+            })
+        }
+    }
+}
+
+/// A TOML parser error as a diagnostic: the line from its span, the key from the text there.
+fn structural(file: &str, text: &str, e: &toml::de::Error) -> Diagnostic {
+    let span = e.span().unwrap_or(0..0);
+    let message = e.message().trim().trim_end_matches('.').replace('\n', "; ");
+    // serde speaks of fields; the spec has keys.
+    let message = message
+        .replace("unknown field", "unknown key")
+        .replace("missing field", "missing key");
+    Diagnostic {
+        file: file.to_owned(),
+        line: line_of(text, span.start),
+        key: key_at(text, span.start),
+        value: None,
+        message: if message.is_empty() {
+            "invalid TOML".into()
+        } else {
+            message
+        },
+    }
+}
+
+/// Best-effort dotted key for a byte offset: the last table header before it plus the key
+/// written at the start of its line. Used only for parser errors, which carry a span but no key.
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let header = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let this = line.trim();
+    if this.starts_with('[') {
+        return this
+            .trim_matches(|c| c == '[' || c == ']')
+            .trim()
+            .to_owned();
+    }
+    let key = this
+        .split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"')
+        .to_owned();
+    match (header, key.is_empty()) {
+        (Some(h), false) => format!("{h}.{key}"),
+        (Some(h), true) => h,
+        (None, false) => key,
+        (None, true) => "(document)".to_owned(),
+    }
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    text: &'a str,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn diag(
+        &self,
+        span: Range<usize>,
+        key: &str,
+        value: Option<String>,
+        message: String,
+    ) -> Diagnostic {
+        Diagnostic {
+            file: self.file.to_owned(),
+            line: line_of(self.text, span.start),
+            key: key.to_owned(),
+            value,
+            message,
+        }
+    }
+
+    fn error(&mut self, span: Range<usize>, key: &str, value: Option<String>, message: String) {
+        let d = self.diag(span, key, value, message);
+        self.errors.push(d);
+    }
+
+    fn warn(&mut self, span: Range<usize>, key: &str, value: Option<String>, message: String) {
+        let d = self.diag(span, key, value, message);
+        self.warnings.push(d);
+    }
+
+    /// A string field: its parsed value, the default when absent, or `None` after recording
+    /// the problem. `table` locates a missing required key.
+    fn field<T>(
+        &mut self,
+        key: &str,
+        raw: &S<String>,
+        default: Option<&str>,
+        table: &Range<usize>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match (raw, default) {
+            (Some(v), _) => match parse(v.get_ref()) {
+                Ok(t) => Some(t),
+                Err(msg) => {
+                    self.error(v.span(), key, Some(v.get_ref().clone()), msg);
+                    None
+                }
+            },
+            (None, Some(d)) => Some(parse(d).expect("built-in defaults are valid")),
+            (None, None) => {
+                self.error(
+                    table.clone(),
+                    key,
+                    None,
+                    "missing; this key has no default".into(),
+                );
+                None
+            }
+        }
+    }
+
+    fn spec(&mut self, raw: RawSpec) -> Option<Spec> {
+        let whole = 0..0;
+        let vm = self.vm(raw.vm, &whole);
+        let docker = self.docker(raw.docker, vm.as_ref().map(|v| v.ip), &whole);
+        let vmware = self.vmware(raw.vmware, &whole);
+        let windows = self.windows(raw.windows, &whole);
+        let wsl = self.wsl(raw.wsl, &whole);
+        let shares = self.shares(raw.shares, &whole);
+        Some(Spec {
+            vm: vm?,
+            docker: docker?,
+            vmware: vmware?,
+            windows: windows?,
+            wsl: wsl?,
+            shares: shares?,
+        })
+    }
+
+    fn vm(&mut self, raw: Option<Spanned<RawVm>>, whole: &Range<usize>) -> Option<Vm> {
+        let (span, r) = split(
+            raw,
+            whole,
+            RawVm {
+                name: None,
+                vmx: None,
+                ip: None,
+                hostname: None,
+            },
+        );
+        let name = self.field("vm.name", &r.name, Some("dev"), &span, VmName::parse);
+        let vmx = self.field("vm.vmx", &r.vmx, None, &span, |s| {
+            let p = WindowsPath::parse(s)?;
+            if p.file_name().to_ascii_lowercase().ends_with(".vmx") && !p.is_drive_root() {
+                Ok(p)
+            } else {
+                Err(r"expected the path of the VM's .vmx file, like D:\vmware\dev\dev.vmx".into())
+            }
+        });
+        let ip = self.field("vm.ip", &r.ip, None, &span, parse_vm_ip);
+        let hostname = self.field(
+            "vm.hostname",
+            &r.hostname,
+            Some("local.test"),
+            &span,
+            Hostname::parse,
+        );
+        Some(Vm {
+            name: name?,
+            vmx: vmx?,
+            ip: ip?,
+            hostname: hostname?,
+        })
+    }
+
+    fn docker(
+        &mut self,
+        raw: Option<Spanned<RawDocker>>,
+        ip: Option<Ipv4Addr>,
+        whole: &Range<usize>,
+    ) -> Option<Docker> {
+        let (span, r) = split(
+            raw,
+            whole,
+            RawDocker {
+                port: None,
+                listen: None,
+                package: None,
+            },
+        );
+        let port = match &r.port {
+            None => Some(2375),
+            Some(p) => match u16::try_from(*p.get_ref()) {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    self.error(
+                        p.span(),
+                        "docker.port",
+                        Some(p.get_ref().to_string()),
+                        "expected a TCP port from 1 to 65535, like 2375".into(),
+                    );
+                    None
+                }
+            },
+        };
+        let listen = match (&r.listen, ip) {
+            (None, ip) => ip,
+            (Some(l), ip) => match l.get_ref().parse::<Ipv4Addr>() {
+                Ok(a) if a.is_unspecified() => {
+                    self.warn(l.span(), "docker.listen", Some(l.get_ref().clone()),
+                        "dockerd will accept plain-TCP connections on every interface of the VM, not only the VMware network; prefer vm.ip".into());
+                    Some(a)
+                }
+                Ok(a) if Some(a) == ip => Some(a),
+                Ok(_) => {
+                    self.error(l.span(), "docker.listen", Some(l.get_ref().clone()),
+                        "clients reach dockerd at vm.ip, so it must listen there; expected vm.ip (the default) or \"0.0.0.0\"".into());
+                    None
+                }
+                Err(_) => {
+                    self.error(
+                        l.span(),
+                        "docker.listen",
+                        Some(l.get_ref().clone()),
+                        "not an IPv4 address; expected vm.ip (the default) or \"0.0.0.0\"".into(),
+                    );
+                    None
+                }
+            },
+        };
+        let package = self.field(
+            "docker.package",
+            &r.package,
+            Some("docker-ce"),
+            &span,
+            Package::parse,
+        );
+        Some(Docker {
+            port: port?,
+            listen: listen?,
+            package: package?,
+        })
+    }
+
+    fn vmware(&mut self, raw: Option<Spanned<RawVmware>>, whole: &Range<usize>) -> Option<Vmware> {
+        let (span, r) = split(raw, whole, RawVmware { vmrun: None });
+        let vmrun = self.field("vmware.vmrun", &r.vmrun, Some(DEFAULT_VMRUN), &span, |s| {
+            let p = WindowsPath::parse(s)?;
+            if p.file_name().to_ascii_lowercase().ends_with(".exe") {
+                Ok(p)
+            } else {
+                Err(format!(
+                    "expected the path of vmrun.exe, like {DEFAULT_VMRUN}"
+                ))
+            }
+        });
+        Some(Vmware { vmrun: vmrun? })
+    }
+
+    fn windows(
+        &mut self,
+        raw: Option<Spanned<RawWindows>>,
+        whole: &Range<usize>,
+    ) -> Option<Windows> {
+        let (span, r) = split(raw, whole, RawWindows { docker_dir: None });
+        let docker_dir = self.field("windows.docker_dir", &r.docker_dir, Some(r"C:\Program Files\Docker"), &span, |s| {
+            if s.contains(';') {
+                return Err(r"contains ';', the Path separator, which would add a second entry to Path; expected one folder, like C:\Program Files\Docker".into());
+            }
+            WindowsPath::parse(s)
+        });
+        Some(Windows {
+            docker_dir: docker_dir?,
+        })
+    }
+
+    fn wsl(&mut self, raw: Option<Spanned<RawWsl>>, whole: &Range<usize>) -> Option<Wsl> {
+        let (span, r) = split(
+            raw,
+            whole,
+            RawWsl {
+                automount_root: None,
+                profile: None,
+            },
+        );
+        let root = self.field(
+            "wsl.automount_root",
+            &r.automount_root,
+            Some("/mnt/"),
+            &span,
+            PosixDir::parse,
+        );
+        let profile = self.field(
+            "wsl.profile",
+            &r.profile,
+            Some("~/.profile"),
+            &span,
+            ProfilePath::parse,
+        );
+        Some(Wsl {
+            automount_root: root?,
+            profile: profile?,
+        })
+    }
+
+    fn shares(
+        &mut self,
+        raw: Option<Spanned<Vec<Spanned<RawShare>>>>,
+        whole: &Range<usize>,
+    ) -> Option<Vec<Share>> {
+        let Some(list) = raw else {
+            self.error(whole.clone(), "shares", None,
+                "missing; add at least one [[shares]] table with name and host_path, like name = \"d\", host_path = 'D:\\'".into());
+            return None;
+        };
+        if list.get_ref().is_empty() {
+            self.error(
+                list.span(),
+                "shares",
+                None,
+                "empty; expected at least one [[shares]] table".into(),
+            );
+            return None;
+        }
+        let mut out: Vec<(Range<usize>, Share)> = Vec::new();
+        let mut all_ok = true;
+        for (i, item) in list.into_inner().into_iter().enumerate() {
+            let span = item.span();
+            let r = item.into_inner();
+            let name = self.field(
+                &format!("shares[{i}].name"),
+                &r.name,
+                None,
+                &span,
+                ShareName::parse,
+            );
+            let host_path = self.field(
+                &format!("shares[{i}].host_path"),
+                &r.host_path,
+                None,
+                &span,
+                WindowsPath::parse,
+            );
+            let (Some(name), Some(host_path)) = (name, host_path) else {
+                all_ok = false;
+                continue;
+            };
+            for (_, prev) in &out {
+                if prev.name.as_str().eq_ignore_ascii_case(name.as_str()) {
+                    let at = r.name.as_ref().map_or(span.clone(), Spanned::span);
+                    self.error(at, &format!("shares[{i}].name"), Some(name.to_string()),
+                        format!("a share named {:?} is already defined; expected a unique name (compared ignoring case)", prev.name.as_str()));
+                    all_ok = false;
+                } else if host_path.starts_with(&prev.host_path)
+                    || prev.host_path.starts_with(&host_path)
+                {
+                    let at = r.host_path.as_ref().map_or(span.clone(), Spanned::span);
+                    self.error(at, &format!("shares[{i}].host_path"), Some(host_path.to_string()),
+                        format!("overlaps share {:?} ({}); one folder would be reachable at two paths in the VM. Expected folders that do not contain each other", prev.name.as_str(), prev.host_path));
+                    all_ok = false;
+                }
+            }
+            out.push((span, Share { name, host_path }));
+        }
+        all_ok.then(|| out.into_iter().map(|(_, s)| s).collect())
+    }
+}
+
+/// The default vmrun.exe location (Workstation up to 17.x).
+pub(crate) const DEFAULT_VMRUN: &str =
+    r"C:\Program Files (x86)\VMware\VMware Workstation\vmrun.exe";
+
+fn parse_vm_ip(s: &str) -> Result<Ipv4Addr, String> {
+    const VALID: &str = "expected the VM's fixed IPv4 address, like \"192.168.130.2\"";
+    match s.parse::<Ipv4Addr>() {
+        Ok(a) if a.is_unspecified() || a.is_broadcast() || a.is_multicast() => {
+            Err(format!("not a host address; {VALID}"))
+        }
+        Ok(a) => Ok(a),
+        Err(_) => Err(format!("not an IPv4 address; {VALID}")),
+    }
+}
+
+/// A table and its span, or an empty table located at `whole` when it is absent.
+fn split<T>(raw: Option<Spanned<T>>, whole: &Range<usize>, empty: T) -> (Range<usize>, T) {
+    match raw {
+        Some(s) => (s.span(), s.into_inner()),
+        None => (whole.clone(), empty),
+    }
+}

@@ -1,0 +1,392 @@
+//! Phase two's target: spec types that cannot hold a bad value.
+//!
+//! Each newtype has a `parse` that returns the message for a bad value (lower-case, saying
+//! what would be valid); the fields are private, so a value of the type has been checked.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// A validated spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub vm: Vm,
+    pub docker: Docker,
+    pub vmware: Vmware,
+    pub windows: Windows,
+    pub wsl: Wsl,
+    /// One or more, no two with the same name or overlapping folders.
+    pub shares: Vec<Share>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vm {
+    pub name: VmName,
+    pub vmx: WindowsPath,
+    pub ip: Ipv4Addr,
+    pub hostname: Hostname,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Docker {
+    /// 1..=65535.
+    pub port: u16,
+    /// The address dockerd binds in the VM: `vm.ip` or `0.0.0.0`.
+    pub listen: Ipv4Addr,
+    pub package: Package,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vmware {
+    pub vmrun: WindowsPath,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Windows {
+    /// Folder holding docker.exe; never contains `;` (the Path separator).
+    pub docker_dir: WindowsPath,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wsl {
+    pub automount_root: PosixDir,
+    pub profile: ProfilePath,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    pub name: ShareName,
+    pub host_path: WindowsPath,
+}
+
+impl Spec {
+    /// `tcp://<hostname>:<port>`: what DOCKER_HOST must be on Windows and in WSL.
+    pub fn docker_host(&self) -> String {
+        format!("tcp://{}:{}", self.vm.hostname, self.docker.port)
+    }
+
+    /// `tcp://<listen>:<port>`: the TCP listener dockerd gets in the VM.
+    pub fn listen_url(&self) -> String {
+        format!("tcp://{}:{}", self.docker.listen, self.docker.port)
+    }
+
+    /// The path at which WSL sees a share's Windows folder (drvfs automount).
+    pub fn wsl_path(&self, share: &Share) -> Utf8PathBuf {
+        share.host_path.wsl_path(&self.wsl.automount_root)
+    }
+}
+
+impl Share {
+    /// Where open-vm-tools' vmhgfs-fuse shows the share in the VM.
+    pub fn vm_mount(&self) -> Utf8PathBuf {
+        Utf8PathBuf::from(format!("{}/{}", HGFS_ROOT, self.name))
+    }
+}
+
+/// Where vmhgfs-fuse mounts all shared folders in the VM.
+pub const HGFS_ROOT: &str = "/mnt/hgfs";
+
+/// Which Docker package the VM runs; it decides the stock `ExecStart` the drop-in replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Package {
+    /// Docker's own packages (get.docker.com): `/usr/bin/dockerd`.
+    DockerCe,
+    /// Debian/Ubuntu's `docker.io`: `/usr/sbin/dockerd` with `$DOCKER_OPTS`.
+    DockerIo,
+}
+
+impl Package {
+    pub const VALID: &'static str = r#""docker-ce" or "docker.io""#;
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "docker-ce" => Ok(Self::DockerCe),
+            "docker.io" => Ok(Self::DockerIo),
+            _ => Err(format!("unknown package; expected {}", Self::VALID)),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DockerCe => "docker-ce",
+            Self::DockerIo => "docker.io",
+        }
+    }
+}
+
+macro_rules! string_newtype {
+    ($name:ident) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+/// `[a-z0-9-]`, 1 to 32 characters, starting with a letter or digit: it names files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmName(String);
+string_newtype!(VmName);
+
+impl VmName {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 32
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("expected 1 to 32 of a-z, 0-9 and -, not starting with -, like \"dev\"".into())
+        }
+    }
+}
+
+/// A DNS host name (RFC 1123): labels of letters, digits and `-`, joined by dots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hostname(String);
+string_newtype!(Hostname);
+
+impl Hostname {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        const VALID: &str = "expected a host name of letters, digits, - and dots (no _ or spaces, \
+                             labels of 1 to 63 characters not starting or ending with -), like \"local.test\"";
+        if s.is_empty() || s.len() > 253 {
+            return Err(VALID.into());
+        }
+        let labels: Vec<&str> = s.split('.').collect();
+        let label_ok = |l: &&str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !labels.iter().all(label_ok) {
+            return Err(VALID.into());
+        }
+        if labels
+            .last()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(
+                "a host name must not end in an all-digit label (it reads as an address); \
+                        use a name like \"local.test\""
+                    .into(),
+            );
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// A VMware shared-folder name: it appears in the VM as `/mnt/hgfs/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareName(String);
+string_newtype!(ShareName);
+
+impl ShareName {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            && s.as_bytes()[0].is_ascii_alphanumeric();
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(
+                "expected 1 to 64 of A-Z, a-z, 0-9, _, - and ., starting with a letter or digit, \
+                 like \"d\""
+                    .into(),
+            )
+        }
+    }
+}
+
+/// An absolute Windows path on a drive (`D:\...`), safe to put in a .bat, .reg or .ps1 after
+/// encoding: no double quote, no control character, no character Windows forbids in a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowsPath(String);
+string_newtype!(WindowsPath);
+
+/// Names Windows reserves for devices, with or without an extension.
+const RESERVED: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+impl WindowsPath {
+    /// Longest path accepted: MAX_PATH less the terminating NUL; vmrun and cmd use the
+    /// classic API and do not take long paths.
+    pub const MAX_LEN: usize = 259;
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        const EXAMPLE: &str = r"an absolute path on a drive, like D:\vmware\dev\dev.vmx";
+        if let Some(c) = s.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "contains the control character {c:?}; expected {EXAMPLE} on one line"
+            ));
+        }
+        if s.contains('"') {
+            return Err(format!(
+                "contains a double quote, which no Windows path can hold; expected {EXAMPLE}, without quotes"
+            ));
+        }
+        if s.starts_with(r"\\") {
+            return Err(format!(
+                "UNC and device paths are not supported; expected {EXAMPLE}"
+            ));
+        }
+        let b = s.as_bytes();
+        if b.len() < 3 || !b[0].is_ascii_alphabetic() || b[1] != b':' || b[2] != b'\\' {
+            let hint = if s.contains('/') {
+                " (with backslashes)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "not an absolute Windows path; expected {EXAMPLE}{hint}"
+            ));
+        }
+        if s.chars().count() > Self::MAX_LEN {
+            return Err(format!(
+                "longer than {} characters (MAX_PATH)",
+                Self::MAX_LEN
+            ));
+        }
+        let rest = &s[3..];
+        if rest.is_empty() {
+            return Ok(Self(s.to_owned()));
+        }
+        if rest.ends_with('\\') {
+            return Err(r"ends with a backslash; write folders without one (D:\work), except a drive root (D:\)".into());
+        }
+        for comp in rest.split('\\') {
+            if comp.is_empty() {
+                return Err(
+                    r"has an empty component (\\); expected single backslashes between names"
+                        .into(),
+                );
+            }
+            if comp == "." || comp == ".." {
+                return Err("has a . or .. component; expected a path without them".into());
+            }
+            if let Some(c) = comp
+                .chars()
+                .find(|c| matches!(c, '<' | '>' | ':' | '/' | '|' | '?' | '*'))
+            {
+                return Err(format!(
+                    "the name {comp:?} contains {c:?}, which Windows forbids in file names (< > : / | ? *)"
+                ));
+            }
+            if comp.ends_with(' ') || comp.ends_with('.') {
+                return Err(format!(
+                    "the name {comp:?} ends with a space or a dot, which Windows strips"
+                ));
+            }
+            let stem = comp.split('.').next().unwrap_or(comp).trim_end();
+            if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
+                return Err(format!(
+                    "the name {comp:?} is reserved for a device in Windows"
+                ));
+            }
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The drive letter, lower-case (what WSL's automount uses).
+    pub fn drive(&self) -> char {
+        self.0.as_bytes()[0].to_ascii_lowercase() as char
+    }
+
+    /// The components after the drive root.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.0[3..].split('\\').filter(|c| !c.is_empty())
+    }
+
+    pub fn is_drive_root(&self) -> bool {
+        self.0.len() == 3
+    }
+
+    /// The final component (file name), or the drive root itself.
+    pub fn file_name(&self) -> &str {
+        self.components().last().unwrap_or(&self.0)
+    }
+
+    /// Whether `self` is `other` or a folder inside it (Windows compares case-insensitively).
+    pub fn starts_with(&self, other: &WindowsPath) -> bool {
+        let (a, b) = (self.0.to_lowercase(), other.0.to_lowercase());
+        if other.is_drive_root() {
+            return a.starts_with(&b);
+        }
+        a == b || a.starts_with(&format!("{b}\\"))
+    }
+
+    /// Where WSL's drvfs automount shows this path: `<root><drive>/<components>`.
+    pub fn wsl_path(&self, root: &PosixDir) -> Utf8PathBuf {
+        let mut p = format!("{}{}", root.as_str(), self.drive());
+        for c in self.components() {
+            p.push('/');
+            p.push_str(c);
+        }
+        Utf8PathBuf::from(p)
+    }
+}
+
+/// An absolute POSIX folder ending in `/`, of plain characters: `/mnt/` or `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PosixDir(String);
+string_newtype!(PosixDir);
+
+impl PosixDir {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let plain = s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
+        let comps_ok = s[..].split('/').skip(1).all(|c| c != "." && c != "..") && !s.contains("//");
+        if s.starts_with('/') && s.ends_with('/') && plain && comps_ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("expected an absolute folder of a-z, 0-9, _, -, . and /, ending in /, like \"/mnt/\"".into())
+        }
+    }
+
+    pub fn as_path(&self) -> &Utf8Path {
+        Utf8Path::new(&self.0)
+    }
+}
+
+/// The shell profile that gets the DOCKER_HOST export: `~/...` or an absolute path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfilePath(String);
+string_newtype!(ProfilePath);
+
+impl ProfilePath {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let plain = s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.' | b'~'));
+        let anchored = (s.starts_with("~/") && s.len() > 2 && !s[1..].contains('~'))
+            || (s.starts_with('/') && !s.contains('~'));
+        if plain && anchored && !s.ends_with('/') {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err("expected ~/FILE or an absolute file path of a-z, 0-9, _, -, . and /, like \"~/.profile\"".into())
+        }
+    }
+
+    /// The path with `~/` resolved against `home`.
+    pub fn resolve(&self, home: &Utf8Path) -> Utf8PathBuf {
+        match self.0.strip_prefix("~/") {
+            Some(rest) => home.join(rest),
+            None => Utf8PathBuf::from(&self.0),
+        }
+    }
+}

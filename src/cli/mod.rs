@@ -1,0 +1,112 @@
+//! The command line: argument parsing, loading the spec, exit codes.
+//!
+//! Exit codes, for every command: 0 success; 1 the command's own "no" (`gen --check` found a
+//! stale tree); 2 bad spec or usage; 3 an I/O failure.
+
+mod gen_cmd;
+mod init;
+
+use anyhow::Context as _;
+use camino::{Utf8Path, Utf8PathBuf};
+use clap::{Parser, Subcommand};
+use dockvm_spec::{DEFAULT_SPEC, DEFAULT_SPEC_LABEL, Loaded};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "dockvm",
+    version,
+    about = "Docker in a VMware VM, used from Windows and WSL: one spec, every file, one check"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render every file of the setup from the spec into an output folder.
+    Gen(gen_cmd::Args),
+    /// Write the default spec, commented, to PATH (default ./dockvm.toml); never overwrites.
+    Init(init::Args),
+}
+
+/// How a command ended, mapped to the documented exit codes.
+pub(crate) enum Outcome {
+    Ok,
+    /// The command's answer is "no" (exit 1).
+    No,
+}
+
+/// A failure with its exit code.
+pub(crate) enum Failure {
+    /// Bad spec or usage: exit 2.
+    Input(anyhow::Error),
+    /// Could not read or write: exit 3.
+    Io(anyhow::Error),
+}
+
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version on stdout (exit 0) and usage errors on stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Gen(a) => gen_cmd::run(a),
+        Command::Init(a) => init::run(a),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::No) => ExitCode::from(1),
+        Err(Failure::Input(e)) => {
+            eprintln!("dockvm: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Io(e)) => {
+            eprintln!("dockvm: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// Loads the spec: `--spec FILE`, else `./dockvm.toml`, else the embedded default (said on
+/// stderr). Warnings go to stderr; any error means nothing else happens.
+pub(crate) fn load_spec(spec: Option<&Utf8Path>) -> Result<Loaded, Failure> {
+    let (label, text) = match spec {
+        Some(path) => (path.to_string(), read_spec(path)?),
+        None => {
+            let local = Utf8PathBuf::from("dockvm.toml");
+            if local.exists() {
+                (local.to_string(), read_spec(&local)?)
+            } else {
+                eprintln!(
+                    "dockvm: no --spec and no ./dockvm.toml: using the embedded default spec (`dockvm init` writes it)"
+                );
+                (DEFAULT_SPEC_LABEL.to_owned(), DEFAULT_SPEC.to_owned())
+            }
+        }
+    };
+    let loaded = dockvm_spec::load_str(&label, &text).map_err(|e| Failure::Input(e.into()))?;
+    for w in &loaded.warnings {
+        eprintln!("dockvm: warning: {w}");
+    }
+    Ok(loaded)
+}
+
+fn read_spec(path: &Utf8Path) -> Result<String, Failure> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read spec {path}"))
+        .map_err(Failure::Input)?;
+    String::from_utf8(bytes)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{path}: not UTF-8 (byte {}); save the spec as UTF-8",
+                e.utf8_error().valid_up_to()
+            )
+        })
+        .map_err(Failure::Input)
+}

@@ -1,0 +1,12 @@
+//! dockvm: one TOML spec for Docker in a VMware VM used from Windows and WSL.
+//!
+//! The binary only parses the command line and glues the library crates together:
+//! `dockvm-spec` loads the spec, `dockvm-gen` renders and writes the files.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::run()
+}
