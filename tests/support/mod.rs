@@ -1,0 +1,208 @@
+//! Test support shared by the integration tests: gating on root and installed programs
+//! (skip with a reason locally, fail under `CI=true`), running the CLI, and starting a real
+//! dockerd on a private socket and a loopback port.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use camino::{Utf8Path, Utf8PathBuf};
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether this run is CI's, where nothing may be skipped.
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// `true` when the test can run. Otherwise says why it skips, or, under `CI=true`, fails.
+#[must_use]
+pub fn require(ok: bool, why: &str) -> bool {
+    if ok {
+        return true;
+    }
+    assert!(!is_ci(), "CI=true, and this test cannot run: {why}");
+    eprintln!("SKIP: {why}");
+    false
+}
+
+pub fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        == Some("0")
+}
+
+/// Whether `prog` is an executable on PATH (or an absolute path that exists).
+pub fn have(prog: &str) -> bool {
+    if prog.starts_with('/') {
+        return Utf8Path::new(prog).exists();
+    }
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .any(|d| Utf8Path::new(d).join(prog).exists())
+}
+
+/// Needs root and every program listed; says which is missing.
+#[must_use]
+pub fn require_root_and(progs: &[&str]) -> bool {
+    if !require(
+        is_root(),
+        "needs root (namespaces, mounts or dockerd); run the tests as root",
+    ) {
+        return false;
+    }
+    progs
+        .iter()
+        .all(|p| require(have(p), &format!("needs {p}; ci/install-deps installs it")))
+}
+
+/// The dockvm binary under test.
+pub fn dockvm() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_dockvm"))
+}
+
+/// Runs a command with no standard input and returns its output.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null())
+        .output()
+        .expect("the command starts")
+}
+
+pub fn utf8_dir(t: &tempfile::TempDir) -> Utf8PathBuf {
+    Utf8PathBuf::from_path_buf(t.path().to_owned()).expect("temp dirs are UTF-8 here")
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; good enough for a test's own daemon).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A valid spec whose VM is this machine's loopback, on `port`.
+pub fn loopback_spec(port: u16, package: &str) -> String {
+    format!(
+        r#"[vm]
+name = "lab"
+vmx = 'D:\vmware\lab\lab.vmx'
+ip = "127.0.0.1"
+hostname = "local.test"
+
+[docker]
+port = {port}
+package = "{package}"
+
+[[shares]]
+name = "d"
+host_path = 'D:\'
+"#
+    )
+}
+
+/// One HTTP/1.0 GET over plain TCP: (status line, body). For tests only.
+pub fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<(String, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n")?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    ))
+}
+
+/// A real dockerd (Debian's docker.io) with its own data, exec root and socket, stopped on drop.
+pub struct Dockerd {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub socket: Utf8PathBuf,
+    pub log: Utf8PathBuf,
+}
+
+impl Dockerd {
+    /// Starts `argv` (a dockerd command line) with private state added; `argv` must not name
+    /// the data root, exec root or pid file.
+    pub fn start(argv: &[String]) -> Dockerd {
+        // Short path: a unix socket path must fit in 108 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("dvm")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let d = utf8_dir(&dir);
+        let log = d.join("dockerd.log");
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .arg(format!("--data-root={d}/data"))
+            .arg(format!("--exec-root={d}/exec"))
+            .arg(format!("--pidfile={d}/dockerd.pid"))
+            // This machine's network must stay as it is: no iptables rules, no bridge.
+            .arg("--iptables=false")
+            .arg("--bridge=none")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(d.join("dockerd.err")).unwrap());
+        let child = cmd.spawn().expect("dockerd starts");
+        Dockerd {
+            child,
+            socket: d.join("docker.sock"),
+            log,
+            dir,
+        }
+    }
+
+    /// Waits until `GET /_ping` on `addr` answers `OK`; panics with the daemon's log if not.
+    pub fn wait_ping(&mut self, addr: SocketAddr, within: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "dockerd exited ({status}) before answering:\n{}",
+                    self.stderr()
+                );
+            }
+            if let Ok((status, body)) = http_get(addr, "/_ping", Duration::from_secs(2)) {
+                if status.contains(" 200 ") && body == "OK" {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "dockerd did not answer /_ping on {addr} within {within:?}:\n{}",
+            self.stderr()
+        );
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(utf8_dir(&self.dir).join("dockerd.err")).unwrap_or_default()
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // SIGTERM lets dockerd stop the containerd it started; SIGKILL if it takes too long.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
