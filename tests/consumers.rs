@@ -260,8 +260,7 @@ fn bash_and_dash_sourcing_the_profile_get_exactly_docker_host() {
 fn exec_start(drop_in: &str) -> Vec<String> {
     let line = drop_in
         .lines()
-        .filter(|l| l.starts_with("ExecStart="))
-        .next_back()
+        .rfind(|l| l.starts_with("ExecStart="))
         .unwrap();
     line["ExecStart=".len()..]
         .split_whitespace()

@@ -172,10 +172,11 @@ impl Dockerd {
                     self.stderr()
                 );
             }
-            if let Ok((status, body)) = http_get(addr, "/_ping", Duration::from_secs(2)) {
-                if status.contains(" 200 ") && body == "OK" {
-                    return;
-                }
+            if let Ok((status, body)) = http_get(addr, "/_ping", Duration::from_secs(2))
+                && status.contains(" 200 ")
+                && body == "OK"
+            {
+                return;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
