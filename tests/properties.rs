@@ -152,7 +152,7 @@ fn decode(a: &Artifact) -> String {
     }
 }
 
-fn get<'a>(arts: &'a [Artifact], path: &str) -> String {
+fn get(arts: &[Artifact], path: &str) -> String {
     decode(arts.iter().find(|a| a.path == path).unwrap())
 }
 
@@ -319,10 +319,6 @@ fn vmrun_calls(bat: &str) -> Vec<Vec<String>> {
         .flat_map(cmd_commands)
         .map(|c| crt_argv(&c))
         .collect()
-}
-
-fn strs(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
 }
 
 proptest! {
