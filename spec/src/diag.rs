@@ -11,7 +11,8 @@ pub struct Diagnostic {
     pub line: usize,
     /// Dotted key path, e.g. `vm.ip` or `shares[1].host_path`.
     pub key: String,
-    /// The offending value as written, when there is one.
+    /// The offending value, as a TOML-like literal (strings quoted and escaped, so a control
+    /// character in it shows as an escape and cannot break the message), when there is one.
     pub value: Option<String>,
     /// What is wrong and what would be valid; lower-case, no final period.
     pub message: String,
@@ -21,9 +22,7 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}: {}", self.file, self.line, self.key)?;
         if let Some(v) = &self.value {
-            // Debug formatting shows control characters (a newline, a CR) as escapes,
-            // so the message itself can never be broken by the bad value.
-            write!(f, " = {v:?}")?;
+            write!(f, " = {v}")?;
         }
         write!(f, ": {}", self.message)
     }

@@ -58,7 +58,8 @@ fn structural(file: &str, text: &str, e: &toml::de::Error) -> Diagnostic {
     // serde speaks of fields; the spec has keys.
     let message = message
         .replace("unknown field", "unknown key")
-        .replace("missing field", "missing key");
+        .replace("missing field", "missing key")
+        .replace("expected i64", "expected an integer");
     Diagnostic {
         file: file.to_owned(),
         line: line_of(text, span.start),
@@ -106,6 +107,14 @@ fn key_at(text: &str, offset: usize) -> String {
     }
 }
 
+/// What an absent key means.
+enum Absent<'a> {
+    /// The key defaults to this value (itself valid).
+    Default(&'a str),
+    /// The key is required; the example shows a valid line.
+    Required(&'a str),
+}
+
 struct Validator<'a> {
     file: &'a str,
     text: &'a str,
@@ -146,26 +155,22 @@ impl Validator<'_> {
         &mut self,
         key: &str,
         raw: &S<String>,
-        default: Option<&str>,
+        absent: Absent<'_>,
         table: &Range<usize>,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Option<T> {
-        match (raw, default) {
+        match (raw, absent) {
             (Some(v), _) => match parse(v.get_ref()) {
                 Ok(t) => Some(t),
                 Err(msg) => {
-                    self.error(v.span(), key, Some(v.get_ref().clone()), msg);
+                    self.error(v.span(), key, Some(format!("{:?}", v.get_ref())), msg);
                     None
                 }
             },
-            (None, Some(d)) => Some(parse(d).expect("built-in defaults are valid")),
-            (None, None) => {
-                self.error(
-                    table.clone(),
-                    key,
-                    None,
-                    "missing; this key has no default".into(),
-                );
+            (None, Absent::Default(d)) => Some(parse(d).expect("built-in defaults are valid")),
+            (None, Absent::Required(example)) => {
+                let msg = format!("missing, and it has no default; add it, like {example}");
+                self.error(table.clone(), key, None, msg);
                 None
             }
         }
@@ -200,20 +205,41 @@ impl Validator<'_> {
                 hostname: None,
             },
         );
-        let name = self.field("vm.name", &r.name, Some("dev"), &span, VmName::parse);
-        let vmx = self.field("vm.vmx", &r.vmx, None, &span, |s| {
-            let p = WindowsPath::parse(s)?;
-            if p.file_name().to_ascii_lowercase().ends_with(".vmx") && !p.is_drive_root() {
-                Ok(p)
-            } else {
-                Err(r"expected the path of the VM's .vmx file, like D:\vmware\dev\dev.vmx".into())
-            }
-        });
-        let ip = self.field("vm.ip", &r.ip, None, &span, parse_vm_ip);
+        let name = self.field(
+            "vm.name",
+            &r.name,
+            Absent::Default("dev"),
+            &span,
+            VmName::parse,
+        );
+        let vmx = self.field(
+            "vm.vmx",
+            &r.vmx,
+            Absent::Required(r"vmx = 'D:\vmware\dev\dev.vmx'"),
+            &span,
+            |s| {
+                let p = WindowsPath::parse(s)?;
+                if p.file_name().to_ascii_lowercase().ends_with(".vmx") && !p.is_drive_root() {
+                    Ok(p)
+                } else {
+                    Err(
+                        r"expected the path of the VM's .vmx file, like D:\vmware\dev\dev.vmx"
+                            .into(),
+                    )
+                }
+            },
+        );
+        let ip = self.field(
+            "vm.ip",
+            &r.ip,
+            Absent::Required(r#"ip = "192.168.130.2""#),
+            &span,
+            parse_vm_ip,
+        );
         let hostname = self.field(
             "vm.hostname",
             &r.hostname,
-            Some("local.test"),
+            Absent::Default("local.test"),
             &span,
             Hostname::parse,
         );
@@ -259,13 +285,13 @@ impl Validator<'_> {
             (None, ip) => ip,
             (Some(l), ip) => match l.get_ref().parse::<Ipv4Addr>() {
                 Ok(a) if a.is_unspecified() => {
-                    self.warn(l.span(), "docker.listen", Some(l.get_ref().clone()),
+                    self.warn(l.span(), "docker.listen", Some(format!("{:?}", l.get_ref())),
                         "dockerd will accept plain-TCP connections on every interface of the VM, not only the VMware network; prefer vm.ip".into());
                     Some(a)
                 }
                 Ok(a) if Some(a) == ip => Some(a),
                 Ok(_) => {
-                    self.error(l.span(), "docker.listen", Some(l.get_ref().clone()),
+                    self.error(l.span(), "docker.listen", Some(format!("{:?}", l.get_ref())),
                         "clients reach dockerd at vm.ip, so it must listen there; expected vm.ip (the default) or \"0.0.0.0\"".into());
                     None
                 }
@@ -273,7 +299,7 @@ impl Validator<'_> {
                     self.error(
                         l.span(),
                         "docker.listen",
-                        Some(l.get_ref().clone()),
+                        Some(format!("{:?}", l.get_ref())),
                         "not an IPv4 address; expected vm.ip (the default) or \"0.0.0.0\"".into(),
                     );
                     None
@@ -283,7 +309,7 @@ impl Validator<'_> {
         let package = self.field(
             "docker.package",
             &r.package,
-            Some("docker-ce"),
+            Absent::Default("docker-ce"),
             &span,
             Package::parse,
         );
@@ -296,16 +322,22 @@ impl Validator<'_> {
 
     fn vmware(&mut self, raw: Option<Spanned<RawVmware>>, whole: &Range<usize>) -> Option<Vmware> {
         let (span, r) = split(raw, whole, RawVmware { vmrun: None });
-        let vmrun = self.field("vmware.vmrun", &r.vmrun, Some(DEFAULT_VMRUN), &span, |s| {
-            let p = WindowsPath::parse(s)?;
-            if p.file_name().to_ascii_lowercase().ends_with(".exe") {
-                Ok(p)
-            } else {
-                Err(format!(
-                    "expected the path of vmrun.exe, like {DEFAULT_VMRUN}"
-                ))
-            }
-        });
+        let vmrun = self.field(
+            "vmware.vmrun",
+            &r.vmrun,
+            Absent::Default(DEFAULT_VMRUN),
+            &span,
+            |s| {
+                let p = WindowsPath::parse(s)?;
+                if p.file_name().to_ascii_lowercase().ends_with(".exe") {
+                    Ok(p)
+                } else {
+                    Err(format!(
+                        "expected the path of vmrun.exe, like {DEFAULT_VMRUN}"
+                    ))
+                }
+            },
+        );
         Some(Vmware { vmrun: vmrun? })
     }
 
@@ -315,7 +347,7 @@ impl Validator<'_> {
         whole: &Range<usize>,
     ) -> Option<Windows> {
         let (span, r) = split(raw, whole, RawWindows { docker_dir: None });
-        let docker_dir = self.field("windows.docker_dir", &r.docker_dir, Some(r"C:\Program Files\Docker"), &span, |s| {
+        let docker_dir = self.field("windows.docker_dir", &r.docker_dir, Absent::Default(r"C:\Program Files\Docker"), &span, |s| {
             if s.contains(';') {
                 return Err(r"contains ';', the Path separator, which would add a second entry to Path; expected one folder, like C:\Program Files\Docker".into());
             }
@@ -338,14 +370,14 @@ impl Validator<'_> {
         let root = self.field(
             "wsl.automount_root",
             &r.automount_root,
-            Some("/mnt/"),
+            Absent::Default("/mnt/"),
             &span,
             PosixDir::parse,
         );
         let profile = self.field(
             "wsl.profile",
             &r.profile,
-            Some("~/.profile"),
+            Absent::Default("~/.profile"),
             &span,
             ProfilePath::parse,
         );
@@ -382,14 +414,14 @@ impl Validator<'_> {
             let name = self.field(
                 &format!("shares[{i}].name"),
                 &r.name,
-                None,
+                Absent::Required(r#"name = "d""#),
                 &span,
                 ShareName::parse,
             );
             let host_path = self.field(
                 &format!("shares[{i}].host_path"),
                 &r.host_path,
-                None,
+                Absent::Required(r"host_path = 'D:\'"),
                 &span,
                 WindowsPath::parse,
             );
@@ -400,14 +432,14 @@ impl Validator<'_> {
             for (_, prev) in &out {
                 if prev.name.as_str().eq_ignore_ascii_case(name.as_str()) {
                     let at = r.name.as_ref().map_or(span.clone(), Spanned::span);
-                    self.error(at, &format!("shares[{i}].name"), Some(name.to_string()),
+                    self.error(at, &format!("shares[{i}].name"), Some(format!("{:?}", name.as_str())),
                         format!("a share named {:?} is already defined; expected a unique name (compared ignoring case)", prev.name.as_str()));
                     all_ok = false;
                 } else if host_path.starts_with(&prev.host_path)
                     || prev.host_path.starts_with(&host_path)
                 {
                     let at = r.host_path.as_ref().map_or(span.clone(), Spanned::span);
-                    self.error(at, &format!("shares[{i}].host_path"), Some(host_path.to_string()),
+                    self.error(at, &format!("shares[{i}].host_path"), Some(format!("{:?}", host_path.as_str())),
                         format!("overlaps share {:?} ({}); one folder would be reachable at two paths in the VM. Expected folders that do not contain each other", prev.name.as_str(), prev.host_path));
                     all_ok = false;
                 }
