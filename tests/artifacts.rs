@@ -163,3 +163,28 @@ fn the_embedded_default_spec_is_examples_default_toml() {
         fs::read_to_string("examples/default.toml").unwrap()
     );
 }
+
+/// Every snapshot file belongs to a test input that still exists: a renamed example or
+/// artifact must not leave a stale snapshot behind (cargo-insta's `--unreferenced=reject`,
+/// without needing cargo-insta).
+#[test]
+fn no_snapshot_is_orphaned() {
+    let arts = load("examples/default.toml".as_ref());
+    let names: Vec<String> = arts
+        .iter()
+        .map(|a| a.path.as_str().replace('/', "__"))
+        .collect();
+    for e in fs::read_dir("snapshots").unwrap() {
+        let file = e.unwrap().file_name().into_string().unwrap();
+        let stem = file
+            .strip_suffix(".snap")
+            .unwrap_or_else(|| panic!("snapshots/{file}: not a .snap"));
+        let (name, input) = stem.split_once('@').unwrap();
+        let exists = if name == "bad-spec" {
+            fs::metadata(format!("tests/bad-specs/{input}")).is_ok()
+        } else {
+            names.contains(&name.to_owned()) && fs::metadata(format!("examples/{input}")).is_ok()
+        };
+        assert!(exists, "snapshots/{file} belongs to no test input");
+    }
+}

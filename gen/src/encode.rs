@@ -57,7 +57,7 @@ pub fn bat_arg(s: &str) -> Result<String, EncodeError> {
 }
 
 /// A program path as the first word of a .bat command line: quoted, `%` doubled. The C
-/// runtime reads argv[0] up to the closing quote without backslash rules, and cmd needs no
+/// runtime reads `argv[0]` up to the closing quote without backslash rules, and cmd needs no
 /// trailing-backslash care because a program path ends in a file name.
 pub fn bat_program(s: &str) -> Result<String, EncodeError> {
     check_line("a .bat program path", s)?;
@@ -198,5 +198,51 @@ pub fn md_code(s: &str) -> String {
         format!("{fence}{s}{fence}")
     } else {
         format!("{fence} {s} {fence}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bat_args_double_percent_and_a_trailing_backslash_run() {
+        assert_eq!(bat_arg(r"D:\").unwrap(), r#""D:\\""#);
+        assert_eq!(bat_arg(r"D:\a\b").unwrap(), r#""D:\a\b""#);
+        assert_eq!(bat_arg("100% & (x) ^!").unwrap(), r#""100%% & (x) ^!""#);
+        assert!(bat_arg("a\"b").is_err());
+        assert!(bat_arg("a\r\nb").is_err());
+        assert_eq!(
+            bat_program(r"C:\v 100%\vmrun.exe").unwrap(),
+            r#""C:\v 100%%\vmrun.exe""#
+        );
+    }
+
+    #[test]
+    fn tmpfiles_paths_are_quoted_only_when_needed() {
+        assert_eq!(tmpfiles_path("/mnt/d").unwrap(), "/mnt/d");
+        assert_eq!(tmpfiles_path("/mnt/d/a b").unwrap(), r#""/mnt/d/a b""#);
+        assert_eq!(tmpfiles_path("/mnt/d/50%").unwrap(), r#""/mnt/d/50%%""#);
+        assert_eq!(tmpfiles_path("/mnt/d/x'y").unwrap(), r#""/mnt/d/x'y""#);
+        assert!(tmpfiles_path("/a\nb").is_err());
+        assert!(tmpfiles_arg("/mnt/hgfs/a b").is_err());
+    }
+
+    #[test]
+    fn reg_ps_and_shell_strings_escape_their_quotes() {
+        assert_eq!(reg_sz(r#"a\b"c"#).unwrap(), r#""a\\b\"c""#);
+        assert_eq!(ps_single("it's ’24").unwrap(), "'it''s ’’24'");
+        assert_eq!(sh_word("/mnt/d").unwrap(), "/mnt/d");
+        assert_eq!(sh_word("/mnt/d/it's").unwrap(), r"'/mnt/d/it'\''s'");
+        assert_eq!(md_code("a"), "`a`");
+        assert_eq!(md_code("a`b"), "`` a`b ``");
+    }
+
+    #[test]
+    fn byte_encodings() {
+        assert_eq!(crlf("a\nb\n"), "a\r\nb\r\n");
+        assert_eq!(utf16le_bom("A工"), vec![0xFF, 0xFE, 0x41, 0x00, 0xE5, 0x5D]);
+        assert_eq!(utf8_bom("A"), vec![0xEF, 0xBB, 0xBF, 0x41]);
+        assert_eq!(hex(&[0, 255, 16]), "00ff10");
     }
 }

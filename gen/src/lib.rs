@@ -1,6 +1,6 @@
 //! dockvm gen: every artifact of the setup from a validated spec.
 //!
-//! [`render`] is pure (spec in, artifacts out, byte-for-byte deterministic); [`write`] is the
+//! [`render()`] is pure (spec in, artifacts out, byte-for-byte deterministic); [`write_tree`] is the
 //! one small step that touches the file system: it writes an output tree atomically, removes
 //! only files it generated before, and checks a tree without writing.
 

@@ -2,7 +2,7 @@
 //!
 //! Every value reaches a template through an encoder of [`crate::encode`] for that file's
 //! format (the templates use `escape = "none"`, so nothing else stands between a value and
-//! the file). Templates are LF text; [`finish`] gives each its final newline and then its
+//! the file). Templates are LF text; `finish` gives each its final newline and then its
 //! consumer's line endings and encoding.
 
 use crate::artifact::{Artifact, Encoding, LineEndings, Side};

@@ -1,7 +1,7 @@
 //! The dockvm spec: one TOML file (`dockvm.toml`) that describes the whole setup.
 //!
-//! Loading has two phases. [`raw`] deserializes the TOML into types that keep every value's
-//! span and refuse unknown keys; [`load`] then validates those into [`Spec`], whose types
+//! Loading has two phases. The private `raw` module deserializes the TOML into types that keep every value's
+//! span and refuse unknown keys; [`load_str`] then validates those into [`Spec`], whose types
 //! cannot hold a bad value (an [`std::net::Ipv4Addr`], a [`WindowsPath`] known to be absolute
 //! and free of quotes and control characters, ...). Validation collects every problem at once,
 //! each as a [`Diagnostic`] naming the file, line, key, bad value and what would be valid.

@@ -472,3 +472,54 @@ fn split<T>(raw: Option<Spanned<T>>, whole: &Range<usize>, empty: T) -> (Range<u
         None => (whole.clone(), empty),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_spec_loads_without_warnings() {
+        let l = load_str("default", crate::DEFAULT_SPEC).unwrap();
+        assert!(l.warnings.is_empty());
+        assert_eq!(l.spec.docker_host(), "tcp://local.test:2375");
+        assert_eq!(l.spec.listen_url(), "tcp://192.168.130.2:2375");
+        assert_eq!(l.spec.wsl_path(&l.spec.shares[0]), "/mnt/d");
+    }
+
+    #[test]
+    fn omitted_keys_take_their_defaults_and_listen_follows_the_ip() {
+        let l = load_str("min", "[vm]\nvmx = 'C:\\v\\v.vmx'\nip = \"10.1.2.3\"\n[[shares]]\nname = \"d\"\nhost_path = 'D:\\'\n").unwrap();
+        assert_eq!(l.spec.docker.listen, Ipv4Addr::new(10, 1, 2, 3));
+        assert_eq!(l.spec.docker.port, 2375);
+        assert_eq!(l.spec.docker.package, Package::DockerCe);
+        assert_eq!(l.spec.vm.hostname.as_str(), "local.test");
+    }
+
+    #[test]
+    fn a_utf8_bom_and_crlf_line_endings_are_accepted() {
+        let text = format!("\u{feff}{}", crate::DEFAULT_SPEC.replace('\n', "\r\n"));
+        let l = load_str("notepad.toml", &text).unwrap();
+        assert_eq!(
+            l.spec,
+            load_str("default", crate::DEFAULT_SPEC).unwrap().spec
+        );
+    }
+
+    #[test]
+    fn listen_on_all_interfaces_is_a_warning_with_its_line() {
+        let text =
+            crate::DEFAULT_SPEC.replace(r#"listen = "192.168.130.2""#, r#"listen = "0.0.0.0""#);
+        let l = load_str("all.toml", &text).unwrap();
+        assert_eq!(l.warnings.len(), 1);
+        assert_eq!(l.warnings[0].key, "docker.listen");
+        assert_eq!(l.warnings[0].line, 13);
+    }
+
+    #[test]
+    fn key_at_names_the_table_and_key_of_a_parser_error() {
+        let text = "[vm]\nname = 1\n\n[[shares]]\nname = \"d\"\nbad = 2\n";
+        assert_eq!(key_at(text, text.find("bad").unwrap()), "shares.bad");
+        assert_eq!(key_at(text, text.find("name = 1").unwrap()), "vm.name");
+        assert_eq!(key_at(text, 0), "vm");
+    }
+}

@@ -390,3 +390,149 @@ impl ProfilePath {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (input, accepted?) for Windows paths.
+    const WINDOWS_PATHS: &[(&str, bool)] = &[
+        (r"D:\", true),
+        (r"d:\work", true),
+        (r"C:\Users\张伟\项目 (2024) & 50% ^x^!", true),
+        (r"C:\a'b’c\d.vmx", true),
+        (r"D:", false),
+        (r"D:work", false),
+        (r"\\server\share\x", false),
+        (r"\\?\C:\x", false),
+        (r"D:/work", false),
+        (r"D:\work\", false),
+        (r"D:\a\\b", false),
+        (r"D:\a\..\b", false),
+        (r"D:\a\.\b", false),
+        (r#"D:\a"b"#, false),
+        ("D:\\a\nb", false),
+        ("D:\\a\rb", false),
+        ("D:\\a\tb", false),
+        (r"D:\a|b", false),
+        (r"D:\a*b", false),
+        (r"D:\a?b", false),
+        (r"D:\a<b", false),
+        (r"D:\a:b", false),
+        (r"D:\trailing ", false),
+        (r"D:\trailing.", false),
+        (r"D:\NUL", false),
+        (r"D:\com1.txt", false),
+        (r"D:\lpt9\x", false),
+        (r"D:\console", true),
+        ("", false),
+    ];
+
+    #[test]
+    fn windows_paths_are_accepted_or_refused_as_windows_would() {
+        for (input, ok) in WINDOWS_PATHS {
+            assert_eq!(
+                WindowsPath::parse(input).is_ok(),
+                *ok,
+                "{input:?}: {:?}",
+                WindowsPath::parse(input)
+            );
+        }
+    }
+
+    #[test]
+    fn windows_paths_longer_than_max_path_are_refused() {
+        let long = format!(r"C:\{}", "a".repeat(WindowsPath::MAX_LEN));
+        assert!(WindowsPath::parse(&long).is_err());
+        let fits = format!(r"C:\{}", "a".repeat(WindowsPath::MAX_LEN - 3));
+        assert!(WindowsPath::parse(&fits).is_ok());
+    }
+
+    #[test]
+    fn wsl_paths_follow_the_automount_root_with_a_lower_case_drive() {
+        let root = PosixDir::parse("/mnt/").unwrap();
+        let p = |s: &str| WindowsPath::parse(s).unwrap().wsl_path(&root);
+        assert_eq!(p(r"D:\"), "/mnt/d");
+        assert_eq!(p(r"D:\Work\项目 1"), "/mnt/d/Work/项目 1");
+        let slash = PosixDir::parse("/").unwrap();
+        assert_eq!(
+            WindowsPath::parse(r"E:\x").unwrap().wsl_path(&slash),
+            "/e/x"
+        );
+    }
+
+    #[test]
+    fn containment_compares_whole_names_ignoring_case() {
+        let p = |s: &str| WindowsPath::parse(s).unwrap();
+        assert!(p(r"D:\Work\x").starts_with(&p(r"d:\work")));
+        assert!(p(r"D:\work").starts_with(&p(r"D:\")));
+        assert!(!p(r"D:\workshop").starts_with(&p(r"D:\work")));
+        assert!(!p(r"E:\work").starts_with(&p(r"D:\")));
+    }
+
+    #[test]
+    fn host_names_follow_rfc_1123() {
+        for ok in ["local.test", "a", "docker-vm.internal", "x1.y2", "A.B"] {
+            assert!(Hostname::parse(ok).is_ok(), "{ok}");
+        }
+        let long_label = "a".repeat(64);
+        for bad in [
+            "",
+            "local test",
+            "local_test",
+            "-a.test",
+            "a-.test",
+            "a..b",
+            ".a",
+            "a.",
+            "1.2.3.4",
+            "a.123",
+            &long_label,
+        ] {
+            assert!(Hostname::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_paths_and_roots() {
+        assert!(VmName::parse("dev-1").is_ok());
+        for bad in ["", "Dev", "-dev", "dev_1", "dév"] {
+            assert!(VmName::parse(bad).is_err(), "{bad:?}");
+        }
+        for ok in ["d", "D", "my.share-1_x"] {
+            assert!(ShareName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "d/x", "d x", ".d", "d\\x", "工作"] {
+            assert!(ShareName::parse(bad).is_err(), "{bad:?}");
+        }
+        for ok in ["/mnt/", "/", "/win/drives/"] {
+            assert!(PosixDir::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["mnt/", "/mnt", "/mnt//", "/../", "/m nt/"] {
+            assert!(PosixDir::parse(bad).is_err(), "{bad:?}");
+        }
+        for ok in [
+            "~/.profile",
+            "~/.config/sh/docker.sh",
+            "/etc/profile.d/dockvm.sh",
+        ] {
+            assert!(ProfilePath::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "~",
+            "~/",
+            "$HOME/.profile",
+            ".profile",
+            "~user/.profile",
+            "/etc/x y",
+        ] {
+            assert!(ProfilePath::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            ProfilePath::parse("~/.profile")
+                .unwrap()
+                .resolve("/home/u".into()),
+            "/home/u/.profile"
+        );
+    }
+}
