@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Outcome, Failure> {
-    let loaded = load_spec(args.spec.as_deref())?;
+    let (_, loaded) = load_spec(args.spec.as_deref())?;
     let artifacts = dockvm_gen::render(&loaded.spec).map_err(|e| Failure::Input(e.into()))?;
     eprintln!(
         "dockvm: warning: dockerd will listen on {} with plain TCP and no TLS: anyone who can reach it is root in the VM",

@@ -1,10 +1,12 @@
 //! The command line: argument parsing, loading the spec, exit codes.
 //!
 //! Exit codes, for every command: 0 success; 1 the command's own "no" (`gen --check` found a
-//! stale tree); 2 bad spec or usage; 3 an I/O failure.
+//! stale tree, `verify` found a failing check); 2 bad spec or usage; 3 an I/O failure, or for
+//! `verify` a check that could not be evaluated.
 
 mod gen_cmd;
 mod init;
+mod verify_cmd;
 
 use anyhow::Context as _;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -27,6 +29,8 @@ struct Cli {
 enum Command {
     /// Render every file of the setup from the spec into an output folder.
     Gen(gen_cmd::Args),
+    /// Check the live setup against the spec: name, port, Docker API, DOCKER_HOST, profile, shares.
+    Verify(verify_cmd::Args),
     /// Write the default spec, commented, to PATH (default ./dockvm.toml); never overwrites.
     Init(init::Args),
 }
@@ -36,6 +40,8 @@ pub(crate) enum Outcome {
     Ok,
     /// The command's answer is "no" (exit 1).
     No,
+    /// Any other documented exit code (verify's 3: could not evaluate).
+    Code(u8),
 }
 
 /// A failure with its exit code.
@@ -58,10 +64,12 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Gen(a) => gen_cmd::run(a),
         Command::Init(a) => init::run(a),
+        Command::Verify(a) => verify_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::No) => ExitCode::from(1),
+        Ok(Outcome::Code(c)) => ExitCode::from(c),
         Err(Failure::Input(e)) => {
             eprintln!("dockvm: {e:#}");
             ExitCode::from(2)
@@ -75,7 +83,7 @@ pub fn run() -> ExitCode {
 
 /// Loads the spec: `--spec FILE`, else `./dockvm.toml`, else the embedded default (said on
 /// stderr). Warnings go to stderr; any error means nothing else happens.
-pub(crate) fn load_spec(spec: Option<&Utf8Path>) -> Result<Loaded, Failure> {
+pub(crate) fn load_spec(spec: Option<&Utf8Path>) -> Result<(String, Loaded), Failure> {
     let (label, text) = match spec {
         Some(path) => (path.to_string(), read_spec(path)?),
         None => {
@@ -94,7 +102,7 @@ pub(crate) fn load_spec(spec: Option<&Utf8Path>) -> Result<Loaded, Failure> {
     for w in &loaded.warnings {
         eprintln!("dockvm: warning: {w}");
     }
-    Ok(loaded)
+    Ok((label, loaded))
 }
 
 fn read_spec(path: &Utf8Path) -> Result<String, Failure> {

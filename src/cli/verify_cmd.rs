@@ -1,0 +1,89 @@
+//! `dockvm verify`: check the live setup against the spec and report.
+
+use super::{Failure, Outcome, load_spec};
+use anyhow::anyhow;
+use camino::Utf8PathBuf;
+use dockvm_verify::checks::Env;
+use dockvm_verify::cleanup::{self, Registry};
+use dockvm_verify::{Options, Selection, parse_duration, report};
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The spec (default: ./dockvm.toml, else the embedded default).
+    #[arg(long, value_name = "FILE")]
+    spec: Option<Utf8PathBuf>,
+    /// Report format, on stdout.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Each check's deadline.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Re-run failing checks until they pass or DUR has passed (for a VM that is booting).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    wait: Option<Duration>,
+    /// Run only these checks (and their prerequisites): name, port, docker-api, env, profile,
+    /// share:<name>, or share for every share. Repeat or separate with commas.
+    #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
+    only: Vec<String>,
+    /// Do not run these checks.
+    #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
+    skip: Vec<String>,
+}
+
+pub fn run(args: Args) -> Result<Outcome, Failure> {
+    let (label, loaded) = load_spec(args.spec.as_deref())?;
+    let spec = loaded.spec;
+    let selection = Selection {
+        only: args.only,
+        skip: args.skip,
+    };
+    let unknown = selection.unknown(&spec);
+    if !unknown.is_empty() {
+        let known: Vec<String> = dockvm_verify::checks::all(&spec)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        return Err(Failure::Input(anyhow!(
+            "unknown check {}; expected one of {}, or share",
+            unknown.join(", "),
+            known.join(", ")
+        )));
+    }
+    let registry = Arc::new(Registry::default());
+    cleanup::install_interrupt_handler(registry.clone())
+        .map_err(|e| Failure::Io(anyhow!("cannot handle interrupts: {e}")))?;
+    let opts = Options {
+        timeout: args.timeout,
+        wait: args.wait,
+        selection,
+    };
+    let show_progress = std::io::stderr().is_terminal() || args.wait.is_some();
+    let progress = |m: &str| {
+        if show_progress {
+            eprintln!("dockvm: {m}");
+        }
+    };
+    let outcome = dockvm_verify::run(&spec, &Env::from_process(), &opts, &registry, &progress);
+    let vm = spec.vm.name.as_str();
+    let text = match args.format {
+        Format::Human => report::human(vm, &outcome),
+        Format::Json => report::json(vm, &label, &outcome),
+        Format::Junit => report::junit(vm, &outcome),
+    };
+    print!("{text}");
+    Ok(match outcome.exit_code() {
+        0 => Outcome::Ok,
+        1 => Outcome::No,
+        c => Outcome::Code(c),
+    })
+}

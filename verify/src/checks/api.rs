@@ -1,0 +1,110 @@
+//! `docker-api`: the Docker Engine API answers at `vm.ip:docker.port`: `GET /_ping` is `OK`,
+//! `GET /version` is a Linux engine. Anything else that listens there (another HTTP server,
+//! a non-HTTP service, a server that accepts and never answers, an endless answer) fails within
+//! the deadline, saying what was seen. A healthy engine over plain TCP is a `warn`.
+
+use super::port::classify;
+use super::{Ctx, human};
+use crate::finding::{CheckId, Finding, Status};
+use crate::http::{self, HttpError};
+use std::time::Instant;
+
+/// The most any answer here may be: `/version` is about 1 KiB.
+const LIMIT: usize = 64 * 1024;
+
+pub fn check(ctx: &Ctx<'_>) -> Finding {
+    let addr = ctx.api_addr();
+    let deadline = Instant::now() + ctx.timeout;
+    let expected = format!("the Docker Engine API of a Linux engine at http://{addr}");
+    let fail = |reason: String, actual: String| {
+        Finding::new(CheckId::DockerApi, Status::Fail, reason).expected(expected.clone()).actual(actual).hint(format!(
+            "something other than dockerd owns {addr}: in the VM, `ss -ltnp | grep :{}` names it; stop it or \
+             change docker.port",
+            addr.port()
+        ))
+    };
+    let ping = match http::request(addr, "GET", "/_ping", None, deadline, LIMIT) {
+        Ok(r) => r,
+        Err(HttpError::Connect(e)) => {
+            return classify(CheckId::DockerApi, addr, &e, ctx.timeout).expected(expected);
+        }
+        Err(HttpError::Silent(_)) => {
+            return fail(
+                format!(
+                    "{addr} accepted the connection but sent nothing within {}: not the Docker API, or a hung dockerd",
+                    human(ctx.timeout)
+                ),
+                "no answer".into(),
+            );
+        }
+        Err(
+            e @ (HttpError::NotHttp(_) | HttpError::TooLong { .. } | HttpError::Stalled { .. }),
+        ) => {
+            return fail(
+                format!("GET /_ping on {addr}: {e}: not the Docker API"),
+                e.to_string(),
+            );
+        }
+        Err(e) => return fail(format!("GET /_ping on {addr}: {e}"), e.to_string()),
+    };
+    let server = ping
+        .header("server")
+        .map(|s| format!(", Server: {s}"))
+        .unwrap_or_default();
+    if ping.status != 200 || ping.body != b"OK" {
+        let body = http::show_bytes(&ping.body);
+        return fail(
+            format!(
+                "an HTTP server that is not the Docker API answers on {addr}: GET /_ping gave {} {body}{server}",
+                ping.status
+            ),
+            format!("{}{server}", ping.status_line),
+        );
+    }
+    let version = match http::request(addr, "GET", "/version", None, deadline, LIMIT) {
+        Ok(r) if r.status == 200 => r,
+        Ok(r) => {
+            return fail(
+                format!("GET /version on {addr} gave {}", r.status_line),
+                r.status_line,
+            );
+        }
+        Err(e) => return fail(format!("GET /version on {addr}: {e}"), e.to_string()),
+    };
+    let v: serde_json::Value = match serde_json::from_slice(&version.body) {
+        Ok(v) => v,
+        Err(_) => {
+            return fail(
+                format!(
+                    "GET /version on {addr} is not JSON: {}",
+                    http::show_bytes(&version.body)
+                ),
+                "not JSON".into(),
+            );
+        }
+    };
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("?").to_owned();
+    let (engine, api, os) = (field("Version"), field("ApiVersion"), field("Os"));
+    let actual = format!("Docker Engine {engine}, API {api}, {os}");
+    if os != "linux" {
+        return Finding::new(
+            CheckId::DockerApi,
+            Status::Fail,
+            format!("a {os} Docker engine answers at {addr}; WSL paths need a Linux engine"),
+        )
+        .expected(expected)
+        .actual(actual)
+        .hint("switch the VM's engine to Linux containers");
+    }
+    Finding::new(
+        CheckId::DockerApi,
+        Status::Warn,
+        format!(
+            "{actual} answers at {addr}, over plain TCP without TLS: anyone who can reach {addr} controls \
+             dockerd, which is root in the VM"
+        ),
+    )
+    .expected(expected)
+    .actual(actual)
+    .hint("keep the VM on a host-only or NAT VMware network that only this PC reaches")
+}

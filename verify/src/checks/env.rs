@@ -1,0 +1,63 @@
+//! `env`: `DOCKER_HOST` in this environment is `tcp://<hostname>:<port>`; a warning when a
+//! docker context is also set, since DOCKER_HOST silently wins over it (docker/cli#1809).
+
+use super::Ctx;
+use crate::finding::{CheckId, Finding, Status};
+use camino::Utf8PathBuf;
+
+pub fn check(ctx: &Ctx<'_>) -> Finding {
+    let want = ctx.spec.docker_host();
+    let profile = ctx.spec.wsl.profile.to_string();
+    let context = current_context(ctx);
+    let f = |status, reason: String| {
+        Finding::new(CheckId::Env, status, reason).expected(format!("DOCKER_HOST={want}"))
+    };
+    match ctx.env.docker_host.as_deref() {
+        None | Some("") => {
+            let elsewhere = context.as_ref().map(|(c, from)| format!("; the docker CLI uses context {c:?} ({from}) instead")).unwrap_or_default();
+            f(Status::Fail, format!("DOCKER_HOST is not set{elsewhere}"))
+                .actual("unset")
+                .hint(format!("add the block of wsl/profile.sh to {profile} and open a new shell (or source it)"))
+        }
+        Some(v) if v == want => match context {
+            Some((c, from)) => f(
+                Status::Warn,
+                format!("DOCKER_HOST={want}, and it silently overrides docker context {c:?} ({from})"),
+            )
+            .actual(v)
+            .hint("unset DOCKER_CONTEXT or `docker context use default`, so there is one source of truth"),
+            None => f(Status::Pass, format!("DOCKER_HOST={want}")).actual(v),
+        },
+        Some(v) if v.trim_end_matches(['\r', '\n']) == want => f(
+            Status::Fail,
+            format!("DOCKER_HOST ends with a carriage return ({v:?}): the profile that sets it has CRLF line endings"),
+        )
+        .actual(format!("{v:?}"))
+        .hint(format!("convert {profile} to LF line endings (`sed -i 's/\\r$//' {profile}`) and open a new shell")),
+        Some(v) => f(Status::Fail, format!("DOCKER_HOST is {v:?}, not {want:?}"))
+            .actual(v)
+            .hint(format!("a later line of {profile} or another startup file sets it: `grep -n DOCKER_HOST ~/.bashrc ~/.profile /etc/profile /etc/profile.d/*`")),
+    }
+}
+
+/// The context the docker CLI would use without DOCKER_HOST, if it is not the default one:
+/// DOCKER_CONTEXT, else `currentContext` in the CLI's config.json.
+fn current_context(ctx: &Ctx<'_>) -> Option<(String, String)> {
+    if let Some(c) = ctx
+        .env
+        .docker_context
+        .as_deref()
+        .filter(|c| *c != "default")
+    {
+        return Some((c.to_owned(), "DOCKER_CONTEXT".to_owned()));
+    }
+    let dir = match (&ctx.env.docker_config, &ctx.env.home) {
+        (Some(d), _) => d.clone(),
+        (None, Some(h)) => h.join(".docker"),
+        (None, None) => return None,
+    };
+    let file: Utf8PathBuf = dir.join("config.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
+    let c = v.get("currentContext")?.as_str()?;
+    (!c.is_empty() && c != "default").then(|| (c.to_owned(), format!("currentContext in {file}")))
+}

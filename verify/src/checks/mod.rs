@@ -1,0 +1,110 @@
+//! The checks, one module each, and what they share: the spec, the deadline, the captured
+//! environment and the clean-up registry.
+
+pub mod api;
+pub mod env;
+pub mod name;
+pub mod port;
+pub mod profile;
+pub mod share;
+
+use crate::cleanup::Registry;
+use crate::finding::{CheckId, Finding};
+use camino::Utf8PathBuf;
+use dockvm_spec::Spec;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What the checks read from the process environment, captured once so that checks are
+/// plain functions of their inputs (and tests can give them any environment).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub docker_host: Option<String>,
+    pub docker_context: Option<String>,
+    pub docker_config: Option<Utf8PathBuf>,
+    pub home: Option<Utf8PathBuf>,
+    /// `/etc/hosts`, or another file for tests.
+    pub etc_hosts: Utf8PathBuf,
+    /// Whether this is WSL (Microsoft's kernel).
+    pub is_wsl: bool,
+}
+
+impl Env {
+    pub fn from_process() -> Env {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let version = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        Env {
+            docker_host: std::env::var("DOCKER_HOST").ok(),
+            docker_context: var("DOCKER_CONTEXT"),
+            docker_config: var("DOCKER_CONFIG").map(Utf8PathBuf::from),
+            home: var("HOME").map(Utf8PathBuf::from),
+            etc_hosts: Utf8PathBuf::from("/etc/hosts"),
+            is_wsl: version.to_ascii_lowercase().contains("microsoft")
+                || std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists(),
+        }
+    }
+}
+
+/// Everything a check may use.
+pub struct Ctx<'a> {
+    pub spec: &'a Spec,
+    pub env: &'a Env,
+    /// Each check's deadline, from its start.
+    pub timeout: Duration,
+    pub cleanup: &'a Registry,
+    /// Serializes the creation of the probe image between concurrent share checks.
+    pub image_lock: &'a std::sync::Mutex<()>,
+}
+
+impl Ctx<'_> {
+    /// The Docker Engine API as clients reach it: the VM's address and the spec's port.
+    pub fn api_addr(&self) -> SocketAddr {
+        SocketAddr::from((self.spec.vm.ip, self.spec.docker.port))
+    }
+}
+
+/// Every check of a spec, in report order.
+pub fn all(spec: &Spec) -> Vec<CheckId> {
+    let mut ids = vec![
+        CheckId::Name,
+        CheckId::Port,
+        CheckId::DockerApi,
+        CheckId::Env,
+        CheckId::Profile,
+    ];
+    ids.extend(
+        spec.shares
+            .iter()
+            .map(|s| CheckId::Share(s.name.to_string())),
+    );
+    ids
+}
+
+/// Runs one check.
+pub fn run(id: &CheckId, ctx: &Ctx<'_>) -> Finding {
+    match id {
+        CheckId::Name => name::check(ctx),
+        CheckId::Port => port::check(ctx),
+        CheckId::DockerApi => api::check(ctx),
+        CheckId::Env => env::check(ctx),
+        CheckId::Profile => profile::check(ctx),
+        CheckId::Share(n) => {
+            let share = ctx
+                .spec
+                .shares
+                .iter()
+                .find(|s| s.name.as_str() == n)
+                .expect("ids come from the spec");
+            share::check(ctx, share)
+        }
+    }
+}
+
+/// A duration as people read it in a message: `2 s`, `500 ms`.
+pub fn human(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{:.1} s", d.as_secs_f64()).replace(".0 s", " s")
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}

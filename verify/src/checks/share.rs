@@ -1,0 +1,280 @@
+//! `share:<name>`: the path-equivalence canary. A file with a fresh random token in its name
+//! and content is written under the share's WSL path; the daemon reads it back through a
+//! read-only bind mount of that same path, in a container that is created but never runs
+//! (from a 0-byte image, `dockvm-probe:empty`, imported once and kept); the two must match.
+//! The file and the container are removed on every path (see [`crate::cleanup`]).
+
+use super::{Ctx, human};
+use crate::cleanup::Item;
+use crate::finding::{CheckId, Finding, Status};
+use crate::http::{self, HttpError, Response};
+use camino::Utf8Path;
+use dockvm_spec::Share;
+use std::io::Read as _;
+use std::time::Instant;
+
+pub const PROBE_IMAGE: &str = "dockvm-probe:empty";
+pub const PROBE_LABEL: &str = "dockvm.probe";
+const LIMIT: usize = 1024 * 1024;
+
+pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
+    let id = CheckId::Share(share.name.to_string());
+    let wsl = ctx.spec.wsl_path(share);
+    let deadline = Instant::now() + ctx.timeout;
+    let expected = format!(
+        "{} is the same folder at {wsl} in WSL and in the VM",
+        share.host_path
+    );
+    let f = |status, reason: String| {
+        Finding::new(id.clone(), status, reason).expected(expected.clone())
+    };
+
+    // The WSL side first: without the folder here there is nothing to compare.
+    if !wsl.is_dir() {
+        let drive = format!("{}{}", ctx.spec.wsl.automount_root, share.host_path.drive());
+        if !Utf8Path::new(&drive).is_dir() {
+            if !ctx.env.is_wsl {
+                return f(
+                    Status::Skip,
+                    format!(
+                        "not on WSL, and {drive} (drive {}:) does not exist here",
+                        share.host_path.drive().to_ascii_uppercase()
+                    ),
+                );
+            }
+            return f(Status::Fail, format!("drive {}: is not mounted at {drive} in WSL", share.host_path.drive().to_ascii_uppercase()))
+                .actual(format!("{drive} missing"))
+                .hint(format!("set `root = {}` under [automount] in /etc/wsl.conf (wsl/wsl.conf), then `wsl --shutdown`", ctx.spec.wsl.automount_root));
+        }
+        return f(
+            Status::Fail,
+            format!("path missing in WSL: {wsl} does not exist"),
+        )
+        .actual(format!("{wsl} missing"))
+        .hint(format!(
+            "does {} exist on Windows? fix shares.host_path in the spec if not",
+            share.host_path
+        ));
+    }
+
+    let token = random_hex();
+    let file_name = format!(".dockvm-probe-{token}");
+    let probe = wsl.join(&file_name);
+    let _file_guard = ctx.cleanup.guard(Item::File(probe.clone()));
+    if let Err(e) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|mut w| std::io::Write::write_all(&mut w, token.as_bytes()))
+    {
+        return f(
+            Status::Error,
+            format!("cannot write the probe file {probe}: {e}"),
+        )
+        .actual(e.to_string())
+        .hint("verify writes (and removes) one small file in each share; give it write access");
+    }
+
+    if let Err(e) = ensure_image(ctx, deadline) {
+        return f(
+            Status::Error,
+            format!("cannot prepare the probe image {PROBE_IMAGE}: {e}"),
+        )
+        .actual(e);
+    }
+    let name = format!("dockvm-probe-{token}");
+    let _container_guard = ctx.cleanup.guard(Item::Container {
+        api: ctx.api_addr(),
+        name: name.clone(),
+    });
+    match create(ctx, &name, wsl.as_str(), deadline) {
+        Ok(()) => {}
+        Err(Created::SourceMissing) => {
+            return missing_in_vm(ctx, share, &wsl, deadline, f(Status::Fail, String::new()));
+        }
+        Err(Created::Other(e)) => {
+            return f(
+                Status::Error,
+                format!("the daemon refused the probe container: {e}"),
+            )
+            .actual(e);
+        }
+    }
+    let path = format!("/containers/{name}/archive?path=/probe/{file_name}");
+    match http::request(ctx.api_addr(), "GET", &path, None, deadline, LIMIT) {
+        Ok(r) if r.status == 200 => match tar_first_file(&r.body) {
+            Some(content) if content == token.as_bytes() => f(
+                Status::Pass,
+                format!("{} is the same folder in WSL and in the VM ({wsl}): the daemon read back the file written here", share.host_path),
+            )
+            .actual("probe file read back through the bind mount"),
+            Some(content) => f(Status::Fail, format!("the VM sees other content in {probe} than WSL wrote"))
+                .actual(format!("{} bytes, not the {}-byte token", content.len(), token.len()))
+                .hint(stale_hint(ctx, share)),
+            None => f(Status::Error, "the daemon's archive of the probe file is not a tar".to_owned()).actual(http::show_bytes(&r.body)),
+        },
+        Ok(r) if r.status == 404 => f(
+            Status::Fail,
+            format!("the VM sees a different folder at {wsl}: the file written there in WSL is not in it (a stale share, or a link to another folder)"),
+        )
+        .actual("probe file not found by the daemon")
+        .hint(stale_hint(ctx, share)),
+        Ok(r) => f(Status::Error, format!("reading the probe back: {} {}", r.status_line, docker_message(&r))).actual(r.status_line),
+        Err(e) => f(Status::Error, format!("reading the probe back: {}", timeout_text(&e, ctx))).actual(e.to_string()),
+    }
+}
+
+fn stale_hint(ctx: &Ctx<'_>, share: &Share) -> String {
+    format!(
+        "run windows\\reset-shared-folders.bat (it points share {:?} at {}); in the VM, `ls -l {}` must link to {}",
+        share.name.as_str(),
+        share.host_path,
+        ctx.spec.wsl_path(share),
+        share.vm_mount()
+    )
+}
+
+/// The bind source is missing as the daemon sees it: tell "link missing" from "share not
+/// mounted" by trying the share's own mount point.
+fn missing_in_vm(
+    ctx: &Ctx<'_>,
+    share: &Share,
+    wsl: &Utf8Path,
+    deadline: Instant,
+    base: Finding,
+) -> Finding {
+    let mount = share.vm_mount();
+    let name = format!("dockvm-probe-{}", random_hex());
+    let _guard = ctx.cleanup.guard(Item::Container {
+        api: ctx.api_addr(),
+        name: name.clone(),
+    });
+    let mounted = create(ctx, &name, mount.as_str(), deadline);
+    let (reason, hint) = match mounted {
+        Ok(()) => (
+            format!("path missing in the VM: {wsl} does not exist there, though the share is mounted at {mount}: the link is missing"),
+            format!("in the VM: install vm/etc/tmpfiles.d/dockvm.conf and `systemd-tmpfiles --create /etc/tmpfiles.d/dockvm.conf` ({wsl} -> {mount})"),
+        ),
+        Err(_) => (
+            format!("path missing in the VM: {wsl} does not exist there, and share {:?} is not mounted at {mount}", share.name.as_str()),
+            "run windows\\reset-shared-folders.bat (shared folders are disabled after a VM reboot), then in the VM \
+             `systemctl restart mnt-hgfs.mount` and `ls /mnt/hgfs`"
+                .to_owned(),
+        ),
+    };
+    Finding {
+        reason,
+        hint,
+        actual: format!("{wsl} missing in the VM"),
+        ..base
+    }
+}
+
+enum Created {
+    SourceMissing,
+    Other(String),
+}
+
+fn create(ctx: &Ctx<'_>, name: &str, source: &str, deadline: Instant) -> Result<(), Created> {
+    let body = serde_json::json!({
+        "Image": PROBE_IMAGE,
+        "Cmd": ["/dockvm-probe-never-runs"],
+        "Labels": { PROBE_LABEL: "true" },
+        "NetworkDisabled": true,
+        "HostConfig": {
+            "NetworkMode": "none",
+            "Mounts": [{ "Type": "bind", "Source": source, "Target": "/probe", "ReadOnly": true }],
+        },
+    });
+    let body = serde_json::to_vec(&body).expect("JSON");
+    let r = http::request(
+        ctx.api_addr(),
+        "POST",
+        &format!("/containers/create?name={name}"),
+        Some(("application/json", &body)),
+        deadline,
+        LIMIT,
+    )
+    .map_err(|e| Created::Other(timeout_text(&e, ctx)))?;
+    match r.status {
+        201 => Ok(()),
+        _ if docker_message(&r).contains("bind source path does not exist") => {
+            Err(Created::SourceMissing)
+        }
+        _ => Err(Created::Other(format!(
+            "{} {}",
+            r.status_line,
+            docker_message(&r)
+        ))),
+    }
+}
+
+/// Imports the 0-byte probe image once; later runs find and reuse it.
+fn ensure_image(ctx: &Ctx<'_>, deadline: Instant) -> Result<(), String> {
+    let _one_at_a_time = ctx.image_lock.lock().unwrap_or_else(|e| e.into_inner());
+    let api = ctx.api_addr();
+    let r = http::request(
+        api,
+        "GET",
+        &format!("/images/{PROBE_IMAGE}/json"),
+        None,
+        deadline,
+        LIMIT,
+    )
+    .map_err(|e| timeout_text(&e, ctx))?;
+    if r.status == 200 {
+        return Ok(());
+    }
+    // An empty tar archive (two zero blocks) imports as an image with no files.
+    let empty_tar = [0u8; 1024];
+    let (repo, tag) = PROBE_IMAGE.split_once(':').expect("name:tag");
+    let r = http::request(
+        api,
+        "POST",
+        &format!("/images/create?fromSrc=-&repo={repo}&tag={tag}"),
+        Some(("application/x-tar", &empty_tar)),
+        deadline,
+        LIMIT,
+    )
+    .map_err(|e| timeout_text(&e, ctx))?;
+    // The import streams JSON progress; an error arrives as {"errorDetail": ...} with 200.
+    if r.status != 200 || r.body_text().contains("\"errorDetail\"") {
+        return Err(format!("{} {}", r.status_line, r.body_text().trim()));
+    }
+    Ok(())
+}
+
+fn docker_message(r: &Response) -> String {
+    serde_json::from_slice::<serde_json::Value>(&r.body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| r.body_text().trim().to_owned())
+}
+
+fn timeout_text(e: &HttpError, ctx: &Ctx<'_>) -> String {
+    match e {
+        HttpError::Silent(_) | HttpError::Stalled { .. } => format!(
+            "the daemon did not answer within the {} deadline",
+            human(ctx.timeout)
+        ),
+        e => e.to_string(),
+    }
+}
+
+/// The content of the first file in a tar archive.
+fn tar_first_file(tar: &[u8]) -> Option<Vec<u8>> {
+    let header = tar.get(..512)?;
+    let size_field = std::str::from_utf8(&header[124..136]).ok()?;
+    let size =
+        usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok()?;
+    tar.get(512..512 + size).map(<[u8]>::to_vec)
+}
+
+/// 128 random bits as hex, from the kernel.
+fn random_hex() -> String {
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .expect("/dev/urandom is readable");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

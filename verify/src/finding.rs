@@ -1,0 +1,149 @@
+//! Findings: what a check found, as data that every report format renders.
+
+use serde::Serialize;
+use std::fmt;
+use std::time::Duration;
+
+/// A check's stable id: `name`, `port`, `docker-api`, `env`, `profile`, `share:<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
+pub enum CheckId {
+    Name,
+    Port,
+    DockerApi,
+    Env,
+    Profile,
+    Share(String),
+}
+
+impl CheckId {
+    /// Parses an id as given to `--only` / `--skip`; `share` alone means every share.
+    pub fn matches(&self, pattern: &str) -> bool {
+        match self {
+            CheckId::Share(_) if pattern == "share" || pattern == "share:*" => true,
+            _ => self.to_string() == pattern,
+        }
+    }
+
+    /// The checks whose failure makes this one meaningless.
+    pub fn prerequisites(&self) -> &'static [CheckId] {
+        match self {
+            CheckId::DockerApi => &[CheckId::Port],
+            CheckId::Share(_) => &[CheckId::DockerApi],
+            _ => &[],
+        }
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckId::Name => f.write_str("name"),
+            CheckId::Port => f.write_str("port"),
+            CheckId::DockerApi => f.write_str("docker-api"),
+            CheckId::Env => f.write_str("env"),
+            CheckId::Profile => f.write_str("profile"),
+            CheckId::Share(n) => write!(f, "share:{n}"),
+        }
+    }
+}
+
+impl From<CheckId> for String {
+    fn from(id: CheckId) -> String {
+        id.to_string()
+    }
+}
+
+/// The outcome of a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    /// Works, with a risk worth saying (plain TCP, a context that DOCKER_HOST overrides).
+    Warn,
+    /// Does not apply here, was not selected, or its prerequisite failed.
+    Skip,
+    /// The setup is broken at this link.
+    Fail,
+    /// The check could not find out (for example, it could not write its probe file).
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Skip => "skip",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+
+    /// Whether `--wait` should try this check again.
+    pub fn retryable(self) -> bool {
+        matches!(self, Status::Fail | Status::Error)
+    }
+}
+
+/// One run of one check, as kept in the JSON report's `attempts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    pub status: Status,
+    pub duration_ms: u64,
+    pub reason: String,
+}
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub id: CheckId,
+    pub status: Status,
+    #[serde(serialize_with = "ms")]
+    #[serde(rename = "duration_ms")]
+    pub duration: Duration,
+    /// What the spec says should be there.
+    pub expected: String,
+    /// What the check saw.
+    pub actual: String,
+    /// One line: what is wrong (or right), said as the root cause.
+    pub reason: String,
+    /// How to mend it; empty on a pass.
+    pub hint: String,
+    /// Every run of the check (more than one with `--wait`).
+    pub attempts: Vec<Attempt>,
+}
+
+fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+impl Finding {
+    pub fn new(id: CheckId, status: Status, reason: impl Into<String>) -> Finding {
+        Finding {
+            id,
+            status,
+            duration: Duration::ZERO,
+            expected: String::new(),
+            actual: String::new(),
+            reason: reason.into(),
+            hint: String::new(),
+            attempts: Vec::new(),
+        }
+    }
+
+    pub fn expected(mut self, e: impl Into<String>) -> Finding {
+        self.expected = e.into();
+        self
+    }
+
+    pub fn actual(mut self, a: impl Into<String>) -> Finding {
+        self.actual = a.into();
+        self
+    }
+
+    pub fn hint(mut self, h: impl Into<String>) -> Finding {
+        self.hint = h.into();
+        self
+    }
+}

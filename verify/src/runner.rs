@@ -1,0 +1,208 @@
+//! The runner: selects checks, runs each dependency level's checks concurrently (one thread
+//! per check), gates dependents on their prerequisites, and with `wait` re-runs only what still
+//! fails (and what was skipped for it) until everything passes or the time is up.
+
+use crate::checks::{self, Ctx, Env};
+use crate::cleanup::Registry;
+use crate::finding::{Attempt, CheckId, Finding, Status};
+use dockvm_spec::Spec;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Which checks to run: `only` (empty: all) and `skip`, as ids or `share` for every share.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+}
+
+impl Selection {
+    /// The patterns that match no check of this spec.
+    pub fn unknown(&self, spec: &Spec) -> Vec<String> {
+        let ids = checks::all(spec);
+        self.only
+            .iter()
+            .chain(&self.skip)
+            .filter(|p| !ids.iter().any(|id| id.matches(p)))
+            .cloned()
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Each check's deadline.
+    pub timeout: Duration,
+    /// Keep re-running failing checks for this long.
+    pub wait: Option<Duration>,
+    pub selection: Selection,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// One per check, in spec order.
+    pub findings: Vec<Finding>,
+    pub duration: Duration,
+}
+
+impl Outcome {
+    /// 0 all passed (warnings and skips allowed), 1 a check failed, 3 a check could not be
+    /// evaluated (and none failed).
+    pub fn exit_code(&self) -> u8 {
+        if self.findings.iter().any(|f| f.status == Status::Fail) {
+            1
+        } else if self.findings.iter().any(|f| f.status == Status::Error) {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+/// Runs the selected checks of `spec`; `progress` hears about each attempt round (stderr).
+pub fn run(
+    spec: &Spec,
+    env: &Env,
+    opts: &Options,
+    cleanup: &Registry,
+    progress: &dyn Fn(&str),
+) -> Outcome {
+    let start = Instant::now();
+    let image_lock = Mutex::new(());
+    let ctx = Ctx {
+        spec,
+        env,
+        timeout: opts.timeout,
+        cleanup,
+        image_lock: &image_lock,
+    };
+    let all = checks::all(spec);
+    let sel = &opts.selection;
+    let wanted = |id: &CheckId| sel.only.is_empty() || sel.only.iter().any(|p| id.matches(p));
+    // A selected check brings its prerequisites along: they explain its failure.
+    let selected: Vec<CheckId> = all
+        .iter()
+        .filter(|id| {
+            wanted(id)
+                || all
+                    .iter()
+                    .any(|d| wanted(d) && d.prerequisites().contains(id))
+        })
+        .filter(|id| !sel.skip.iter().any(|p| id.matches(p)))
+        .cloned()
+        .collect();
+    let mut results: BTreeMap<CheckId, Finding> = BTreeMap::new();
+    for id in all.iter().filter(|id| !selected.contains(id)) {
+        let why = if sel.skip.iter().any(|p| id.matches(p)) {
+            "skipped by --skip"
+        } else {
+            "not selected by --only"
+        };
+        results.insert(id.clone(), Finding::new(id.clone(), Status::Skip, why));
+    }
+    let mut to_run = selected.clone();
+    let mut round = 1;
+    loop {
+        run_round(&ctx, &to_run, &mut results);
+        let failing: Vec<CheckId> = selected
+            .iter()
+            .filter(|id| results[*id].status.retryable())
+            .cloned()
+            .collect();
+        let Some(wait) = opts.wait else { break };
+        if failing.is_empty() || start.elapsed() >= wait {
+            break;
+        }
+        let names: Vec<String> = failing.iter().map(ToString::to_string).collect();
+        progress(&format!(
+            "attempt {round}: still failing: {}; retrying",
+            names.join(", ")
+        ));
+        std::thread::sleep(Duration::from_millis(500).min(wait.saturating_sub(start.elapsed())));
+        // Again: what failed, and what was skipped because of it.
+        to_run = selected
+            .iter()
+            .filter(|id| failing.contains(id) || results[*id].reason.starts_with("needs "))
+            .cloned()
+            .collect();
+        round += 1;
+    }
+    let findings = all
+        .iter()
+        .map(|id| results.remove(id).expect("every check has a finding"))
+        .collect();
+    Outcome {
+        findings,
+        duration: start.elapsed(),
+    }
+}
+
+/// Runs `ids` level by level: a check starts once its prerequisites that run in this round
+/// have finished; a level's checks run concurrently, one thread each. A check whose
+/// prerequisite failed (or was itself skipped for that) is skipped with "needs <id>".
+fn run_round(ctx: &Ctx<'_>, ids: &[CheckId], results: &mut BTreeMap<CheckId, Finding>) {
+    let mut done: Vec<CheckId> = Vec::new();
+    let mut pending: Vec<CheckId> = ids.to_vec();
+    while !pending.is_empty() {
+        let ready_now = |id: &CheckId| {
+            id.prerequisites()
+                .iter()
+                .all(|p| !ids.contains(p) || done.contains(p))
+        };
+        let (ready, later): (Vec<CheckId>, Vec<CheckId>) = pending.into_iter().partition(ready_now);
+        assert!(!ready.is_empty(), "prerequisites form no cycle");
+        pending = later;
+        let jobs: Vec<(CheckId, Option<Finding>)> = ready
+            .into_iter()
+            .map(|id| {
+                let blocked = id
+                    .prerequisites()
+                    .iter()
+                    .find(|p| results.get(*p).is_some_and(blocks));
+                let gated =
+                    blocked.map(|p| Finding::new(id.clone(), Status::Skip, format!("needs {p}")));
+                (id, gated)
+            })
+            .collect();
+        let finished: Vec<Finding> = std::thread::scope(|s| {
+            let handles: Vec<_> = jobs
+                .into_iter()
+                .map(|(id, gated)| {
+                    s.spawn(move || {
+                        gated.unwrap_or_else(|| {
+                            let t = Instant::now();
+                            let mut f = checks::run(&id, ctx);
+                            f.duration = t.elapsed();
+                            f
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a check panicked"))
+                .collect()
+        });
+        for mut f in finished {
+            let mut attempts = results
+                .remove(&f.id)
+                .map(|old| old.attempts)
+                .unwrap_or_default();
+            attempts.push(Attempt {
+                status: f.status,
+                duration_ms: f.duration.as_millis() as u64,
+                reason: f.reason.clone(),
+            });
+            f.attempts = attempts;
+            done.push(f.id.clone());
+            results.insert(f.id.clone(), f);
+        }
+    }
+}
+
+/// Whether a prerequisite's finding makes its dependents meaningless.
+fn blocks(f: &Finding) -> bool {
+    matches!(f.status, Status::Fail | Status::Error)
+        || (f.status == Status::Skip && f.reason.starts_with("needs "))
+}
