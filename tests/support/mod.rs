@@ -126,6 +126,8 @@ pub fn http_get(
 /// A real dockerd (Debian's docker.io) with its own data, exec root and socket, stopped on drop.
 pub struct Dockerd {
     child: Child,
+    /// Folders that must live as long as the daemon (its socket's).
+    pub keep: Vec<tempfile::TempDir>,
     pub dir: tempfile::TempDir,
     pub socket: Utf8PathBuf,
     pub log: Utf8PathBuf,
@@ -135,6 +137,12 @@ impl Dockerd {
     /// Starts `argv` (a dockerd command line) with private state added; `argv` must not name
     /// the data root, exec root or pid file.
     pub fn start(argv: &[String]) -> Dockerd {
+        Dockerd::start_in(None, argv)
+    }
+
+    /// Like [`Dockerd::start`], in a private mount namespace prepared by the shell commands
+    /// `setup` (the "VM" view of the files); the host's mounts are untouched.
+    pub fn start_in(setup: Option<&str>, argv: &[String]) -> Dockerd {
         // Short path: a unix socket path must fit in 108 bytes.
         let dir = tempfile::Builder::new()
             .prefix("dvm")
@@ -142,7 +150,24 @@ impl Dockerd {
             .unwrap();
         let d = utf8_dir(&dir);
         let log = d.join("dockerd.log");
-        let mut cmd = Command::new(&argv[0]);
+        let mut cmd = match setup {
+            None => Command::new(&argv[0]),
+            Some(setup) => {
+                // unshare and sh exec into dockerd: the child's pid stays dockerd's.
+                let mut c = Command::new("unshare");
+                c.args([
+                    "-m",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-ec",
+                    &format!("{setup}\nexec \"$@\""),
+                    "sh",
+                ])
+                .arg(&argv[0]);
+                c
+            }
+        };
         cmd.args(&argv[1..])
             .arg(format!("--data-root={d}/data"))
             .arg(format!("--exec-root={d}/exec"))
@@ -155,6 +180,7 @@ impl Dockerd {
             .stderr(std::fs::File::create(d.join("dockerd.err")).unwrap());
         let child = cmd.spawn().expect("dockerd starts");
         Dockerd {
+            keep: Vec::new(),
             child,
             socket: d.join("docker.sock"),
             log,
@@ -206,4 +232,93 @@ impl Drop for Dockerd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A real dockerd for verify's tests, listening on 127.0.0.1:`port` (and a private unix
+/// socket), in a private mount namespace prepared by `setup` when given.
+pub fn loopback_dockerd(setup: Option<&str>) -> (Dockerd, u16) {
+    let port = free_port();
+    let dir = tempfile::Builder::new()
+        .prefix("dvms")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let sock = utf8_dir(&dir).join("d.sock");
+    let argv: Vec<String> = [
+        "/usr/sbin/dockerd".to_owned(),
+        "-H".to_owned(),
+        format!("unix://{sock}"),
+        "-H".to_owned(),
+        format!("tcp://127.0.0.1:{port}"),
+        "--tls=false".to_owned(),
+    ]
+    .into();
+    let mut d = Dockerd::start_in(setup, &argv);
+    d.wait_ping(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(60),
+    );
+    d.keep.push(dir);
+    (d, port)
+}
+
+/// Runs `dockvm verify --format json` with `args`, in a private mount namespace prepared by
+/// `setup` when given (the "WSL" view), with exactly the environment `env` (plus PATH).
+/// Returns the exit code and the JSON report.
+pub fn verify_json(
+    setup: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, serde_json::Value, String) {
+    let bin = env!("CARGO_BIN_EXE_dockvm");
+    let mut cmd = match setup {
+        None => Command::new(bin),
+        Some(setup) => {
+            let mut c = Command::new("unshare");
+            c.args([
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-ec",
+                &format!("{setup}\nexec \"$@\""),
+                "sh",
+                bin,
+            ]);
+            c
+        }
+    };
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(["verify", "--format", "json"]).args(args);
+    let out = run(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "verify printed no JSON ({e}):\n{}\n{stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json, stderr)
+}
+
+/// The finding of check `id` in a JSON report.
+pub fn finding<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+}
+
+/// Status and reason of check `id`.
+pub fn status_reason(report: &serde_json::Value, id: &str) -> (String, String) {
+    let f = finding(report, id);
+    (
+        f["status"].as_str().unwrap().to_owned(),
+        f["reason"].as_str().unwrap().to_owned(),
+    )
 }

@@ -1,0 +1,348 @@
+//! `dockvm verify`'s share canary against a real dockerd (Debian's docker.io). The daemon runs
+//! in a private mount namespace, the "VM" view: a tmpfs over `/mnt`, host folders bound at
+//! `/mnt/hgfs/<share>` standing in for vmhgfs, and the links made by the generated tmpfiles
+//! file through the real systemd-tmpfiles. verify runs in another, the "WSL" view: host
+//! folders bound at `/mnt/<drive>`. Each share is broken a different way, and every probe
+//! file and container must be gone afterwards, also when verify is interrupted.
+
+mod support;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+use support::*;
+
+fn api(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Probe containers the daemon still has.
+fn probe_containers(port: u16) -> Vec<String> {
+    let (_, body) = http_get(api(port), "/containers/json?all=1", Duration::from_secs(5)).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["Labels"].get("dockvm.probe").is_some())
+        .map(|c| c["Names"][0].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// Probe files left in a folder.
+fn probe_files(dir: &Utf8Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".dockvm-probe-"))
+        .collect()
+}
+
+fn probe_image_id(port: u16) -> Option<String> {
+    let (status, body) = http_get(
+        api(port),
+        "/images/dockvm-probe:empty/json",
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    if !status.contains(" 200 ") {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["Size"], 0, "the probe image is empty");
+    Some(v["Id"].as_str().unwrap().to_owned())
+}
+
+struct Lab {
+    _tmp: tempfile::TempDir,
+    dir: Utf8PathBuf,
+    spec: Utf8PathBuf,
+}
+
+impl Lab {
+    fn folder(&self, name: &str) -> Utf8PathBuf {
+        let p = self.dir.join(name);
+        fs::create_dir_all(&p).unwrap();
+        p
+    }
+}
+
+/// A spec on 127.0.0.1:`port` with these shares, and its generated tmpfiles file.
+fn lab(port: u16, shares: &[(&str, &str)]) -> (Lab, Utf8PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = utf8_dir(&tmp);
+    let mut text = format!(
+        "[vm]\nname = \"lab\"\nvmx = 'D:\\lab\\lab.vmx'\nip = \"127.0.0.1\"\n[docker]\nport = {port}\n"
+    );
+    for (name, host) in shares {
+        text.push_str(&format!(
+            "[[shares]]\nname = \"{name}\"\nhost_path = '{host}'\n"
+        ));
+    }
+    let spec = dir.join("dockvm.toml");
+    fs::write(&spec, &text).unwrap();
+    let loaded = dockvm_spec::load_str("lab", &text).unwrap();
+    let arts = dockvm_gen::render(&loaded.spec).unwrap();
+    let tmpfiles = dir.join("tmpfiles.conf");
+    fs::write(
+        &tmpfiles,
+        &arts
+            .iter()
+            .find(|a| a.path == "vm/etc/tmpfiles.d/dockvm.conf")
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    (
+        Lab {
+            _tmp: tmp,
+            dir,
+            spec,
+        },
+        tmpfiles,
+    )
+}
+
+#[test]
+fn share_canary_names_each_broken_link_and_leaves_nothing_behind() {
+    if !require_root_and(&["/usr/sbin/dockerd", "unshare", "mount", "systemd-tmpfiles"]) {
+        return;
+    }
+    let port = free_port();
+    let shares = [
+        ("good", r"D:\"),
+        ("nolink", r"E:\"),
+        ("unmounted", r"F:\"),
+        ("stale", r"G:\"),
+        ("nowsl", r"H:\proj"),
+    ];
+    let (lab, tmpfiles) = lab(port, &shares);
+    let (good, nolink, unmounted, stale_wsl, stale_vm, h) = (
+        lab.folder("good"),
+        lab.folder("nolink"),
+        lab.folder("unmounted"),
+        lab.folder("stale-wsl"),
+        lab.folder("stale-vm"),
+        lab.folder("h"),
+    );
+    let vm = format!(
+        "mount -t tmpfs dockvm-vm /mnt\n\
+         mkdir -p /mnt/hgfs/good /mnt/hgfs/nolink /mnt/hgfs/stale\n\
+         mount --bind {good} /mnt/hgfs/good\n\
+         mount --bind {nolink} /mnt/hgfs/nolink\n\
+         mount --bind {stale_vm} /mnt/hgfs/stale\n\
+         systemd-tmpfiles --create {tmpfiles}\n\
+         rm /mnt/e"
+    );
+    let (_dockerd, _) = {
+        // The daemon listens on the spec's port.
+        let argv: Vec<String> = [
+            "/usr/sbin/dockerd",
+            "-H",
+            &format!("unix://{}/d.sock", lab.dir),
+            "-H",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--tls=false",
+        ]
+        .map(str::to_owned)
+        .into();
+        let mut d = Dockerd::start_in(Some(&vm), &argv);
+        d.wait_ping(api(port), Duration::from_secs(60));
+        (d, port)
+    };
+    let wsl = format!(
+        "mount -t tmpfs dockvm-wsl /mnt\n\
+         mkdir -p /mnt/d /mnt/e /mnt/f /mnt/g /mnt/h\n\
+         mount --bind {good} /mnt/d\n\
+         mount --bind {nolink} /mnt/e\n\
+         mount --bind {unmounted} /mnt/f\n\
+         mount --bind {stale_wsl} /mnt/g\n\
+         mount --bind {h} /mnt/h"
+    );
+    let args = [
+        "--spec",
+        lab.spec.as_str(),
+        "--skip",
+        "name,env,profile",
+        "--timeout",
+        "10s",
+    ];
+    let (code, report, stderr) = verify_json(Some(&wsl), &args, &[]);
+    assert_eq!(code, 1, "{report:#}\n{stderr}");
+
+    let (s, r) = status_reason(&report, "share:good");
+    assert_eq!(s, "pass", "{r}");
+    let (s, r) = status_reason(&report, "share:nolink");
+    assert_eq!(s, "fail");
+    assert!(
+        r.starts_with("path missing in the VM: /mnt/e does not exist there")
+            && r.ends_with("the link is missing"),
+        "{r}"
+    );
+    let (s, r) = status_reason(&report, "share:unmounted");
+    assert_eq!(s, "fail");
+    assert!(
+        r.starts_with("path missing in the VM: /mnt/f")
+            && r.contains("is not mounted at /mnt/hgfs/unmounted"),
+        "{r}"
+    );
+    let (s, r) = status_reason(&report, "share:stale");
+    assert_eq!(s, "fail");
+    assert!(
+        r.starts_with("the VM sees a different folder at /mnt/g"),
+        "{r}"
+    );
+    let (s, r) = status_reason(&report, "share:nowsl");
+    assert_eq!(s, "fail");
+    assert_eq!(r, "path missing in WSL: /mnt/h/proj does not exist");
+    assert!(
+        finding(&report, "share:stale")["hint"]
+            .as_str()
+            .unwrap()
+            .contains("reset-shared-folders.bat")
+    );
+
+    for d in [&good, &nolink, &unmounted, &stale_wsl, &stale_vm, &h] {
+        assert_eq!(
+            probe_files(d),
+            Vec::<String>::new(),
+            "probe file left in {d}"
+        );
+    }
+    assert_eq!(probe_containers(port), Vec::<String>::new());
+    let image = probe_image_id(port).expect("the probe image is kept");
+
+    // A second run reuses the image, and a read-only WSL folder is "could not evaluate" (3).
+    let ro = format!("{wsl}\nmount -o remount,bind,ro /mnt/d");
+    let (code, report, _) = verify_json(
+        Some(&ro),
+        &["--spec", lab.spec.as_str(), "--only", "share:good"],
+        &[],
+    );
+    let (s, r) = status_reason(&report, "share:good");
+    assert_eq!((code, s.as_str()), (3, "error"), "{r}");
+    assert!(
+        r.starts_with("cannot write the probe file /mnt/d/.dockvm-probe-"),
+        "{r}"
+    );
+    let (code, report, _) = verify_json(
+        Some(&wsl),
+        &["--spec", lab.spec.as_str(), "--only", "share:good"],
+        &[],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(probe_image_id(port), Some(image));
+    assert_eq!(probe_containers(port), Vec::<String>::new());
+    assert_eq!(probe_files(&good), Vec::<String>::new());
+}
+
+/// A proxy in front of dockerd that never forwards a request for `/archive`: the share check
+/// then waits with its probe file and container in place.
+fn stalling_proxy(upstream: SocketAddr) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in l.incoming().take(64) {
+            let Ok(mut client) = client else { continue };
+            std::thread::spawn(move || {
+                let mut head = [0u8; 4096];
+                let n = client.read(&mut head).unwrap_or(0);
+                if String::from_utf8_lossy(&head[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .contains("/archive")
+                {
+                    std::thread::sleep(Duration::from_secs(60));
+                    return;
+                }
+                let Ok(mut up) = TcpStream::connect(upstream) else {
+                    return;
+                };
+                let _ = up.write_all(&head[..n]);
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), up.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut c2, &mut u2));
+                let _ = std::io::copy(&mut up, &mut client);
+                // The other thread holds a clone of the client socket: end the answer explicitly.
+                let _ = client.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn an_interrupted_share_check_removes_its_file_and_container() {
+    if !require_root_and(&["/usr/sbin/dockerd"]) {
+        return;
+    }
+    let (_dockerd, port) = loopback_dockerd(None);
+    let proxy = stalling_proxy(api(port));
+    // verify and dockerd share this mount namespace: the share's WSL path is a plain folder.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = utf8_dir(&tmp);
+    let share = root.join("d");
+    fs::create_dir(&share).unwrap();
+    let spec = root.join("dockvm.toml");
+    fs::write(
+        &spec,
+        format!(
+            "[vm]\nvmx = 'D:\\l.vmx'\nip = \"127.0.0.1\"\n[docker]\nport = {proxy}\n[wsl]\nautomount_root = \"{root}/\"\n\
+             [[shares]]\nname = \"d\"\nhost_path = 'D:\\'\n"
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dockvm"))
+        .args([
+            "verify",
+            "--spec",
+            spec.as_str(),
+            "--only",
+            "share:d",
+            "--timeout",
+            "30s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while probe_containers(port).is_empty() || probe_files(&share).is_empty() {
+        if let Ok(Some(st)) = child.try_wait() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("verify ended ({st}) before the probe appeared: {err}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the probe never appeared: {:?} {:?}",
+            probe_containers(port),
+            probe_files(&share)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted; removing probe files and containers"),
+        "{err}"
+    );
+    assert_eq!(probe_files(&share), Vec::<String>::new());
+    assert_eq!(probe_containers(port), Vec::<String>::new());
+}
