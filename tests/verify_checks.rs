@@ -1,0 +1,682 @@
+//! `dockvm verify`'s checks one by one, each failure mode asserted on its status and reason:
+//! `port` and `docker-api` against real loopback servers that misbehave on purpose (nothing
+//! listening, a full accept queue that drops SYNs, silence, plain HTTP, garbage, an endless
+//! answer) and a network namespace without routes; `name` with a private /etc/hosts; `env`
+//! and `profile` with the environment and HOME the test gives. Also gating, `--wait`,
+//! selection and exit codes. No address but loopback is ever contacted.
+
+mod support;
+
+use camino::Utf8PathBuf;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+use support::*;
+
+/// A spec with the VM at `ip`:`port` and the given extra TOML; written to a temp folder.
+fn spec(ip: &str, port: u16, extra: &str) -> (tempfile::TempDir, Utf8PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = utf8_dir(&tmp).join("dockvm.toml");
+    fs::write(
+        &p,
+        format!(
+            "[vm]\nname = \"t\"\nvmx = 'D:\\t\\t.vmx'\nip = \"{ip}\"\nhostname = \"local.test\"\n[docker]\nport = {port}\n{extra}\n\
+             [[shares]]\nname = \"d\"\nhost_path = 'D:\\'\n"
+        ),
+    )
+    .unwrap();
+    (tmp, p)
+}
+
+/// A loopback server that handles each connection with `handler`, for the test's lifetime.
+fn server(handler: fn(std::net::TcpStream)) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(32).flatten() {
+            std::thread::spawn(move || handler(s));
+        }
+    });
+    port
+}
+
+fn read_request(s: &mut std::net::TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = s.read(&mut buf);
+}
+
+fn api_only(port: u16, timeout: &str) -> (i32, serde_json::Value, Duration) {
+    let (_t, p) = spec("127.0.0.1", port, "");
+    let start = Instant::now();
+    let (code, report, _) = verify_json(
+        None,
+        &[
+            "--spec",
+            p.as_str(),
+            "--only",
+            "docker-api,share",
+            "--timeout",
+            timeout,
+        ],
+        &[],
+    );
+    (code, report, start.elapsed())
+}
+
+#[test]
+fn port_refused_is_named_and_dependents_are_skipped_not_failed() {
+    let port = free_port();
+    let (code, report, _) = api_only(port, "2s");
+    assert_eq!(code, 1);
+    let (s, r) = status_reason(&report, "port");
+    assert_eq!(s, "fail");
+    assert!(
+        r.contains("refused: the VM is up, but nothing listens"),
+        "{r}"
+    );
+    assert!(
+        finding(&report, "port")["hint"]
+            .as_str()
+            .unwrap()
+            .contains("systemctl status docker")
+    );
+    assert_eq!(
+        status_reason(&report, "docker-api"),
+        ("skip".into(), "needs port".into())
+    );
+    assert_eq!(
+        status_reason(&report, "share:d"),
+        ("skip".into(), "needs docker-api".into())
+    );
+    assert_eq!(report["exit_code"], 1);
+}
+
+/// A listener whose accept queue is full drops further SYNs, like a firewall that drops
+/// packets: the connect must time out at verify's deadline, not the OS's minute.
+#[test]
+fn port_that_drops_packets_times_out_at_the_deadline() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    // Fill the queue (the kernel completes backlog + 1 handshakes without accept()).
+    let _fill: Vec<_> = (0..5000)
+        .map_while(|_| socket_connect_quick(port))
+        .collect();
+    let (_t, p) = spec("127.0.0.1", port, "");
+    let start = Instant::now();
+    let (code, report, _) = verify_json(
+        None,
+        &["--spec", p.as_str(), "--only", "port", "--timeout", "1s"],
+        &[],
+    );
+    let took = start.elapsed();
+    assert_eq!(code, 1);
+    let (s, r) = status_reason(&report, "port");
+    assert_eq!(s, "fail");
+    assert!(r.contains("timed out after 1 s"), "{r}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    drop(l);
+}
+
+/// Connects with a short timeout; `None` once the listener's queue is full.
+fn socket_connect_quick(port: u16) -> Option<std::net::TcpStream> {
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+        .ok()
+}
+
+#[test]
+fn unreachable_network_is_named() {
+    if !require_root_and(&["unshare"]) {
+        return;
+    }
+    // A new network namespace has only a loopback that is down: nothing is reachable, and no
+    // packet can leave it.
+    let (_t, p) = spec("127.0.0.1", 2375, "");
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "-n",
+        env!("CARGO_BIN_EXE_dockvm"),
+        "verify",
+        "--format",
+        "json",
+        "--spec",
+        p.as_str(),
+        "--only",
+        "port",
+    ]);
+    let out = run(&mut cmd);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (s, r) = status_reason(&report, "port");
+    assert_eq!(s, "fail");
+    assert!(r.contains("is unreachable"), "{r}");
+    assert!(
+        finding(&report, "port")["hint"]
+            .as_str()
+            .unwrap()
+            .contains("no route")
+    );
+}
+
+#[test]
+fn a_server_that_accepts_and_never_answers_fails_docker_api_within_the_deadline() {
+    let port = server(|s| {
+        std::thread::sleep(Duration::from_secs(30));
+        drop(s);
+    });
+    let (code, report, took) = api_only(port, "1s");
+    assert_eq!(code, 1);
+    assert_eq!(status_reason(&report, "port").0, "pass");
+    let (s, r) = status_reason(&report, "docker-api");
+    assert_eq!(s, "fail");
+    assert!(
+        r.contains("accepted the connection but sent nothing within 1 s"),
+        "{r}"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(
+        status_reason(&report, "share:d"),
+        ("skip".into(), "needs docker-api".into())
+    );
+}
+
+#[test]
+fn a_plain_http_server_is_not_the_docker_api() {
+    let port = server(|mut s| {
+        read_request(&mut s);
+        let _ = s.write_all(
+            b"HTTP/1.1 404 Not Found\r\nServer: nginx/1.22.1\r\nContent-Length: 9\r\n\r\nnot found",
+        );
+    });
+    let (_, report, _) = api_only(port, "2s");
+    let (s, r) = status_reason(&report, "docker-api");
+    assert_eq!(s, "fail");
+    assert!(
+        r.contains("an HTTP server that is not the Docker API answers")
+            && r.contains("404")
+            && r.contains("Server: nginx/1.22.1"),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_service_that_does_not_speak_http_is_named_with_what_it_sent() {
+    let port = server(|mut s| {
+        let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let (_, report, _) = api_only(port, "2s");
+    let (s, r) = status_reason(&report, "docker-api");
+    assert_eq!(s, "fail");
+    assert!(
+        r.contains("not HTTP") && r.contains("SSH-2.0-OpenSSH"),
+        "{r}"
+    );
+}
+
+#[test]
+fn an_endless_answer_is_cut_off() {
+    let port = server(|mut s| {
+        read_request(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+        let chunk = [b'A'; 8192];
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) && s.write_all(&chunk).is_ok() {}
+    });
+    let (_, report, took) = api_only(port, "2s");
+    let (s, r) = status_reason(&report, "docker-api");
+    assert_eq!(s, "fail");
+    assert!(r.contains("longer than 65536 bytes"), "{r}");
+    assert!(took < Duration::from_secs(10));
+}
+
+#[test]
+fn a_trickling_answer_fails_at_the_deadline() {
+    let port = server(|mut s| {
+        read_request(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+        std::thread::sleep(Duration::from_secs(20));
+    });
+    let (_, report, took) = api_only(port, "1s");
+    let (s, r) = status_reason(&report, "docker-api");
+    assert_eq!(s, "fail");
+    assert!(r.contains("did not finish within the deadline"), "{r}");
+    assert!(took < Duration::from_secs(10));
+}
+
+#[test]
+fn a_real_dockerd_answers_and_plain_tcp_is_a_warning_that_says_what_it_exposes() {
+    if !require_root_and(&["/usr/sbin/dockerd"]) {
+        return;
+    }
+    let (_d, port) = loopback_dockerd(None);
+    let (_t, p) = spec("127.0.0.1", port, "");
+    let (code, report, _) = verify_json(None, &["--spec", p.as_str(), "--only", "docker-api"], &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let f = finding(&report, "docker-api");
+    assert_eq!(f["status"], "warn");
+    let reason = f["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("over plain TCP without TLS") && reason.contains("root in the VM"),
+        "{reason}"
+    );
+    assert!(
+        f["actual"]
+            .as_str()
+            .unwrap()
+            .starts_with("Docker Engine 20.10"),
+        "{f}"
+    );
+    assert!(f["actual"].as_str().unwrap().ends_with("linux"));
+}
+
+/// Runs `--only name` with `hosts` as /etc/hosts (private mount namespace) and, when given,
+/// a Windows hosts file under the spec's automount root.
+fn name_check(ip: &str, hosts: &str, windows_hosts: Option<&str>) -> serde_json::Value {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = utf8_dir(&tmp);
+    fs::write(d.join("hosts"), hosts).unwrap();
+    if let Some(w) = windows_hosts {
+        let etc = d.join("root/c/Windows/System32/drivers/etc");
+        fs::create_dir_all(&etc).unwrap();
+        fs::write(etc.join("hosts"), w).unwrap();
+    }
+    let (_t, p) = spec(ip, 2375, &format!("[wsl]\nautomount_root = \"{d}/root/\""));
+    let setup = format!("mount --bind {d}/hosts /etc/hosts");
+    let (_, report, _) = verify_json(Some(&setup), &["--spec", p.as_str(), "--only", "name"], &[]);
+    finding(&report, "name").clone()
+}
+
+#[test]
+fn name_resolution_cases() {
+    if !require_root_and(&["unshare", "mount"]) {
+        return;
+    }
+    // Right: the name maps to vm.ip; the source file and line are said.
+    let f = name_check(
+        "127.0.0.7",
+        "127.0.0.1 localhost\n127.0.0.7 local.test\n",
+        None,
+    );
+    assert_eq!(f["status"], "pass", "{f}");
+    assert!(
+        f["actual"]
+            .as_str()
+            .unwrap()
+            .contains("/etc/hosts line 2: 127.0.0.7"),
+        "{f}"
+    );
+
+    // Wrong address.
+    let f = name_check("127.0.0.7", "127.0.0.9 local.test\n", None);
+    assert_eq!(f["status"], "fail");
+    assert_eq!(
+        f["reason"],
+        "local.test resolves to 127.0.0.9, not to vm.ip 127.0.0.7"
+    );
+
+    // No answer at all (nsswitch falls through to DNS, which has no server here).
+    let f = name_check("127.0.0.7", "127.0.0.1 localhost\n", None);
+    assert_eq!(f["status"], "fail");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("local.test does not resolve"),
+        "{f}"
+    );
+    assert!(f["hint"].as_str().unwrap().contains("wsl --shutdown"));
+
+    // Extra addresses: vm.ip first is a warning, another address first a failure.
+    let f = name_check(
+        "127.0.0.7",
+        "127.0.0.7 local.test\n10.99.0.1 local.test\n",
+        None,
+    );
+    assert_eq!(f["status"], "warn", "{f}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("and also to 10.99.0.1"),
+        "{f}"
+    );
+    let f = name_check(
+        "10.99.0.1",
+        "127.0.0.7 local.test\n10.99.0.1 local.test\n",
+        None,
+    );
+    assert_eq!(f["status"], "fail", "{f}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.7 comes before vm.ip 10.99.0.1"),
+        "{f}"
+    );
+
+    // WSL's /etc/hosts is an old copy of the Windows file: both mappings said, and why.
+    let f = name_check(
+        "127.0.0.8",
+        "127.0.0.7 local.test\n",
+        Some("# BEGIN dockvm t\r\n127.0.0.8 local.test\r\n# END dockvm t\r\n"),
+    );
+    assert_eq!(f["status"], "fail");
+    let actual = f["actual"].as_str().unwrap();
+    assert!(
+        actual.contains("/etc/hosts line 1: 127.0.0.7")
+            && actual.contains("c/Windows/System32/drivers/etc/hosts line 2: 127.0.0.8"),
+        "{actual}"
+    );
+    assert!(
+        f["hint"]
+            .as_str()
+            .unwrap()
+            .contains("WSL copies the Windows file only when the distribution starts"),
+        "{f}"
+    );
+}
+
+fn env_check(vars: &[(&str, &str)]) -> serde_json::Value {
+    let (_t, p) = spec("127.0.0.1", 2375, "");
+    let (_, report, _) = verify_json(None, &["--spec", p.as_str(), "--only", "env"], vars);
+    finding(&report, "env").clone()
+}
+
+#[test]
+fn env_cases() {
+    let want = "tcp://local.test:2375";
+    let f = env_check(&[("DOCKER_HOST", want)]);
+    assert_eq!(
+        (f["status"].as_str(), f["reason"].as_str()),
+        (Some("pass"), Some("DOCKER_HOST=tcp://local.test:2375"))
+    );
+
+    let f = env_check(&[]);
+    assert_eq!(f["status"], "fail");
+    assert_eq!(f["reason"], "DOCKER_HOST is not set");
+    assert_eq!(f["actual"], "unset");
+
+    let f = env_check(&[("DOCKER_HOST", "tcp://192.168.99.100:2376")]);
+    assert_eq!(f["status"], "fail");
+    assert_eq!(
+        f["reason"],
+        "DOCKER_HOST is \"tcp://192.168.99.100:2376\", not \"tcp://local.test:2375\""
+    );
+
+    let f = env_check(&[("DOCKER_HOST", "tcp://local.test:2375\r")]);
+    assert_eq!(f["status"], "fail");
+    assert!(
+        f["reason"].as_str().unwrap().contains("carriage return")
+            && f["reason"].as_str().unwrap().contains("CRLF"),
+        "{f}"
+    );
+
+    let f = env_check(&[("DOCKER_HOST", want), ("DOCKER_CONTEXT", "colima")]);
+    assert_eq!(f["status"], "warn");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("silently overrides docker context \"colima\" (DOCKER_CONTEXT)"),
+        "{f}"
+    );
+
+    let cfg = tempfile::tempdir().unwrap();
+    fs::write(
+        cfg.path().join("config.json"),
+        r#"{"auths":{},"currentContext":"vmware"}"#,
+    )
+    .unwrap();
+    let dir = utf8_dir(&cfg);
+    let f = env_check(&[("DOCKER_CONFIG", dir.as_str())]);
+    assert_eq!(f["status"], "fail");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the docker CLI uses context \"vmware\" (currentContext in"),
+        "{f}"
+    );
+}
+
+fn profile_check(content: Option<&[u8]>) -> serde_json::Value {
+    let home = tempfile::tempdir().unwrap();
+    let h = utf8_dir(&home);
+    if let Some(c) = content {
+        fs::write(h.join(".profile"), c).unwrap();
+    }
+    let (_t, p) = spec("127.0.0.1", 2375, "");
+    let (_, report, _) = verify_json(
+        None,
+        &["--spec", p.as_str(), "--only", "profile"],
+        &[("HOME", h.as_str())],
+    );
+    finding(&report, "profile").clone()
+}
+
+#[test]
+fn profile_cases() {
+    let block = "# BEGIN dockvm t\nexport DOCKER_HOST=tcp://local.test:2375\n# END dockvm t\n";
+    let f = profile_check(Some(format!("PATH=$PATH:~/bin\n{block}").as_bytes()));
+    assert_eq!(f["status"], "pass", "{f}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with(".profile line 3 exports DOCKER_HOST"),
+        "{f}"
+    );
+
+    let f = profile_check(Some(block.replace('\n', "\r\n").as_bytes()));
+    assert_eq!(f["status"], "fail");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("has CRLF line endings"),
+        "{f}"
+    );
+
+    let f = profile_check(Some(
+        format!("{block}export DOCKER_HOST=tcp://old-vm:2375\n").as_bytes(),
+    ));
+    assert_eq!(f["status"], "fail");
+    assert!(
+        f["reason"].as_str().unwrap().contains("line 4 of")
+            && f["reason"]
+                .as_str()
+                .unwrap()
+                .contains("overrides the export on line 2"),
+        "{f}"
+    );
+
+    let f = profile_check(Some(b"export DOCKER_HOST=tcp://elsewhere:2375\n"));
+    assert_eq!(f["status"], "fail");
+    assert_eq!(
+        f["actual"],
+        "line 1: export DOCKER_HOST=tcp://elsewhere:2375"
+    );
+
+    // Not on WSL (this machine) and no profile: the check does not apply, and says why.
+    let f = profile_check(None);
+    assert_eq!(f["status"], "skip");
+    assert!(
+        f["reason"].as_str().unwrap().starts_with("not on WSL, and"),
+        "{f}"
+    );
+}
+
+#[test]
+fn wait_reruns_what_fails_until_it_passes_and_lists_the_attempts() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    // The "VM" comes up after about a second.
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1200));
+        let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        std::thread::sleep(Duration::from_secs(8));
+        drop(l);
+    });
+    let (_t, p) = spec("127.0.0.1", port, "");
+    let (code, report, stderr) = verify_json(
+        None,
+        &["--spec", p.as_str(), "--only", "port", "--wait", "6s"],
+        &[],
+    );
+    assert_eq!(code, 0, "{report:#}");
+    let f = finding(&report, "port");
+    assert_eq!(f["status"], "pass");
+    let attempts = f["attempts"].as_array().unwrap();
+    assert!(attempts.len() >= 2, "{f}");
+    assert_eq!(attempts[0]["status"], "fail");
+    assert_eq!(attempts.last().unwrap()["status"], "pass");
+    assert!(stderr.contains("still failing: port"), "{stderr}");
+    // Checks that passed are not run again.
+    assert_eq!(
+        finding(&report, "name")["attempts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    opener.join().unwrap();
+}
+
+#[test]
+fn wait_gives_up_at_its_deadline_with_exit_1() {
+    let port = free_port();
+    let (_t, p) = spec("127.0.0.1", port, "");
+    let start = Instant::now();
+    let (code, report, _) = verify_json(
+        None,
+        &["--spec", p.as_str(), "--only", "port", "--wait", "1500ms"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(
+        finding(&report, "port")["attempts"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 2
+    );
+}
+
+#[test]
+fn unknown_check_ids_and_bad_durations_are_usage_errors() {
+    let (_t, p) = spec("127.0.0.1", 2375, "");
+    for args in [
+        vec!["--only", "dns"],
+        vec!["--skip", "share:nosuch"],
+        vec!["--timeout", "0s"],
+        vec!["--wait", "forever"],
+        vec!["--format", "yaml"],
+    ] {
+        let out = run(dockvm().args(["verify", "--spec", p.as_str()]).args(&args));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn skip_and_only_select_checks_and_say_so() {
+    let (_t, p) = spec("127.0.0.1", 2375, "");
+    let (_, report, _) = verify_json(
+        None,
+        &["--spec", p.as_str(), "--only", "env", "--skip", "profile"],
+        &[("DOCKER_HOST", "tcp://local.test:2375")],
+    );
+    assert_eq!(
+        status_reason(&report, "name"),
+        ("skip".into(), "not selected by --only".into())
+    );
+    assert_eq!(
+        status_reason(&report, "profile"),
+        ("skip".into(), "skipped by --skip".into())
+    );
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(report["schema_version"], 1);
+    let ids: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["name", "port", "docker-api", "env", "profile", "share:d"],
+        "spec order"
+    );
+}
+
+/// Independent checks run concurrently: two share checks against a daemon that takes 900 ms
+/// to create each container finish in about 900 ms, not 1.8 s. The daemon here is a loopback
+/// stand-in that answers just the calls the canary makes.
+#[test]
+fn independent_checks_run_concurrently() {
+    let port = server(|mut s| {
+        let mut buf = [0u8; 8192];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let line = String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let reply: &[u8] = if line.starts_with("GET /_ping") {
+            b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK"
+        } else if line.starts_with("GET /version") {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"Version\":\"x\",\"ApiVersion\":\"1.41\",\"Os\":\"linux\"}  "
+        } else if line.starts_with("GET /images/") {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+        } else if line.starts_with("POST /containers/create") {
+            std::thread::sleep(Duration::from_millis(900));
+            b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"
+        } else {
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}"
+        };
+        let _ = s.write_all(reply);
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let root = utf8_dir(&tmp);
+    fs::create_dir_all(root.join("d")).unwrap();
+    fs::create_dir_all(root.join("e")).unwrap();
+    let (_t, p) = spec(
+        "127.0.0.1",
+        port,
+        &format!(
+            "[wsl]\nautomount_root = \"{root}/\"\n[[shares]]\nname = \"e\"\nhost_path = 'E:\\'"
+        ),
+    );
+    let (_, report, _) = verify_json(
+        None,
+        &["--spec", p.as_str(), "--only", "share", "--timeout", "5s"],
+        &[],
+    );
+    for id in ["share:d", "share:e"] {
+        let f = finding(&report, id);
+        assert!(
+            f["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("the VM sees a different folder"),
+            "{f}"
+        );
+        assert!(f["duration_ms"].as_u64().unwrap() >= 900, "{f}");
+    }
+    let total = report["duration_ms"].as_u64().unwrap();
+    assert!(
+        total < 1700,
+        "two 900 ms checks took {total} ms: not concurrent"
+    );
+    assert!(
+        fs::read_dir(root.join("d")).unwrap().next().is_none(),
+        "probe file left"
+    );
+}
