@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     wait: Option<Duration>,
     /// Run only these checks (and their prerequisites): name, port, docker-api, env, profile,
-    /// share:<name>, or share for every share. Repeat or separate with commas.
+    /// share:NAME, or share for every share. Repeat or separate with commas.
     #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
     only: Vec<String>,
     /// Do not run these checks.

@@ -3,7 +3,7 @@
 //! Each check ([`checks`]) has a stable id, prerequisites and a deadline, and returns a
 //! [`Finding`] (data, not an error): pass, warn, fail, skip or error, with expected and actual
 //! values, the reason and a hint. [`run`] runs independent checks concurrently, gates
-//! dependents on their prerequisites ("needs <id>"), and with `wait` re-runs only what still
+//! dependents on their prerequisites ("needs `<id>`"), and with `wait` re-runs only what still
 //! fails. [`report`] renders the findings as a human table, JSON or JUnit. The share canary
 //! cleans up its file and container on every path, including an interrupt ([`cleanup`]).
 

@@ -140,7 +140,7 @@ pub fn run(
 
 /// Runs `ids` level by level: a check starts once its prerequisites that run in this round
 /// have finished; a level's checks run concurrently, one thread each. A check whose
-/// prerequisite failed (or was itself skipped for that) is skipped with "needs <id>".
+/// prerequisite failed (or was itself skipped for that) is skipped with "needs `<id>`".
 fn run_round(ctx: &Ctx<'_>, ids: &[CheckId], results: &mut BTreeMap<CheckId, Finding>) {
     let mut done: Vec<CheckId> = Vec::new();
     let mut pending: Vec<CheckId> = ids.to_vec();
