@@ -1,0 +1,425 @@
+//! The lab, end to end: the files `dockvm gen` wrote, installed the way INSTALL.md says into a
+//! simulated VM and WSL (network and mount namespaces, see `ci/lab/lab`), make a working setup
+//! that the real docker CLI uses; and `dockvm verify`, run on the WSL side, tells the truth
+//! about it, healthy and broken one way at a time, each fault asserted on the failing check's
+//! id and reason with its dependents skipped. Every lab is removed, also when a test fails.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::*;
+
+const LAB: &str = "ci/lab/lab";
+const SPEC: &str = "ci/lab/lab.toml";
+
+/// A running lab, removed on drop.
+struct Lab {
+    name: &'static str,
+}
+
+impl Lab {
+    fn up(name: &'static str, faults: &[&str]) -> Lab {
+        let mut cmd = Command::new(LAB);
+        cmd.args(["up", name])
+            .env("DOCKVM_BIN", env!("CARGO_BIN_EXE_dockvm"));
+        for f in faults {
+            cmd.args(["--fault", f]);
+        }
+        let out = run(&mut cmd);
+        // Constructed before the assertion, so a failed `up` is still taken down.
+        let lab = Lab { name };
+        assert!(
+            out.status.success(),
+            "lab up {name} {faults:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab
+    }
+
+    /// Runs a command on the WSL side, after its profile.
+    fn wsl(&self, args: &[&str]) -> std::process::Output {
+        run(Command::new(LAB).args(["wsl", self.name]).args(args))
+    }
+
+    /// `dockvm verify --format json` on the WSL side, with `env` (KEY=VALUE or -u KEY) applied.
+    fn verify(&self, env: &[&str]) -> (i32, serde_json::Value, Duration) {
+        let mut args = vec!["env"];
+        args.extend_from_slice(env);
+        let spec = format!("{}/{SPEC}", env!("CARGO_MANIFEST_DIR"));
+        args.extend_from_slice(&[
+            env!("CARGO_BIN_EXE_dockvm"),
+            "verify",
+            "--format",
+            "json",
+            "--spec",
+            &spec,
+        ]);
+        let start = Instant::now();
+        let out = self.wsl(&args);
+        let took = start.elapsed();
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{}: no JSON ({e}): {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), report, took)
+    }
+
+    fn dir(&self) -> String {
+        format!("/tmp/dockvm-lab/{}", self.name)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let out = run(Command::new(LAB).args(["down", self.name]));
+        if !out.status.success() {
+            eprintln!(
+                "lab down {}: {}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// One fault and what verify must say about it.
+struct Scenario {
+    /// Lab name (1 to 10 of a-z, 0-9).
+    name: &'static str,
+    faults: &'static [&'static str],
+    /// Environment changes for the verify run (`env` arguments).
+    env: &'static [&'static str],
+    /// Every failing check, with a phrase its reason must contain.
+    fails: &'static [(&'static str, &'static str)],
+    /// Checks skipped because of a failure ("needs ...").
+    skipped: &'static [&'static str],
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "stopped",
+        faults: &["dockerd-stopped"],
+        env: &[],
+        fails: &[("port", "refused")],
+        skipped: &["docker-api", "share:d"],
+    },
+    Scenario {
+        name: "drops",
+        faults: &["vm-drops"],
+        env: &[],
+        fails: &[("port", "timed out after 2 s")],
+        skipped: &["docker-api", "share:d"],
+    },
+    Scenario {
+        name: "otherip",
+        faults: &["hosts-other-ip"],
+        env: &[],
+        fails: &[("name", "resolves to 198.18.0.9, not to vm.ip 198.18.0.2")],
+        skipped: &[],
+    },
+    Scenario {
+        name: "nohosts",
+        faults: &["hosts-missing"],
+        env: &[],
+        fails: &[("name", "local.test does not resolve")],
+        skipped: &[],
+    },
+    Scenario {
+        name: "stalecopy",
+        faults: &["hosts-stale-copy"],
+        env: &[],
+        fails: &[("name", "resolves to 198.18.0.9")],
+        skipped: &[],
+    },
+    Scenario {
+        name: "unmounted",
+        faults: &["share-unmounted"],
+        env: &[],
+        fails: &[("share:d", "path missing in the VM")],
+        skipped: &[],
+    },
+    Scenario {
+        name: "stale",
+        faults: &["share-stale"],
+        env: &[],
+        fails: &[(
+            "share:d",
+            "the VM sees a different folder at /mnt/d/projects",
+        )],
+        skipped: &[],
+    },
+    Scenario {
+        name: "nolink",
+        faults: &["link-missing"],
+        env: &[],
+        fails: &[("share:d", "path missing in the VM")],
+        skipped: &[],
+    },
+    Scenario {
+        name: "envunset",
+        faults: &[],
+        env: &["-u", "DOCKER_HOST"],
+        fails: &[("env", "DOCKER_HOST is not set")],
+        skipped: &[],
+    },
+    Scenario {
+        name: "envother",
+        faults: &[],
+        env: &["DOCKER_HOST=tcp://198.18.0.9:2375"],
+        fails: &[("env", "not \"tcp://local.test:2375\"")],
+        skipped: &[],
+    },
+    Scenario {
+        name: "crlf",
+        faults: &["profile-crlf"],
+        env: &[],
+        // Sourcing the CRLF profile also gives DOCKER_HOST a CR: both say so.
+        fails: &[("profile", "CRLF line endings"), ("env", "carriage return")],
+        skipped: &[],
+    },
+    Scenario {
+        name: "http",
+        faults: &["http-server"],
+        env: &[],
+        fails: &[("docker-api", "not the Docker API answers")],
+        skipped: &["share:d"],
+    },
+    Scenario {
+        name: "silent",
+        faults: &["silent-server"],
+        env: &[],
+        fails: &[("docker-api", "accepted the connection but sent nothing")],
+        skipped: &["share:d"],
+    },
+    Scenario {
+        name: "loopback",
+        faults: &["dockerd-loopback"],
+        env: &[],
+        fails: &[("port", "refused")],
+        skipped: &["docker-api", "share:d"],
+    },
+    Scenario {
+        name: "ipchanged",
+        faults: &["vm-ip-changed"],
+        env: &[],
+        fails: &[("port", "timed out")],
+        skipped: &["docker-api", "share:d"],
+    },
+];
+
+fn check(s: &Scenario) -> Result<(), String> {
+    let lab = Lab::up(s.name, s.faults);
+    let (code, report, took) = lab.verify(s.env);
+    let checks = report["checks"].as_array().unwrap();
+    let mut problems = Vec::new();
+    for c in checks {
+        let id = c["id"].as_str().unwrap();
+        let (status, reason) = (c["status"].as_str().unwrap(), c["reason"].as_str().unwrap());
+        if let Some((_, phrase)) = s.fails.iter().find(|(f, _)| *f == id) {
+            if status != "fail" || !reason.contains(phrase) {
+                problems.push(format!(
+                    "{id}: expected fail with {phrase:?}, got {status}: {reason}"
+                ));
+            }
+        } else if s.skipped.contains(&id) {
+            if status != "skip" || !reason.starts_with("needs ") {
+                problems.push(format!(
+                    "{id}: expected skip (needs ...), got {status}: {reason}"
+                ));
+            }
+        } else if status != "pass" && status != "warn" {
+            problems.push(format!("{id}: expected pass, got {status}: {reason}"));
+        }
+    }
+    if code != 1 {
+        problems.push(format!("exit code {code}, expected 1"));
+    }
+    // Deadlines hold: a dead or silent VM costs about one deadline, not the OS's TCP timeout.
+    if took > Duration::from_secs(6) {
+        problems.push(format!("verify took {took:?}"));
+    }
+    if s.name == "stalecopy" {
+        let hint = support::finding(&report, "name")["hint"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if !hint.contains("wsl --shutdown") || !hint.contains("disagree") {
+            problems.push(format!(
+                "name: the hint does not explain the stale copy: {hint}"
+            ));
+        }
+    }
+    if s.name == "unmounted"
+        && !support::status_reason(&report, "share:d")
+            .1
+            .contains("not mounted at /mnt/hgfs/d")
+    {
+        problems.push("share:d: does not say the share is not mounted".into());
+    }
+    if s.name == "nolink"
+        && !support::status_reason(&report, "share:d")
+            .1
+            .contains("the link is missing")
+    {
+        problems.push("share:d: does not say the link is missing".into());
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(format!("{}/windows-d/projects", lab.dir()))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    if !leftovers.is_empty() {
+        problems.push(format!("probe files left: {leftovers:?}"));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} ({:?}):\n  {}\n{report:#}",
+            s.name,
+            s.faults,
+            problems.join("\n  ")
+        ))
+    }
+}
+
+fn lab_gone(name: &str) -> bool {
+    let netns = String::from_utf8(run(Command::new("ip").args(["netns", "list"])).stdout).unwrap();
+    !netns.contains(&format!("dvm-{name}-"))
+        && !std::path::Path::new(&format!("/tmp/dockvm-lab/{name}")).exists()
+}
+
+#[test]
+fn healthy_lab_every_check_passes_and_the_docker_cli_agrees() {
+    if !require_root_and(&[
+        "/usr/sbin/dockerd",
+        "ip",
+        "nsenter",
+        "unshare",
+        "systemd-tmpfiles",
+        "curl",
+        "docker",
+    ]) {
+        return;
+    }
+    {
+        let lab = Lab::up("healthy", &[]);
+        let (code, report, _) = lab.verify(&[]);
+        assert_eq!(code, 0, "{report:#}");
+        for c in report["checks"].as_array().unwrap() {
+            let s = c["status"].as_str().unwrap();
+            assert!(
+                s == "pass" || (s == "warn" && c["id"] == "docker-api"),
+                "{c}"
+            );
+        }
+        // The real docker CLI, with the profile's DOCKER_HOST, sees through the VM's bind mount
+        // exactly the file written on the Windows side: what verify said.
+        std::fs::write(
+            format!("{}/windows-d/projects/hello.txt", lab.dir()),
+            "written on Windows\n",
+        )
+        .unwrap();
+        let out = lab.wsl(&[
+            "sh",
+            "-ec",
+            r#"test "$DOCKER_HOST" = tcp://local.test:2375
+               id=$(docker create -v /mnt/d/projects:/x:ro dockvm-probe:empty /x)
+               docker cp "$id:/x/hello.txt" - | tar -xO
+               docker rm "$id" >/dev/null"#,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "written on Windows\n");
+        // verify left no container in the VM and no file in the share.
+        let ps = run(Command::new("curl").args([
+            "-s",
+            "--unix-socket",
+            &format!("{}/vm/docker.sock", lab.dir()),
+            "http://docker/containers/json?all=1",
+        ]));
+        assert_eq!(String::from_utf8_lossy(&ps.stdout).trim(), "[]");
+        let files: Vec<_> = std::fs::read_dir(format!("{}/windows-d/projects", lab.dir()))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(files, ["hello.txt"]);
+    }
+    assert!(lab_gone("healthy"), "the lab was not removed");
+}
+
+#[test]
+fn each_fault_is_diagnosed_by_its_root_cause() {
+    if !require_root_and(&[
+        "/usr/sbin/dockerd",
+        "ip",
+        "nsenter",
+        "unshare",
+        "systemd-tmpfiles",
+        "curl",
+        "iptables",
+        "python3",
+    ]) {
+        return;
+    }
+    // Three labs at a time: each is its own pair of namespaces.
+    let queue = std::sync::Mutex::new(SCENARIOS.iter());
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                loop {
+                    let Some(sc) = queue.lock().unwrap().next() else {
+                        break;
+                    };
+                    let result = std::panic::catch_unwind(|| check(sc)).unwrap_or_else(|p| {
+                        Err(format!(
+                            "{}: panicked: {}",
+                            sc.name,
+                            p.downcast_ref::<String>().cloned().unwrap_or_default()
+                        ))
+                    });
+                    if let Err(e) = result {
+                        failures.lock().unwrap().push(e);
+                    }
+                    if !lab_gone(sc.name) {
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{}: the lab was not removed", sc.name));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios wrong:\n{}",
+        failures.len(),
+        SCENARIOS.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn a_lab_whose_up_fails_half_way_is_removed() {
+    if !require_root_and(&["ip", "nsenter", "unshare"]) {
+        return;
+    }
+    // A spec that gen refuses: up stops after creating its folder, and cleans up.
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = utf8_dir(&tmp).join("bad.toml");
+    std::fs::write(&bad, "[vm]\nip = \"nope\"\n").unwrap();
+    let out = run(Command::new(LAB)
+        .args(["up", "halfway"])
+        .env("LAB_SPEC", bad.as_str())
+        .env("DOCKVM_BIN", env!("CARGO_BIN_EXE_dockvm")));
+    assert!(!out.status.success());
+    assert!(lab_gone("halfway"));
+}
