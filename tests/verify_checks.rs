@@ -680,3 +680,138 @@ fn independent_checks_run_concurrently() {
         "probe file left"
     );
 }
+
+/// A resolver that never answers: the name check gives up at its deadline and says so. Inside
+/// a network namespace of its own, /etc/resolv.conf points at a loopback DNS port where a
+/// server reads queries and never replies.
+#[test]
+fn a_resolver_that_never_answers_is_reported_at_the_deadline() {
+    if !require_root_and(&["unshare", "mount", "ip", "python3"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = utf8_dir(&tmp);
+    fs::write(d.join("hosts"), "127.0.0.1 localhost\n").unwrap();
+    fs::write(
+        d.join("resolv.conf"),
+        "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n",
+    )
+    .unwrap();
+    fs::write(d.join("nsswitch.conf"), "hosts: files dns\n").unwrap();
+    let (_t, p) = spec("127.0.0.1", 2375, "");
+    let script = format!(
+        "ip link set lo up\n\
+         mount --bind {d}/hosts /etc/hosts\n\
+         mount --bind {d}/resolv.conf /etc/resolv.conf\n\
+         mount --bind {d}/nsswitch.conf /etc/nsswitch.conf\n\
+         python3 -c 'import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((\"127.0.0.1\", 53)); time.sleep(5)' >/dev/null 2>&1 &\n\
+         sleep 0.5\n\
+         exec \"$@\""
+    );
+    let start = Instant::now();
+    let out = run(std::process::Command::new("unshare")
+        .args([
+            "-n",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-ec",
+            &script,
+            "sh",
+            env!("CARGO_BIN_EXE_dockvm"),
+        ])
+        .args([
+            "verify",
+            "--format",
+            "json",
+            "--spec",
+            p.as_str(),
+            "--only",
+            "name",
+            "--timeout",
+            "1s",
+        ]));
+    let took = start.elapsed();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let (s, r) = status_reason(&report, "name");
+    assert_eq!(s, "fail");
+    assert_eq!(
+        r,
+        "the system resolver gave no answer for local.test within 1 s"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+/// The daemon finds a file at the probe's path, but not the one written (another size): the
+/// VM's folder is not the WSL one. The daemon is a loopback stand-in whose stat says so.
+#[test]
+fn a_probe_the_daemon_sees_with_other_content_is_a_failure() {
+    let port = server(|mut s| {
+        let mut buf = [0u8; 8192];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let line = String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let reply: Vec<u8> = if line.starts_with("GET /_ping") {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK".to_vec()
+        } else if line.starts_with("GET /version") {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"Version\":\"x\",\"ApiVersion\":\"1.41\",\"Os\":\"linux\"}  ".to_vec()
+        } else if line.starts_with("GET /images/") {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_vec()
+        } else if line.starts_with("POST /containers/create") {
+            b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}".to_vec()
+        } else if line.starts_with("HEAD /containers/") {
+            // The probe's own name, 3 bytes long instead of the 32-byte token.
+            let name = line
+                .split("/probe/")
+                .nth(1)
+                .unwrap_or("")
+                .split(' ')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let stat = format!(
+                "{{\"name\":\"{name}\",\"size\":3,\"mode\":420,\"mtime\":\"2026-01-01T00:00:00Z\",\"linkTarget\":\"\"}}"
+            );
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(stat);
+            format!("HTTP/1.1 200 OK\r\nX-Docker-Container-Path-Stat: {b64}\r\nContent-Length: 0\r\n\r\n").into_bytes()
+        } else {
+            b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()
+        };
+        let _ = s.write_all(&reply);
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let root = utf8_dir(&tmp);
+    fs::create_dir_all(root.join("d")).unwrap();
+    let (_t, p) = spec(
+        "127.0.0.1",
+        port,
+        &format!("[wsl]\nautomount_root = \"{root}/\""),
+    );
+    let (code, report, _) = verify_json(None, &["--spec", p.as_str(), "--only", "share"], &[]);
+    assert_eq!(code, 1);
+    let f = finding(&report, "share:d");
+    assert_eq!(f["status"], "fail");
+    assert!(
+        f["reason"].as_str().unwrap().starts_with(&format!(
+            "the VM sees other content at {root}/d/.dockvm-probe-"
+        )),
+        "{f}"
+    );
+    assert!(
+        f["actual"]
+            .as_str()
+            .unwrap()
+            .ends_with("3 bytes, not the 32-byte probe"),
+        "{f}"
+    );
+    assert!(
+        fs::read_dir(root.join("d")).unwrap().next().is_none(),
+        "probe file left"
+    );
+}

@@ -237,25 +237,47 @@ fn share_canary_names_each_broken_link_and_leaves_nothing_behind() {
     assert_eq!(probe_files(&good), Vec::<String>::new());
 }
 
-/// A proxy in front of dockerd that never forwards a request for `/archive`: the share check
-/// then waits with its probe file and container in place.
-fn stalling_proxy(upstream: SocketAddr) -> u16 {
+/// What the proxy in front of dockerd does to requests for `/archive` or `/containers/create`.
+#[derive(Clone, Copy, PartialEq)]
+enum Stall {
+    /// Never forward a request for `/archive`: the check waits with its probe in place.
+    Archive,
+    /// Forward `/containers/create` only after 1.5 s: the container appears after an
+    /// interrupt that came while its creation was under way.
+    CreateLate,
+}
+
+/// A proxy in front of dockerd; `seen` turns true when a stalled request arrives.
+fn stalling_proxy(
+    upstream: SocketAddr,
+    stall: Stall,
+    seen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for client in l.incoming().take(64) {
             let Ok(mut client) = client else { continue };
+            let seen = seen.clone();
             std::thread::spawn(move || {
                 let mut head = [0u8; 4096];
                 let n = client.read(&mut head).unwrap_or(0);
-                if String::from_utf8_lossy(&head[..n])
+                let line = String::from_utf8_lossy(&head[..n])
                     .lines()
                     .next()
                     .unwrap_or("")
-                    .contains("/archive")
-                {
-                    std::thread::sleep(Duration::from_secs(60));
-                    return;
+                    .to_owned();
+                match stall {
+                    Stall::Archive if line.contains("/archive") => {
+                        seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_secs(60));
+                        return;
+                    }
+                    Stall::CreateLate if line.contains("/containers/create") => {
+                        seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(1500));
+                    }
+                    _ => {}
                 }
                 let Ok(mut up) = TcpStream::connect(upstream) else {
                     return;
@@ -272,13 +294,12 @@ fn stalling_proxy(upstream: SocketAddr) -> u16 {
     port
 }
 
-#[test]
-fn an_interrupted_share_check_removes_its_file_and_container() {
-    if !require_root_and(&["/usr/sbin/dockerd"]) {
-        return;
-    }
+/// Runs verify on share "d" through a proxy that stalls as `stall` says, interrupts it once
+/// the stalled request arrived, and checks that no probe file or container outlives it.
+fn interrupt_through(stall: Stall) {
     let (_dockerd, port) = loopback_dockerd(None);
-    let proxy = stalling_proxy(api(port));
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let proxy = stalling_proxy(api(port), stall, seen.clone());
     // verify and dockerd share this mount namespace: the share's WSL path is a plain folder.
     let tmp = tempfile::tempdir().unwrap();
     let root = utf8_dir(&tmp);
@@ -308,7 +329,7 @@ fn an_interrupted_share_check_removes_its_file_and_container() {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while probe_containers(port).is_empty() || probe_files(&share).is_empty() {
+    while !seen.load(std::sync::atomic::Ordering::SeqCst) || probe_files(&share).is_empty() {
         if let Ok(Some(st)) = child.try_wait() {
             let mut err = String::new();
             child
@@ -317,15 +338,13 @@ fn an_interrupted_share_check_removes_its_file_and_container() {
                 .unwrap()
                 .read_to_string(&mut err)
                 .unwrap();
-            panic!("verify ended ({st}) before the probe appeared: {err}");
+            panic!("verify ended ({st}) before the stalled request: {err}");
         }
         assert!(
             start.elapsed() < Duration::from_secs(20),
-            "the probe never appeared: {:?} {:?}",
-            probe_containers(port),
-            probe_files(&share)
+            "the stalled request never came"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
     let _ = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -344,5 +363,25 @@ fn an_interrupted_share_check_removes_its_file_and_container() {
         "{err}"
     );
     assert_eq!(probe_files(&share), Vec::<String>::new());
+    // Past the moment a late create lands.
+    std::thread::sleep(Duration::from_millis(2000));
     assert_eq!(probe_containers(port), Vec::<String>::new());
+}
+
+#[test]
+fn an_interrupted_share_check_removes_its_file_and_container() {
+    if !require_root_and(&["/usr/sbin/dockerd"]) {
+        return;
+    }
+    interrupt_through(Stall::Archive);
+}
+
+/// Regression: an interrupt while the create request was under way left the container
+/// behind (the handler's DELETE came before the container existed).
+#[test]
+fn an_interrupt_during_container_creation_still_removes_the_container() {
+    if !require_root_and(&["/usr/sbin/dockerd"]) {
+        return;
+    }
+    interrupt_through(Stall::CreateLate);
 }

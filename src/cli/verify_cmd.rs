@@ -74,6 +74,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         }
     };
     let outcome = dockvm_verify::run(&spec, &Env::from_process(), &opts, &registry, &progress);
+    cleanup::wait_if_interrupted();
     let vm = spec.vm.name.as_str();
     let text = match args.format {
         Format::Human => report::human(vm, &outcome),

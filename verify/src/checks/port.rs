@@ -50,3 +50,49 @@ pub fn classify(id: CheckId, addr: SocketAddr, e: &io::Error, timeout: Duration)
         .actual(e.to_string())
         .hint(hint)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(kind: io::ErrorKind) -> (Status, String, String) {
+        let addr: SocketAddr = "192.0.2.1:2375".parse().unwrap();
+        let f = classify(
+            CheckId::Port,
+            addr,
+            &io::Error::from(kind),
+            Duration::from_secs(2),
+        );
+        (f.status, f.reason, f.hint)
+    }
+
+    #[test]
+    fn each_connect_error_is_named_with_its_cause() {
+        let (s, r, h) = reason(io::ErrorKind::ConnectionRefused);
+        assert_eq!(s, Status::Fail);
+        assert!(
+            r.contains("refused") && h.contains("systemctl status docker"),
+            "{r} / {h}"
+        );
+        let (_, r, h) = reason(io::ErrorKind::TimedOut);
+        assert!(
+            r.contains("timed out after 2 s") && h.contains("firewall"),
+            "{r} / {h}"
+        );
+        let (_, r, h) = reason(io::ErrorKind::HostUnreachable);
+        assert!(
+            r.contains("unreachable") && h.contains("no route"),
+            "{r} / {h}"
+        );
+        let (_, r, h) = reason(io::ErrorKind::NetworkUnreachable);
+        assert!(
+            r.contains("unreachable") && h.contains("VMnet"),
+            "{r} / {h}"
+        );
+        let (_, r, h) = reason(io::ErrorKind::PermissionDenied);
+        assert!(
+            r.starts_with("cannot connect to 192.0.2.1:2375") && h.is_empty(),
+            "{r} / {h}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 //! daemon's view is a stat through the archive endpoint (HEAD). The file and the container are removed on every path (see [`crate::cleanup`]).
 
 use super::{Ctx, human};
-use crate::cleanup::Item;
+use crate::cleanup::{Guard, Item, Stage};
 use crate::finding::{CheckId, Finding, Status};
 use crate::http::{self, HttpError, Response};
 use camino::Utf8Path;
@@ -83,11 +83,11 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         .actual(e);
     }
     let name = format!("dockvm-probe-{token}");
-    let _container_guard = ctx.cleanup.guard(Item::Container {
+    let container_guard = ctx.cleanup.guard(Item::Container {
         api: ctx.api_addr(),
         name: name.clone(),
     });
-    match create(ctx, &name, wsl.as_str(), deadline) {
+    match create(ctx, &container_guard, &name, wsl.as_str(), deadline) {
         Ok(()) => {}
         Err(Created::SourceMissing) => {
             return missing_in_vm(ctx, share, &wsl, deadline, f(Status::Fail, String::new()));
@@ -162,11 +162,11 @@ fn missing_in_vm(
 ) -> Finding {
     let mount = share.vm_mount();
     let name = format!("dockvm-probe-{}", random_hex());
-    let _guard = ctx.cleanup.guard(Item::Container {
+    let guard = ctx.cleanup.guard(Item::Container {
         api: ctx.api_addr(),
         name: name.clone(),
     });
-    let mounted = create(ctx, &name, mount.as_str(), deadline);
+    let mounted = create(ctx, &guard, &name, mount.as_str(), deadline);
     let (reason, hint) = match mounted {
         Ok(()) => (
             format!("path missing in the VM: {wsl} does not exist there, though the share is mounted at {mount}: the link is missing"),
@@ -192,7 +192,14 @@ enum Created {
     Other(String),
 }
 
-fn create(ctx: &Ctx<'_>, name: &str, source: &str, deadline: Instant) -> Result<(), Created> {
+/// Creates the probe container `name`, keeping `guard` told how far it got.
+fn create(
+    ctx: &Ctx<'_>,
+    guard: &Guard<'_>,
+    name: &str,
+    source: &str,
+    deadline: Instant,
+) -> Result<(), Created> {
     let body = serde_json::json!({
         "Image": PROBE_IMAGE,
         "Cmd": ["/dockvm-probe-never-runs"],
@@ -204,6 +211,9 @@ fn create(ctx: &Ctx<'_>, name: &str, source: &str, deadline: Instant) -> Result<
         },
     });
     let body = serde_json::to_vec(&body).expect("JSON");
+    // From here until the answer, the container may exist: if no answer comes (a timeout),
+    // the guard stays "in flight" and removal keeps trying.
+    guard.set_stage(Stage::InFlight);
     let r = http::request(
         ctx.api_addr(),
         "POST",
@@ -213,6 +223,11 @@ fn create(ctx: &Ctx<'_>, name: &str, source: &str, deadline: Instant) -> Result<
         LIMIT,
     )
     .map_err(|e| Created::Other(timeout_text(&e, ctx)))?;
+    guard.set_stage(if r.status == 201 {
+        Stage::Created
+    } else {
+        Stage::NotRequested
+    });
     match r.status {
         201 => Ok(()),
         _ if docker_message(&r).contains("bind source path does not exist") => {
