@@ -286,94 +286,118 @@ fn name_check(ip: &str, hosts: &str, windows_hosts: Option<&str>) -> serde_json:
     finding(&report, "name").clone()
 }
 
+/// One case of a check: its input, and the status and the phrases of the finding's fields.
+struct Case {
+    what: &'static str,
+    status: &'static str,
+    /// (field, phrase): `reason`, `actual` or `hint` must contain the phrase.
+    says: &'static [(&'static str, &'static str)],
+}
+
+fn assert_case(c: &Case, f: &serde_json::Value) {
+    assert_eq!(f["status"], c.status, "{}: {f:#}", c.what);
+    for (field, phrase) in c.says {
+        let text = f[*field].as_str().unwrap_or("");
+        assert!(
+            text.contains(phrase),
+            "{}: {field} {text:?} lacks {phrase:?}",
+            c.what
+        );
+    }
+}
+
 #[test]
 fn name_resolution_cases() {
     if !require_root_and(&["unshare", "mount"]) {
         return;
     }
-    // Right: the name maps to vm.ip; the source file and line are said.
-    let f = name_check(
-        "127.0.0.7",
-        "127.0.0.1 localhost\n127.0.0.7 local.test\n",
-        None,
-    );
-    assert_eq!(f["status"], "pass", "{f}");
-    assert!(
-        f["actual"]
-            .as_str()
-            .unwrap()
-            .contains("/etc/hosts line 2: 127.0.0.7"),
-        "{f}"
-    );
-
-    // Wrong address.
-    let f = name_check("127.0.0.7", "127.0.0.9 local.test\n", None);
-    assert_eq!(f["status"], "fail");
-    assert_eq!(
-        f["reason"],
-        "local.test resolves to 127.0.0.9, not to vm.ip 127.0.0.7"
-    );
-
-    // No answer at all (nsswitch falls through to DNS, which has no server here).
-    let f = name_check("127.0.0.7", "127.0.0.1 localhost\n", None);
-    assert_eq!(f["status"], "fail");
-    assert!(
-        f["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("local.test does not resolve"),
-        "{f}"
-    );
-    assert!(f["hint"].as_str().unwrap().contains("wsl --shutdown"));
-
-    // Extra addresses: vm.ip first is a warning, another address first a failure.
-    let f = name_check(
-        "127.0.0.7",
-        "127.0.0.7 local.test\n10.99.0.1 local.test\n",
-        None,
-    );
-    assert_eq!(f["status"], "warn", "{f}");
-    assert!(
-        f["reason"]
-            .as_str()
-            .unwrap()
-            .contains("and also to 10.99.0.1"),
-        "{f}"
-    );
-    let f = name_check(
-        "10.99.0.1",
-        "127.0.0.7 local.test\n10.99.0.1 local.test\n",
-        None,
-    );
-    assert_eq!(f["status"], "fail", "{f}");
-    assert!(
-        f["reason"]
-            .as_str()
-            .unwrap()
-            .contains("127.0.0.7 comes before vm.ip 10.99.0.1"),
-        "{f}"
-    );
-
-    // WSL's /etc/hosts is an old copy of the Windows file: both mappings said, and why.
-    let f = name_check(
-        "127.0.0.8",
-        "127.0.0.7 local.test\n",
-        Some("# BEGIN dockvm t\r\n127.0.0.8 local.test\r\n# END dockvm t\r\n"),
-    );
-    assert_eq!(f["status"], "fail");
-    let actual = f["actual"].as_str().unwrap();
-    assert!(
-        actual.contains("/etc/hosts line 1: 127.0.0.7")
-            && actual.contains("c/Windows/System32/drivers/etc/hosts line 2: 127.0.0.8"),
-        "{actual}"
-    );
-    assert!(
-        f["hint"]
-            .as_str()
-            .unwrap()
-            .contains("WSL copies the Windows file only when the distribution starts"),
-        "{f}"
-    );
+    // (vm.ip, /etc/hosts, Windows hosts file, expectation)
+    let cases: &[(&str, &str, Option<&str>, Case)] = &[
+        (
+            "127.0.0.7",
+            "127.0.0.1 localhost\n127.0.0.7 local.test\n",
+            None,
+            Case {
+                what: "right",
+                status: "pass",
+                says: &[
+                    ("reason", "local.test resolves to 127.0.0.7"),
+                    ("actual", "/etc/hosts line 2: 127.0.0.7"),
+                ],
+            },
+        ),
+        (
+            "127.0.0.7",
+            "127.0.0.9 local.test\n",
+            None,
+            Case {
+                what: "wrong address",
+                status: "fail",
+                says: &[(
+                    "reason",
+                    "local.test resolves to 127.0.0.9, not to vm.ip 127.0.0.7",
+                )],
+            },
+        ),
+        // nsswitch falls through to DNS, which has no server here.
+        (
+            "127.0.0.7",
+            "127.0.0.1 localhost\n",
+            None,
+            Case {
+                what: "no answer",
+                status: "fail",
+                says: &[
+                    ("reason", "local.test does not resolve"),
+                    ("hint", "wsl --shutdown"),
+                ],
+            },
+        ),
+        (
+            "127.0.0.7",
+            "127.0.0.7 local.test\n10.99.0.1 local.test\n",
+            None,
+            Case {
+                what: "extra address after vm.ip",
+                status: "warn",
+                says: &[("reason", "to 127.0.0.7 first, and also to 10.99.0.1")],
+            },
+        ),
+        (
+            "10.99.0.1",
+            "127.0.0.7 local.test\n10.99.0.1 local.test\n",
+            None,
+            Case {
+                what: "another address first",
+                status: "fail",
+                says: &[("reason", "127.0.0.7 comes before vm.ip 10.99.0.1")],
+            },
+        ),
+        // WSL's /etc/hosts is an old copy of the Windows file: both mappings said, and why.
+        (
+            "127.0.0.8",
+            "127.0.0.7 local.test\n",
+            Some("# BEGIN dockvm t\r\n127.0.0.8 local.test\r\n# END dockvm t\r\n"),
+            Case {
+                what: "stale WSL copy",
+                status: "fail",
+                says: &[
+                    ("actual", "/etc/hosts line 1: 127.0.0.7"),
+                    (
+                        "actual",
+                        "c/Windows/System32/drivers/etc/hosts line 2: 127.0.0.8",
+                    ),
+                    (
+                        "hint",
+                        "WSL copies the Windows file only when the distribution starts",
+                    ),
+                ],
+            },
+        ),
+    ];
+    for (ip, hosts, windows, case) in cases {
+        assert_case(case, &name_check(ip, hosts, *windows));
+    }
 }
 
 fn env_check(vars: &[(&str, &str)]) -> serde_json::Value {
@@ -384,59 +408,80 @@ fn env_check(vars: &[(&str, &str)]) -> serde_json::Value {
 
 #[test]
 fn env_cases() {
-    let want = "tcp://local.test:2375";
-    let f = env_check(&[("DOCKER_HOST", want)]);
-    assert_eq!(
-        (f["status"].as_str(), f["reason"].as_str()),
-        (Some("pass"), Some("DOCKER_HOST=tcp://local.test:2375"))
-    );
-
-    let f = env_check(&[]);
-    assert_eq!(f["status"], "fail");
-    assert_eq!(f["reason"], "DOCKER_HOST is not set");
-    assert_eq!(f["actual"], "unset");
-
-    let f = env_check(&[("DOCKER_HOST", "tcp://192.168.99.100:2376")]);
-    assert_eq!(f["status"], "fail");
-    assert_eq!(
-        f["reason"],
-        "DOCKER_HOST is \"tcp://192.168.99.100:2376\", not \"tcp://local.test:2375\""
-    );
-
-    let f = env_check(&[("DOCKER_HOST", "tcp://local.test:2375\r")]);
-    assert_eq!(f["status"], "fail");
-    assert!(
-        f["reason"].as_str().unwrap().contains("carriage return")
-            && f["reason"].as_str().unwrap().contains("CRLF"),
-        "{f}"
-    );
-
-    let f = env_check(&[("DOCKER_HOST", want), ("DOCKER_CONTEXT", "colima")]);
-    assert_eq!(f["status"], "warn");
-    assert!(
-        f["reason"]
-            .as_str()
-            .unwrap()
-            .contains("silently overrides docker context \"colima\" (DOCKER_CONTEXT)"),
-        "{f}"
-    );
-
     let cfg = tempfile::tempdir().unwrap();
     fs::write(
         cfg.path().join("config.json"),
         r#"{"auths":{},"currentContext":"vmware"}"#,
     )
     .unwrap();
-    let dir = utf8_dir(&cfg);
-    let f = env_check(&[("DOCKER_CONFIG", dir.as_str())]);
-    assert_eq!(f["status"], "fail");
-    assert!(
-        f["reason"]
-            .as_str()
-            .unwrap()
-            .contains("the docker CLI uses context \"vmware\" (currentContext in"),
-        "{f}"
-    );
+    let cfg_dir = utf8_dir(&cfg);
+    let want = "tcp://local.test:2375";
+    let cases: &[(&[(&str, &str)], Case)] = &[
+        (
+            &[("DOCKER_HOST", want)],
+            Case {
+                what: "right",
+                status: "pass",
+                says: &[("reason", "DOCKER_HOST=tcp://local.test:2375")],
+            },
+        ),
+        (
+            &[],
+            Case {
+                what: "unset",
+                status: "fail",
+                says: &[
+                    ("reason", "DOCKER_HOST is not set"),
+                    ("actual", "unset"),
+                    ("hint", "wsl/profile.sh"),
+                ],
+            },
+        ),
+        (
+            &[("DOCKER_HOST", "tcp://192.168.99.100:2376")],
+            Case {
+                what: "elsewhere",
+                status: "fail",
+                says: &[(
+                    "reason",
+                    "DOCKER_HOST is \"tcp://192.168.99.100:2376\", not \"tcp://local.test:2375\"",
+                )],
+            },
+        ),
+        (
+            &[("DOCKER_HOST", "tcp://local.test:2375\r")],
+            Case {
+                what: "trailing CR",
+                status: "fail",
+                says: &[("reason", "carriage return"), ("reason", "CRLF")],
+            },
+        ),
+        (
+            &[("DOCKER_HOST", want), ("DOCKER_CONTEXT", "colima")],
+            Case {
+                what: "context overridden",
+                status: "warn",
+                says: &[(
+                    "reason",
+                    "silently overrides docker context \"colima\" (DOCKER_CONTEXT)",
+                )],
+            },
+        ),
+        (
+            &[("DOCKER_CONFIG", cfg_dir.as_str())],
+            Case {
+                what: "unset, a context instead",
+                status: "fail",
+                says: &[(
+                    "reason",
+                    "the docker CLI uses context \"vmware\" (currentContext in",
+                )],
+            },
+        ),
+    ];
+    for (vars, case) in cases {
+        assert_case(case, &env_check(vars));
+    }
 }
 
 fn profile_check(content: Option<&[u8]>) -> serde_json::Value {
@@ -457,53 +502,58 @@ fn profile_check(content: Option<&[u8]>) -> serde_json::Value {
 #[test]
 fn profile_cases() {
     let block = "# BEGIN dockvm t\nexport DOCKER_HOST=tcp://local.test:2375\n# END dockvm t\n";
-    let f = profile_check(Some(format!("PATH=$PATH:~/bin\n{block}").as_bytes()));
-    assert_eq!(f["status"], "pass", "{f}");
-    assert!(
-        f["reason"]
-            .as_str()
-            .unwrap()
-            .ends_with(".profile line 3 exports DOCKER_HOST"),
-        "{f}"
-    );
-
-    let f = profile_check(Some(block.replace('\n', "\r\n").as_bytes()));
-    assert_eq!(f["status"], "fail");
-    assert!(
-        f["reason"]
-            .as_str()
-            .unwrap()
-            .contains("has CRLF line endings"),
-        "{f}"
-    );
-
-    let f = profile_check(Some(
-        format!("{block}export DOCKER_HOST=tcp://old-vm:2375\n").as_bytes(),
-    ));
-    assert_eq!(f["status"], "fail");
-    assert!(
-        f["reason"].as_str().unwrap().contains("line 4 of")
-            && f["reason"]
-                .as_str()
-                .unwrap()
-                .contains("overrides the export on line 2"),
-        "{f}"
-    );
-
-    let f = profile_check(Some(b"export DOCKER_HOST=tcp://elsewhere:2375\n"));
-    assert_eq!(f["status"], "fail");
-    assert_eq!(
-        f["actual"],
-        "line 1: export DOCKER_HOST=tcp://elsewhere:2375"
-    );
-
-    // Not on WSL (this machine) and no profile: the check does not apply, and says why.
-    let f = profile_check(None);
-    assert_eq!(f["status"], "skip");
-    assert!(
-        f["reason"].as_str().unwrap().starts_with("not on WSL, and"),
-        "{f}"
-    );
+    let right = format!("PATH=$PATH:~/bin\n{block}");
+    let crlf = block.replace('\n', "\r\n");
+    let overridden = format!("{block}export DOCKER_HOST=tcp://old-vm:2375\n");
+    let cases: Vec<(Option<&[u8]>, Case)> = vec![
+        (
+            Some(right.as_bytes()),
+            Case {
+                what: "right",
+                status: "pass",
+                says: &[("reason", ".profile line 3 exports DOCKER_HOST")],
+            },
+        ),
+        (
+            Some(crlf.as_bytes()),
+            Case {
+                what: "CRLF",
+                status: "fail",
+                says: &[("reason", "has CRLF line endings")],
+            },
+        ),
+        (
+            Some(overridden.as_bytes()),
+            Case {
+                what: "overridden",
+                status: "fail",
+                says: &[
+                    ("reason", "line 4 of"),
+                    ("reason", "overrides the export on line 2"),
+                ],
+            },
+        ),
+        (
+            Some(b"export DOCKER_HOST=tcp://elsewhere:2375\n"),
+            Case {
+                what: "another value",
+                status: "fail",
+                says: &[("actual", "line 1: export DOCKER_HOST=tcp://elsewhere:2375")],
+            },
+        ),
+        // Not on WSL (this machine) and no profile: the check does not apply, and says why.
+        (
+            None,
+            Case {
+                what: "no profile off WSL",
+                status: "skip",
+                says: &[("reason", "not on WSL, and")],
+            },
+        ),
+    ];
+    for (content, case) in &cases {
+        assert_case(case, &profile_check(*content));
+    }
 }
 
 #[test]

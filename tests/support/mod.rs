@@ -59,6 +59,28 @@ pub fn require_root_and(progs: &[&str]) -> bool {
         .all(|p| require(have(p), &format!("needs {p}; ci/install-deps installs it")))
 }
 
+/// `program`, run directly, or in a private mount namespace prepared by the shell commands
+/// `setup` (unshare and sh exec into it, so the child's pid stays the program's).
+pub fn in_mount_ns(setup: Option<&str>, program: &str) -> Command {
+    match setup {
+        None => Command::new(program),
+        Some(setup) => {
+            let mut c = Command::new("unshare");
+            c.args([
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-ec",
+                &format!("{setup}\nexec \"$@\""),
+                "sh",
+                program,
+            ]);
+            c
+        }
+    }
+}
+
 /// The dockvm binary under test.
 pub fn dockvm() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dockvm"))
@@ -150,24 +172,7 @@ impl Dockerd {
             .unwrap();
         let d = utf8_dir(&dir);
         let log = d.join("dockerd.log");
-        let mut cmd = match setup {
-            None => Command::new(&argv[0]),
-            Some(setup) => {
-                // unshare and sh exec into dockerd: the child's pid stays dockerd's.
-                let mut c = Command::new("unshare");
-                c.args([
-                    "-m",
-                    "--propagation",
-                    "private",
-                    "sh",
-                    "-ec",
-                    &format!("{setup}\nexec \"$@\""),
-                    "sh",
-                ])
-                .arg(&argv[0]);
-                c
-            }
-        };
+        let mut cmd = in_mount_ns(setup, &argv[0]);
         cmd.args(&argv[1..])
             .arg(format!("--data-root={d}/data"))
             .arg(format!("--exec-root={d}/exec"))
@@ -270,23 +275,7 @@ pub fn verify_json(
     env: &[(&str, &str)],
 ) -> (i32, serde_json::Value, String) {
     let bin = env!("CARGO_BIN_EXE_dockvm");
-    let mut cmd = match setup {
-        None => Command::new(bin),
-        Some(setup) => {
-            let mut c = Command::new("unshare");
-            c.args([
-                "-m",
-                "--propagation",
-                "private",
-                "sh",
-                "-ec",
-                &format!("{setup}\nexec \"$@\""),
-                "sh",
-                bin,
-            ]);
-            c
-        }
-    };
+    let mut cmd = in_mount_ns(setup, bin);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in env {
