@@ -357,10 +357,6 @@ impl PosixDir {
             Err("expected an absolute folder of a-z, 0-9, _, -, . and /, ending in /, like \"/mnt/\"".into())
         }
     }
-
-    pub fn as_path(&self) -> &Utf8Path {
-        Utf8Path::new(&self.0)
-    }
 }
 
 /// The shell profile that gets the DOCKER_HOST export: `~/...` or an absolute path.

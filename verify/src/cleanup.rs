@@ -62,11 +62,6 @@ impl Registry {
         }
     }
 
-    /// What is registered now.
-    pub fn pending(&self) -> Vec<Item> {
-        self.lock().values().map(|(item, _)| item.clone()).collect()
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, (Item, Stage)>> {
         // A panicking check must not keep the interrupt handler from cleaning up.
         self.items.lock().unwrap_or_else(|e| e.into_inner())

@@ -69,13 +69,13 @@ pub fn run(
     progress: &dyn Fn(&str),
 ) -> Outcome {
     let start = Instant::now();
-    let image_lock = Mutex::new(());
+    let image_ready = Mutex::new(false);
     let ctx = Ctx {
         spec,
         env,
         timeout: opts.timeout,
         cleanup,
-        image_lock: &image_lock,
+        image_ready: &image_ready,
     };
     let all = checks::all(spec);
     let sel = &opts.selection;

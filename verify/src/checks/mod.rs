@@ -52,8 +52,9 @@ pub struct Ctx<'a> {
     /// Each check's deadline, from its start.
     pub timeout: Duration,
     pub cleanup: &'a Registry,
-    /// Serializes the creation of the probe image between concurrent share checks.
-    pub image_lock: &'a std::sync::Mutex<()>,
+    /// Whether the probe image is known to exist; the lock also serializes its creation
+    /// between concurrent share checks.
+    pub image_ready: &'a std::sync::Mutex<bool>,
 }
 
 impl Ctx<'_> {

@@ -241,9 +241,13 @@ fn create(
     }
 }
 
-/// Imports the 0-byte probe image once; later runs find and reuse it.
+/// Imports the 0-byte probe image once; later runs find and reuse it, and within a run only
+/// the first share check asks.
 fn ensure_image(ctx: &Ctx<'_>, deadline: Instant) -> Result<(), String> {
-    let _one_at_a_time = ctx.image_lock.lock().unwrap_or_else(|e| e.into_inner());
+    let mut ready = ctx.image_ready.lock().unwrap_or_else(|e| e.into_inner());
+    if *ready {
+        return Ok(());
+    }
     let api = ctx.api_addr();
     let r = http::request(
         api,
@@ -255,6 +259,7 @@ fn ensure_image(ctx: &Ctx<'_>, deadline: Instant) -> Result<(), String> {
     )
     .map_err(|e| timeout_text(&e, ctx))?;
     if r.status == 200 {
+        *ready = true;
         return Ok(());
     }
     // An empty tar archive (two zero blocks) imports as an image with no files.
@@ -273,6 +278,7 @@ fn ensure_image(ctx: &Ctx<'_>, deadline: Instant) -> Result<(), String> {
     if r.status != 200 || r.body_text().contains("\"errorDetail\"") {
         return Err(format!("{} {}", r.status_line, r.body_text().trim()));
     }
+    *ready = true;
     Ok(())
 }
 
