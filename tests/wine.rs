@@ -1,0 +1,245 @@
+//! The Windows files, fed to Wine (Debian's wine64 8.0), the real-consumer approximation of
+//! Windows that runs here: regedit imports each .reg and `reg query` reads the value back;
+//! Wine's cmd runs each .bat, calling a stand-in vmrun.exe (built with mingw-w64) that records
+//! the argv the Windows C runtime gave it, so cmd's `%`, quote and operator rules and the C
+//! runtime's backslash rules are both exercised, and so is the exit-code flow.
+//!
+//! Not covered here: non-ASCII paths in .bat files. The scripts switch the console to UTF-8
+//! (`chcp 65001`) before any such line, which Windows' cmd honours line by line; Wine 8.0's
+//! cmd decodes every line with the code page it started with (newer Wine reads each line in
+//! the current console code page, as Windows does). `tests/properties.rs` parses those lines
+//! with cmd's and the C runtime's rules instead.
+
+mod support;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use std::fs;
+use std::process::Command;
+use support::*;
+
+const WINE: &str = "/usr/lib/wine/wine64";
+const MINGW: &str = "x86_64-w64-mingw32-gcc";
+
+/// A Wine prefix of the test's own, removed (and its wineserver stopped) on drop.
+struct Wine {
+    _tmp: tempfile::TempDir,
+    dir: Utf8PathBuf,
+}
+
+impl Wine {
+    fn new() -> Wine {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = utf8_dir(&tmp);
+        let w = Wine { _tmp: tmp, dir };
+        let out = w.run(&["wineboot", "-i"]);
+        assert!(
+            out.status.success(),
+            "wineboot: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        w
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(WINE);
+        c.env("WINEPREFIX", self.dir.join("prefix"))
+            .env("WINEDEBUG", "-all")
+            // No Mono or Gecko downloads: there is no network, and nothing here needs them.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        run(self.cmd().args(args))
+    }
+
+    /// The Windows path (drive Z: is /) of a host path.
+    fn win(p: &Utf8Path) -> String {
+        format!("Z:{}", p.as_str().replace('/', "\\"))
+    }
+
+    /// The host folder behind a path in the prefix's drive C:.
+    fn drive_c(&self, windows_path: &str) -> Utf8PathBuf {
+        let rest = windows_path.strip_prefix(r"C:\").expect("a C: path");
+        self.dir
+            .join("prefix/drive_c")
+            .join(rest.replace('\\', "/"))
+    }
+}
+
+impl Drop for Wine {
+    fn drop(&mut self) {
+        let _ = run(Command::new("/usr/lib/wine/wineserver")
+            .env("WINEPREFIX", self.dir.join("prefix"))
+            .arg("-k"));
+    }
+}
+
+fn render(spec: &str) -> (dockvm_spec::Spec, Vec<dockvm_gen::Artifact>) {
+    let spec = dockvm_spec::load_str("wine.toml", spec).unwrap().spec;
+    let arts = dockvm_gen::render(&spec).unwrap();
+    (spec, arts)
+}
+
+/// Every value holds what cmd or the C runtime treat specially: `%`, `&`, `(`, `)`, `^`,
+/// `!`, `'`, spaces, and a drive root whose quoted form must not end in `\"`.
+const SPEC: &str = r#"
+[vm]
+name = "wine"
+vmx = '''C:\VMs\dev & test (1)\100% ^dev^! it's.vmx'''
+ip = "192.168.130.2"
+
+[vmware]
+vmrun = 'C:\Program Files (x86)\VMware 100%\vm&run (x)\vmrun.exe'
+
+[[shares]]
+name = "d"
+host_path = 'D:\'
+
+[[shares]]
+name = "work"
+host_path = '''E:\work dir\a&b (2) 50% it's ^x^!'''
+"#;
+
+#[test]
+fn reg_files_import_with_wine_regedit_and_read_back() {
+    if !require(have(WINE), "needs wine64 (ci/install-deps installs it)") {
+        return;
+    }
+    let wine = Wine::new();
+    let (spec, arts) = render(SPEC);
+    let dir = wine.dir.join("out");
+    fs::create_dir_all(&dir).unwrap();
+    for a in &arts {
+        if a.path.as_str().ends_with(".reg") {
+            fs::write(dir.join(a.path.file_name().unwrap()), &a.bytes).unwrap();
+        }
+    }
+    let query = || wine.run(&["reg", "query", r"HKCU\Environment", "/v", "DOCKER_HOST"]);
+    assert!(
+        !query().status.success(),
+        "a fresh prefix has no DOCKER_HOST"
+    );
+    let import = wine.run(&["regedit", "/S", &Wine::win(&dir.join("dockvm-env.reg"))]);
+    assert!(import.status.success());
+    let got = String::from_utf8_lossy(&query().stdout).into_owned();
+    let line = got
+        .lines()
+        .find(|l| l.contains("DOCKER_HOST"))
+        .unwrap_or_else(|| panic!("not imported:\n{got}"));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields, ["DOCKER_HOST", "REG_SZ", &spec.docker_host()]);
+    let remove = wine.run(&[
+        "regedit",
+        "/S",
+        &Wine::win(&dir.join("dockvm-env-remove.reg")),
+    ]);
+    assert!(remove.status.success());
+    assert!(
+        !query().status.success(),
+        "dockvm-env-remove.reg removes DOCKER_HOST"
+    );
+}
+
+/// The argv of each vmrun call, as the stand-in recorded them.
+fn calls(log: &Utf8Path) -> Vec<Vec<String>> {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    text.split("\n\n")
+        .filter(|c| !c.is_empty())
+        .map(|c| c.lines().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn bat_files_run_by_wine_cmd_pass_the_spec_paths_to_vmrun() {
+    if !require(
+        have(WINE) && have(MINGW),
+        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
+    ) {
+        return;
+    }
+    let wine = Wine::new();
+    let (spec, arts) = render(SPEC);
+    let vmrun = spec.vmware.vmrun.to_string();
+    let exe = wine.drive_c(&vmrun);
+    fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    let out = run(Command::new(MINGW).args([
+        "-municode",
+        "-O2",
+        "-o",
+        exe.as_str(),
+        "tests/fixtures/vmrun-stand-in.c",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scripts = wine.dir.join("windows");
+    fs::create_dir_all(&scripts).unwrap();
+    for a in arts.iter().filter(|a| a.path.as_str().ends_with(".bat")) {
+        fs::write(scripts.join(a.path.file_name().unwrap()), &a.bytes).unwrap();
+    }
+    let log = wine.dir.join("argv.log");
+    let bat = |name: &str, fail: &str| {
+        let _ = fs::remove_file(&log);
+        let out = run(wine
+            .cmd()
+            .env("DOCKVM_ARGV_LOG", Wine::win(&log))
+            .env("DOCKVM_ARGV_FAIL", fail)
+            .args(["cmd", "/c", &Wine::win(&scripts.join(name))]));
+        (out.status.code(), calls(&log))
+    };
+    let vmx = spec.vm.vmx.to_string();
+    let call = |rest: &[&str]| -> Vec<String> {
+        let mut v = vec![vmrun.clone(), "-T".into(), "ws".into()];
+        v.extend(rest.iter().map(|s| s.to_string()));
+        v
+    };
+    let mut reset = vec![call(&["enableSharedFolders", &vmx])];
+    for s in &spec.shares {
+        let (n, p) = (s.name.to_string(), s.host_path.to_string());
+        // The VM does not have the share yet: set… fails, so add… runs.
+        reset.push(call(&["setSharedFolderState", &vmx, &n, &p, "writable"]));
+        reset.push(call(&["addSharedFolder", &vmx, &n, &p]));
+    }
+
+    // start-vm.bat starts the VM, waits for its tools, then calls reset-shared-folders.bat.
+    let (code, got) = bat("start-vm.bat", "setSharedFolderState=1");
+    let mut want = vec![
+        call(&["start", &vmx, "nogui"]),
+        call(&["getGuestIPAddress", &vmx, "-wait"]),
+    ];
+    want.extend(reset.clone());
+    assert_eq!(got, want);
+    assert_eq!(code, Some(0));
+
+    let (code, got) = bat("stop-vm.bat", "");
+    assert_eq!((code, got), (Some(0), vec![call(&["stop", &vmx, "soft"])]));
+
+    // A share the VM has already: set… succeeds and add… is not called.
+    let (code, got) = bat("reset-shared-folders.bat", "");
+    let want: Vec<_> = reset
+        .iter()
+        .filter(|c| c[3] != "addSharedFolder")
+        .cloned()
+        .collect();
+    assert_eq!((code, got), (Some(0), want));
+
+    // vmrun's failure is the script's: its exit code, and nothing after it runs.
+    let (code, got) = bat("start-vm.bat", "start=255");
+    assert_eq!(
+        (code, got),
+        (Some(255), vec![call(&["start", &vmx, "nogui"])])
+    );
+    let (code, got) = bat(
+        "reset-shared-folders.bat",
+        "setSharedFolderState=1,addSharedFolder=2",
+    );
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        got.len(),
+        3,
+        "stops at the first share that cannot be added: {got:?}"
+    );
+}
