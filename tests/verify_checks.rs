@@ -666,33 +666,58 @@ fn skip_and_only_select_checks_and_say_so() {
     );
 }
 
-/// Independent checks run concurrently: two share checks against a daemon that takes 900 ms
-/// to create each container finish in about 900 ms, not 1.8 s. The daemon here is a loopback
-/// stand-in that answers just the calls the canary makes.
-#[test]
-fn independent_checks_run_concurrently() {
-    let port = server(|mut s| {
-        let mut buf = [0u8; 8192];
-        let n = s.read(&mut buf).unwrap_or(0);
-        let line = String::from_utf8_lossy(&buf[..n])
-            .lines()
+/// A loopback stand-in for the Docker API that answers just the calls the share canary makes:
+/// ping, version, the probe image, container create (after `create_delay`), the stat of the
+/// probe (found with `stat_size` bytes, or 404 when `None`), and removal.
+fn fake_docker(mut s: std::net::TcpStream, create_delay: Duration, stat_size: Option<u64>) {
+    let mut buf = [0u8; 8192];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let line = String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    let reply: Vec<u8> = if line.starts_with("GET /_ping") {
+        b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK".to_vec()
+    } else if line.starts_with("GET /version") {
+        b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"Version\":\"x\",\"ApiVersion\":\"1.41\",\"Os\":\"linux\"}  ".to_vec()
+    } else if line.starts_with("GET /images/") {
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_vec()
+    } else if line.starts_with("POST /containers/create") {
+        std::thread::sleep(create_delay);
+        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}".to_vec()
+    } else if let (true, Some(size)) = (line.starts_with("HEAD /containers/"), stat_size) {
+        // The probe's own name, with another size than the 32-byte token written.
+        let name = line
+            .split("/probe/")
+            .nth(1)
+            .unwrap_or("")
+            .split(' ')
             .next()
             .unwrap_or("")
             .to_owned();
-        let reply: &[u8] = if line.starts_with("GET /_ping") {
-            b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK"
-        } else if line.starts_with("GET /version") {
-            b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"Version\":\"x\",\"ApiVersion\":\"1.41\",\"Os\":\"linux\"}  "
-        } else if line.starts_with("GET /images/") {
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
-        } else if line.starts_with("POST /containers/create") {
-            std::thread::sleep(Duration::from_millis(900));
-            b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"
-        } else {
-            b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}"
-        };
-        let _ = s.write_all(reply);
-    });
+        let stat = format!(
+            "{{\"name\":\"{name}\",\"size\":{size},\"mode\":420,\"mtime\":\"2026-01-01T00:00:00Z\",\"linkTarget\":\"\"}}"
+        );
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(stat);
+        format!(
+            "HTTP/1.1 200 OK\r\nX-Docker-Container-Path-Stat: {b64}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    } else if line.starts_with("DELETE ") {
+        b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()
+    } else {
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}".to_vec()
+    };
+    let _ = s.write_all(&reply);
+}
+
+/// Independent checks run concurrently: two share checks against a daemon that takes 900 ms
+/// to create each container finish in about 900 ms, not 1.8 s.
+#[test]
+fn independent_checks_run_concurrently() {
+    let port = server(|s| fake_docker(s, Duration::from_millis(900), None));
     let tmp = tempfile::tempdir().unwrap();
     let root = utf8_dir(&tmp);
     fs::create_dir_all(root.join("d")).unwrap();
@@ -795,46 +820,10 @@ fn a_resolver_that_never_answers_is_reported_at_the_deadline() {
 }
 
 /// The daemon finds a file at the probe's path, but not the one written (another size): the
-/// VM's folder is not the WSL one. The daemon is a loopback stand-in whose stat says so.
+/// VM's folder is not the WSL one.
 #[test]
 fn a_probe_the_daemon_sees_with_other_content_is_a_failure() {
-    let port = server(|mut s| {
-        let mut buf = [0u8; 8192];
-        let n = s.read(&mut buf).unwrap_or(0);
-        let line = String::from_utf8_lossy(&buf[..n])
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_owned();
-        let reply: Vec<u8> = if line.starts_with("GET /_ping") {
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK".to_vec()
-        } else if line.starts_with("GET /version") {
-            b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"Version\":\"x\",\"ApiVersion\":\"1.41\",\"Os\":\"linux\"}  ".to_vec()
-        } else if line.starts_with("GET /images/") {
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_vec()
-        } else if line.starts_with("POST /containers/create") {
-            b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}".to_vec()
-        } else if line.starts_with("HEAD /containers/") {
-            // The probe's own name, 3 bytes long instead of the 32-byte token.
-            let name = line
-                .split("/probe/")
-                .nth(1)
-                .unwrap_or("")
-                .split(' ')
-                .next()
-                .unwrap_or("")
-                .to_owned();
-            let stat = format!(
-                "{{\"name\":\"{name}\",\"size\":3,\"mode\":420,\"mtime\":\"2026-01-01T00:00:00Z\",\"linkTarget\":\"\"}}"
-            );
-            use base64::Engine as _;
-            let b64 = base64::engine::general_purpose::STANDARD.encode(stat);
-            format!("HTTP/1.1 200 OK\r\nX-Docker-Container-Path-Stat: {b64}\r\nContent-Length: 0\r\n\r\n").into_bytes()
-        } else {
-            b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()
-        };
-        let _ = s.write_all(&reply);
-    });
+    let port = server(|s| fake_docker(s, Duration::ZERO, Some(3)));
     let tmp = tempfile::tempdir().unwrap();
     let root = utf8_dir(&tmp);
     fs::create_dir_all(root.join("d")).unwrap();

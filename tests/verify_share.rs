@@ -310,6 +310,18 @@ fn stalling_proxy(
     port
 }
 
+/// What a finished child wrote to its piped stderr.
+fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    err
+}
+
 /// Runs verify on share "d" through a proxy that stalls as `stall` says, interrupts it once
 /// the stalled request arrived, and checks that no probe file or container outlives it.
 fn interrupt_through(stall: Stall) {
@@ -347,14 +359,10 @@ fn interrupt_through(stall: Stall) {
     let start = Instant::now();
     while !seen.load(std::sync::atomic::Ordering::SeqCst) || probe_files(&share).is_empty() {
         if let Ok(Some(st)) = child.try_wait() {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            panic!("verify ended ({st}) before the stalled request: {err}");
+            panic!(
+                "verify ended ({st}) before the stalled request: {}",
+                stderr_of(&mut child)
+            );
         }
         assert!(
             start.elapsed() < Duration::from_secs(20),
@@ -366,13 +374,7 @@ fn interrupt_through(stall: Stall) {
         .args(["-INT", &child.id().to_string()])
         .status();
     let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = stderr_of(&mut child);
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(
         err.contains("interrupted; removing probe files and containers"),
