@@ -224,46 +224,35 @@ fn parse_reg(text: &str) -> Vec<(String, String, Option<String>)> {
 }
 
 /// cmd's first pass over a .bat line: `%%` becomes `%` (a lone `%` would start a variable),
-/// then the line splits at `||` outside double quotes, and the redirections the template
-/// writes are dropped. Any other operator outside quotes is an injection.
-fn cmd_commands(line: &str) -> Vec<String> {
+/// and the redirections the template writes after a call (`>nul 2>&1`, `>nul`) are dropped.
+/// Any other operator outside double quotes (`&`, `|`, `||`, `<`, `>`, parentheses, `^`) is
+/// an injection: the scripts chain nothing on one line.
+fn cmd_command(line: &str) -> String {
     let mut expanded = String::new();
-    let mut chars = line.chars().peekable();
+    let mut chars = line.chars();
     while let Some(c) = chars.next() {
         if c == '%' {
             assert_eq!(chars.next(), Some('%'), "a lone % in {line}");
         }
         expanded.push(c);
     }
-    let mut cmds = vec![String::new()];
+    let command = expanded
+        .strip_suffix(" >nul 2>&1")
+        .or_else(|| expanded.strip_suffix(" >nul"))
+        .unwrap_or(&expanded);
     let mut quoted = false;
-    let mut outside = String::new();
-    for c in expanded.chars() {
+    for c in command.chars() {
         if c == '"' {
             quoted = !quoted;
-        }
-        if !quoted && c != '"' {
-            outside.push(c);
-        }
-        cmds.last_mut().unwrap().push(c);
-        if !quoted && cmds.last().unwrap().ends_with("||") {
-            let l = cmds.last_mut().unwrap();
-            l.truncate(l.len() - 2);
-            cmds.push(String::new());
+        } else if !quoted {
+            assert!(
+                !matches!(c, '&' | '|' | '<' | '>' | '(' | ')' | '^'),
+                "an operator outside quotes in {line}"
+            );
         }
     }
     assert!(!quoted, "unbalanced quotes in {line}");
-    let outside = outside
-        .replace(">nul 2>&1", "")
-        .replace(">nul", "")
-        .replace("||", "");
-    assert!(
-        !outside.contains(['&', '|', '<', '>', '(', ')', '^']),
-        "an operator outside quotes in {line}"
-    );
-    cmds.into_iter()
-        .map(|c| c.replace(">nul 2>&1", "").replace(" >nul", ""))
-        .collect()
+    command.to_owned()
 }
 
 /// The C runtime's split of a command line into argv (argv[0] up to its closing quote; then
@@ -316,7 +305,7 @@ fn crt_argv(cmdline: &str) -> Vec<String> {
 fn vmrun_calls(bat: &str) -> Vec<Vec<String>> {
     bat.split("\r\n")
         .filter(|l| l.starts_with('"'))
-        .flat_map(cmd_commands)
+        .map(cmd_command)
         .map(|c| crt_argv(&c))
         .collect()
 }

@@ -84,7 +84,7 @@ pub fn request(
     s.set_write_timeout(remaining(deadline))
         .map_err(HttpError::Io)?;
     s.write_all(&out)
-        .map_err(|e| timeout_or(e, HttpError::Silent(Duration::ZERO)))?;
+        .map_err(|e| timeout_or(e, HttpError::Silent(left)))?;
     read_response(&mut s, deadline, limit, left)
 }
 
