@@ -158,7 +158,7 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
             Encoding::Utf8,
         ),
     });
-    let manifest = manifest(&vm_name, &out);
+    let manifest = manifest(&vm_name, &install_values(spec), &out);
     out.push(Artifact {
         path: MANIFEST.into(),
         side: Side::Tree,
@@ -191,8 +191,49 @@ pub fn exec_start(spec: &Spec) -> String {
     format!("{stock} -H {} --tls=false", spec.listen_url())
 }
 
-/// The manifest: every artifact but itself, with where it goes and its checksum.
-fn manifest(vm_name: &str, artifacts: &[Artifact]) -> Vec<u8> {
+/// What `dockvm install` needs besides the files, in the manifest: install reads the tree that
+/// was generated and reviewed, never the spec, so every value it applies is written down here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct InstallValues {
+    /// `DOCKER_HOST` for `HKCU\Environment`.
+    pub docker_host: String,
+    /// The folder appended to the user `Path`.
+    pub docker_dir: String,
+    /// Whether a `Run` value starts the VM at sign-in.
+    pub autostart: bool,
+    /// `[automount] root` in `/etc/wsl.conf`.
+    pub automount_root: String,
+    /// The path-equivalence links the tmpfiles file makes in the VM.
+    pub links: Vec<LinkValue>,
+}
+
+/// One link of the tmpfiles file: `path` -> `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct LinkValue {
+    pub path: String,
+    pub target: String,
+}
+
+fn install_values(spec: &Spec) -> InstallValues {
+    InstallValues {
+        docker_host: spec.docker_host(),
+        docker_dir: spec.windows.docker_dir.to_string(),
+        autostart: spec.windows.autostart,
+        automount_root: spec.wsl.automount_root.to_string(),
+        links: spec
+            .shares
+            .iter()
+            .map(|s| LinkValue {
+                path: spec.wsl_path(s).into_string(),
+                target: s.vm_mount().into_string(),
+            })
+            .collect(),
+    }
+}
+
+/// The manifest: every artifact but itself, with where it goes and its checksum, and the
+/// values `dockvm install` applies.
+fn manifest(vm_name: &str, install: &InstallValues, artifacts: &[Artifact]) -> Vec<u8> {
     #[derive(Serialize)]
     struct Entry<'a> {
         path: &'a str,
@@ -208,12 +249,14 @@ fn manifest(vm_name: &str, artifacts: &[Artifact]) -> Vec<u8> {
         schema: u32,
         generator: &'static str,
         vm: &'a str,
+        install: &'a InstallValues,
         artifacts: Vec<Entry<'a>>,
     }
     let m = Manifest {
         schema: 1,
         generator: "dockvm",
         vm: vm_name,
+        install,
         artifacts: artifacts
             .iter()
             .map(|a| Entry {

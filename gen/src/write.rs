@@ -11,7 +11,6 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Write as _};
-use std::os::unix::fs::PermissionsExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -176,8 +175,20 @@ fn write_atomic(path: &Utf8Path, bytes: &[u8], mode: u32) -> Result<(), WriteErr
         .map_err(io_err(dir))?;
     tmp.write_all(bytes).map_err(io_err(path))?;
     // tempfile creates 0600; the files are meant to be read and committed.
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).map_err(io_err(path))?;
+    set_mode(tmp.path(), mode).map_err(io_err(path))?;
     tmp.as_file().sync_all().map_err(io_err(path))?;
     tmp.persist(path).map_err(|e| io_err(path)(e.error))?;
+    Ok(())
+}
+
+/// Gives a file its Unix mode; Windows has no modes (its files inherit the folder's ACL).
+#[cfg(unix)]
+fn set_mode(path: &std::path::Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &std::path::Path, _mode: u32) -> io::Result<()> {
     Ok(())
 }

@@ -346,7 +346,14 @@ impl Validator<'_> {
         raw: Option<Spanned<RawWindows>>,
         whole: &Range<usize>,
     ) -> Option<Windows> {
-        let (span, r) = split(raw, whole, RawWindows { docker_dir: None });
+        let (span, r) = split(
+            raw,
+            whole,
+            RawWindows {
+                docker_dir: None,
+                autostart: None,
+            },
+        );
         let docker_dir = self.field("windows.docker_dir", &r.docker_dir, Absent::Default(r"C:\Program Files\Docker"), &span, |s| {
             if s.contains(';') {
                 return Err(r"contains ';', the Path separator, which would add a second entry to Path; expected one folder, like C:\Program Files\Docker".into());
@@ -355,6 +362,7 @@ impl Validator<'_> {
         });
         Some(Windows {
             docker_dir: docker_dir?,
+            autostart: r.autostart.map(|b| *b.get_ref()).unwrap_or(false),
         })
     }
 

@@ -47,6 +47,7 @@ pub(crate) struct RawVmware {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawWindows {
     pub docker_dir: S<String>,
+    pub autostart: S<bool>,
 }
 
 #[derive(Debug, Deserialize)]

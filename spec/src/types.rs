@@ -45,6 +45,8 @@ pub struct Vmware {
 pub struct Windows {
     /// Folder holding docker.exe; never contains `;` (the Path separator).
     pub docker_dir: WindowsPath,
+    /// Whether `dockvm install` adds a `Run` value that starts the VM at sign-in.
+    pub autostart: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

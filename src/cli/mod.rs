@@ -6,6 +6,7 @@
 
 mod gen_cmd;
 mod init;
+mod install_cmd;
 mod verify_cmd;
 
 use anyhow::Context as _;
@@ -33,6 +34,10 @@ enum Command {
     Verify(verify_cmd::Args),
     /// Write the default spec, commented, to PATH (default ./dockvm.toml); never overwrites.
     Init(init::Args),
+    /// Install one side of a generated tree (VM, WSL or Windows); a second run changes nothing.
+    Install(install_cmd::Args),
+    /// Undo `dockvm install` on one side exactly: only what install added goes.
+    Uninstall(install_cmd::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -65,6 +70,8 @@ pub fn run() -> ExitCode {
         Command::Gen(a) => gen_cmd::run(a),
         Command::Init(a) => init::run(a),
         Command::Verify(a) => verify_cmd::run(a),
+        Command::Install(a) => install_cmd::run(a, install_cmd::Mode::Install),
+        Command::Uninstall(a) => install_cmd::run(a, install_cmd::Mode::Uninstall),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

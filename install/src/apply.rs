@@ -1,0 +1,270 @@
+//! Applying a plan, and showing one: the only part of install that changes the system. One
+//! line per action as it happens; the first failure stops the run (each file is then either
+//! old or new, never cut, since every write is atomic).
+
+use crate::plan::Action;
+use crate::sys;
+use camino::{Utf8Path, Utf8PathBuf};
+use std::fs;
+use std::io;
+
+/// How a run went: lines said and counts.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub changed: usize,
+    pub unchanged: usize,
+    pub skipped: usize,
+}
+
+impl Summary {
+    pub fn line(&self) -> String {
+        let mut s = format!("{} changed, {} unchanged", self.changed, self.unchanged);
+        if self.skipped > 0 {
+            s.push_str(&format!(", {} skipped", self.skipped));
+        }
+        s
+    }
+}
+
+/// The action that failed, and why. What came before it is done.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct ApplyError {
+    pub what: String,
+    /// The file or value it was about.
+    pub path: Utf8PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+fn reg_name(key: &str, name: &str) -> String {
+    format!(r"HKEY_CURRENT_USER\{key}\{name}")
+}
+
+/// The error of `what`, about `path`.
+fn fail(what: String, path: &Utf8Path) -> impl FnOnce(io::Error) -> ApplyError {
+    let path = path.to_owned();
+    move |source| ApplyError { what, path, source }
+}
+
+fn argv_line(argv: &[String]) -> String {
+    argv.join(" ")
+}
+
+/// Applies `actions` in order, saying each through `say`.
+pub fn apply(actions: &[Action], say: &mut dyn FnMut(&str)) -> Result<Summary, ApplyError> {
+    let mut sum = Summary::default();
+    for a in actions {
+        match a {
+            Action::Unchanged(w) => {
+                sum.unchanged += 1;
+                say(&format!("unchanged {w}"));
+            }
+            Action::Kept(w) => {
+                sum.unchanged += 1;
+                say(&format!("kept {w}"));
+            }
+            Action::Advice(w) => say(&format!("note: {w}")),
+            Action::MakeDir(p) => {
+                fs::create_dir(p).map_err(fail(format!("cannot create folder {p}"), p))?;
+                sum.changed += 1;
+                say(&format!("created {p}/"));
+            }
+            Action::RemoveDir(p) => match fs::remove_dir(p) {
+                Ok(()) => {
+                    sum.changed += 1;
+                    say(&format!("removed {p}/"));
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(_) => {
+                    sum.unchanged += 1;
+                    say(&format!("kept {p}/: not empty"));
+                }
+            },
+            Action::Backup { path, to } => {
+                let bytes = fs::read(path).map_err(fail(format!("cannot read {path}"), path))?;
+                sys::write_atomic(to, &bytes, 0o600)
+                    .map_err(fail(format!("cannot write the backup {to}"), to))?;
+                say(&format!("backed up {path} to {to}"));
+            }
+            Action::Write {
+                path,
+                old,
+                new,
+                mode,
+            } => {
+                sys::write_atomic(path, new, *mode)
+                    .map_err(fail(format!("cannot write {path}"), path))?;
+                sum.changed += 1;
+                let verb = if old.is_some() { "changed" } else { "created" };
+                say(&format!("{verb} {path}"));
+            }
+            Action::Remove { path, .. } => {
+                match fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(fail(format!("cannot remove {path}"), path)(e)),
+                }
+                sum.changed += 1;
+                say(&format!("removed {path}"));
+            }
+            Action::Restore { path, backup, .. } => {
+                fs::rename(backup, path)
+                    .map_err(fail(format!("cannot restore {path} from {backup}"), path))?;
+                sum.changed += 1;
+                say(&format!("restored {path} from {backup}"));
+            }
+            Action::RemoveLink { path, target } => {
+                fs::remove_file(path).map_err(fail(format!("cannot remove link {path}"), path))?;
+                sum.changed += 1;
+                say(&format!("removed link {path} -> {target}"));
+            }
+            Action::SetReg { key, name, new, .. } => {
+                let n = reg_name(key, name);
+                sys::reg_set(key, name, new)
+                    .map_err(fail(format!("cannot set {n}"), Utf8Path::new(&n)))?;
+                sum.changed += 1;
+                say(&format!("set {n} = {}", new.show()));
+            }
+            Action::DeleteReg { key, name, .. } => {
+                let n = reg_name(key, name);
+                sys::reg_delete(key, name)
+                    .map_err(fail(format!("cannot delete {n}"), Utf8Path::new(&n)))?;
+                sum.changed += 1;
+                say(&format!("deleted {n}"));
+            }
+            Action::Run {
+                argv,
+                skip: Some(why),
+            } => {
+                sum.skipped += 1;
+                say(&format!("skipped {}: {why}", argv_line(argv)));
+            }
+            Action::Run { argv, skip: None } => {
+                let line = argv_line(argv);
+                let out = std::process::Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .map_err(fail(format!("cannot run {line}"), Utf8Path::new(&argv[0])))?;
+                if !out.status.success() {
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    return Err(ApplyError {
+                        what: format!("{line} failed ({})", out.status),
+                        path: argv[0].clone().into(),
+                        source: io::Error::other(err.trim().to_owned()),
+                    });
+                }
+                sum.changed += 1;
+                say(&format!("ran {line}"));
+            }
+            Action::Broadcast => match sys::broadcast_environment() {
+                Ok(()) => say(
+                    "ran WM_SETTINGCHANGE \"Environment\" broadcast (new terminals see the values)",
+                ),
+                Err(why) => {
+                    sum.skipped += 1;
+                    say(&format!("skipped WM_SETTINGCHANGE broadcast: {why}"));
+                }
+            },
+        }
+    }
+    Ok(sum)
+}
+
+/// What `--dry-run` prints: each action as it would be, with a unified diff of every file it
+/// would change and the registry values before and after. Returns the text and whether
+/// anything would change.
+pub fn show(actions: &[Action]) -> (String, bool) {
+    let mut out = String::new();
+    let mut n = Summary::default();
+    for a in actions {
+        let line = match a {
+            Action::Unchanged(w) => {
+                n.unchanged += 1;
+                format!("unchanged {w}")
+            }
+            Action::Kept(w) => {
+                n.unchanged += 1;
+                format!("kept {w}")
+            }
+            Action::Advice(w) => format!("note: {w}"),
+            Action::MakeDir(p) => format!("would create {p}/"),
+            Action::RemoveDir(p) => format!("would remove {p}/ (if empty)"),
+            Action::Backup { path, to } => format!("would back up {path} to {to}"),
+            Action::Write { path, old, new, .. } => {
+                let verb = if old.is_some() { "change" } else { "create" };
+                format!(
+                    "would {verb} {path}\n{}",
+                    diff(path, old.as_deref().unwrap_or_default(), new)
+                )
+            }
+            Action::Remove { path, old } => {
+                format!("would remove {path}\n{}", diff(path, old, b""))
+            }
+            Action::Restore {
+                path,
+                backup,
+                old,
+                new,
+            } => format!(
+                "would restore {path} from {backup}\n{}",
+                diff(path, old, new)
+            ),
+            Action::RemoveLink { path, target } => {
+                format!("would remove link {path} -> {target}")
+            }
+            Action::SetReg {
+                key,
+                name,
+                old,
+                new,
+            } => format!(
+                "would set {}\n- {}\n+ {}",
+                reg_name(key, name),
+                old.as_ref().map_or("(absent)".into(), |v| v.show()),
+                new.show()
+            ),
+            Action::DeleteReg { key, name, old } => {
+                format!("would delete {}\n- {}", reg_name(key, name), old.show())
+            }
+            Action::Run { argv, skip: None } => format!("would run {}", argv_line(argv)),
+            Action::Run {
+                argv,
+                skip: Some(why),
+            } => {
+                n.skipped += 1;
+                format!("would skip {}: {why}", argv_line(argv))
+            }
+            Action::Broadcast => "would broadcast WM_SETTINGCHANGE \"Environment\"".into(),
+        };
+        if a.changes() {
+            n.changed += 1;
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    let changes = n.changed > 0;
+    out.push_str(&format!(
+        "dry run: {} to change, {} unchanged{}\n",
+        n.changed,
+        n.unchanged,
+        if n.skipped > 0 {
+            format!(", {} skipped", n.skipped)
+        } else {
+            String::new()
+        }
+    ));
+    (out, changes)
+}
+
+/// A unified diff of a file's bytes (shown as UTF-8, lossily, with CRs made visible).
+fn diff(path: &Utf8Path, old: &[u8], new: &[u8]) -> String {
+    let show = |b: &[u8]| String::from_utf8_lossy(b).replace('\r', "\\r");
+    let (o, n) = (show(old), show(new));
+    similar::TextDiff::from_lines(&o, &n)
+        .unified_diff()
+        .context_radius(2)
+        .header(path.as_str(), path.as_str())
+        .to_string()
+}

@@ -1,0 +1,998 @@
+//! Install and uninstall as data: each side's changes are computed from the tree and from what
+//! is on the system now (reads only), as a list of [`Action`]s that is then printed (`--dry-run`)
+//! or applied ([`crate::apply`]). Nothing here writes.
+//!
+//! Ownership without guessing: a whole file is dockvm's when its first line says it was
+//! generated for this VM; a shared file (hosts, profile, wsl.conf) is edited only in dockvm's
+//! marked block or key. Before the first change to a file dockvm did not write, a copy is kept
+//! beside it (`<file>.dockvm-backup`, written once). What install created or replaced elsewhere
+//! (folders, links, registry values) is recorded in a state file before it is changed, so that
+//! uninstall undoes exactly that and nothing else.
+
+use crate::edit;
+use crate::registry::{self, ENVIRONMENT, REG_EXPAND_SZ, REG_SZ, RUN, RegValue};
+use crate::state::{LinkRecord, State};
+use crate::tree::{Tree, TreeError};
+use camino::{Utf8Path, Utf8PathBuf};
+use std::io;
+
+/// Which system install acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Vm,
+    Wsl,
+    Windows,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Vm => "vm",
+            Side::Wsl => "wsl",
+            Side::Windows => "windows",
+        }
+    }
+}
+
+/// Reads of the system the plan depends on; [`crate::sys::Host`] is the real one.
+pub trait Look {
+    /// A file's bytes, or `None` when it does not exist. Follows symlinks.
+    fn read(&self, path: &Utf8Path) -> io::Result<Option<Vec<u8>>>;
+    /// Whether anything (file, folder, link, even a dangling one) is at `path`.
+    fn exists(&self, path: &Utf8Path) -> bool;
+    fn is_dir(&self, path: &Utf8Path) -> bool;
+    /// The target of the symlink at `path`, if it is one.
+    fn link_target(&self, path: &Utf8Path) -> Option<Utf8PathBuf>;
+    /// The names in a folder (empty when it does not exist).
+    fn list(&self, path: &Utf8Path) -> Vec<String>;
+    /// A value under `HKEY_CURRENT_USER\<key>`.
+    fn reg(&self, key: &str, name: &str) -> io::Result<Option<RegValue>>;
+}
+
+/// Where the side's files live; decided once by the caller.
+#[derive(Debug, Clone)]
+pub struct Places {
+    /// `/`, or `--root DIR`: every absolute system path of the vm and wsl sides is under it.
+    pub root: Utf8PathBuf,
+    /// `$HOME` (wsl: the profile's `~`).
+    pub home: Option<Utf8PathBuf>,
+    /// Why commands (systemctl, systemd-tmpfiles) cannot run here, or `None` when they can.
+    pub no_commands: Option<String>,
+    /// Windows: `%SystemRoot%` and `%LOCALAPPDATA%`.
+    pub system_root: Option<Utf8PathBuf>,
+    pub local_app_data: Option<Utf8PathBuf>,
+}
+
+impl Places {
+    /// A system path (`/etc/...`) under the root.
+    pub fn sys(&self, abs: &str) -> Utf8PathBuf {
+        self.root.join(abs.trim_start_matches('/'))
+    }
+
+    /// A path as the state records it: without the root on the vm and wsl sides, so a staged
+    /// image keeps a state that is right once it boots.
+    pub fn logical(&self, path: &Utf8Path) -> String {
+        match path.strip_prefix(&self.root) {
+            Ok(rest) if self.root != Utf8Path::new("/") => format!("/{rest}"),
+            _ => path.to_string(),
+        }
+    }
+
+    /// The system path of a path the state recorded.
+    pub fn real(&self, recorded: &str) -> Utf8PathBuf {
+        if recorded.starts_with('/') {
+            self.sys(recorded)
+        } else {
+            Utf8PathBuf::from(recorded)
+        }
+    }
+}
+
+/// One change (or the statement that none is needed) on the side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Already as wanted.
+    Unchanged(String),
+    /// Something dockvm leaves alone, and why.
+    Kept(String),
+    MakeDir(Utf8PathBuf),
+    /// Removed only if empty when it comes to it.
+    RemoveDir(Utf8PathBuf),
+    /// Copies the file as it is now to `to` (done once, before the first change).
+    Backup {
+        path: Utf8PathBuf,
+        to: Utf8PathBuf,
+    },
+    /// Creates or replaces a whole file.
+    Write {
+        path: Utf8PathBuf,
+        old: Option<Vec<u8>>,
+        new: Vec<u8>,
+        mode: u32,
+    },
+    Remove {
+        path: Utf8PathBuf,
+        old: Vec<u8>,
+    },
+    /// Renames the backup over the file: the file is again what it was before install.
+    Restore {
+        path: Utf8PathBuf,
+        backup: Utf8PathBuf,
+        old: Vec<u8>,
+        new: Vec<u8>,
+    },
+    RemoveLink {
+        path: Utf8PathBuf,
+        target: Utf8PathBuf,
+    },
+    SetReg {
+        key: &'static str,
+        name: String,
+        old: Option<RegValue>,
+        new: RegValue,
+    },
+    DeleteReg {
+        key: &'static str,
+        name: String,
+        old: RegValue,
+    },
+    /// A command; `skip` says why it does not run here.
+    Run {
+        argv: Vec<String>,
+        skip: Option<String>,
+    },
+    /// `WM_SETTINGCHANGE` "Environment" to every top-level window, with a timeout.
+    Broadcast,
+    /// Something the user must do, said once the rest is done.
+    Advice(String),
+}
+
+impl Action {
+    /// Whether the action changes the system (what `--dry-run`'s exit code counts).
+    pub fn changes(&self) -> bool {
+        match self {
+            Action::Unchanged(_) | Action::Kept(_) | Action::Advice(_) => false,
+            Action::Run { skip, .. } => skip.is_none(),
+            _ => true,
+        }
+    }
+}
+
+/// Why a side cannot be planned. Nothing has changed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The system is in a state install must not touch; the message says what and why.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: Utf8PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, PlanError>;
+
+/// Where the backup of `path` lives.
+pub fn backup_of(path: &Utf8Path) -> Utf8PathBuf {
+    Utf8PathBuf::from(format!("{path}.dockvm-backup"))
+}
+
+fn read(look: &dyn Look, path: &Utf8Path) -> Result<Option<Vec<u8>>> {
+    look.read(path).map_err(|source| PlanError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn reg(look: &dyn Look, key: &str, name: &str) -> Result<Option<RegValue>> {
+    look.reg(key, name).map_err(|source| PlanError::Io {
+        path: format!(r"HKEY_CURRENT_USER\{key}\{name}").into(),
+        source,
+    })
+}
+
+/// The VM named by the first line of a whole file dockvm generated (`# Generated by dockvm for
+/// VM <vm>`), if `bytes` starts with one.
+fn marked_vm(bytes: &[u8]) -> Option<String> {
+    let first = bytes.split(|b| *b == b'\n').next()?;
+    let rest = first.strip_prefix(b"# Generated by dockvm for VM ")?;
+    let name: Vec<u8> = rest
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+        .copied()
+        .collect();
+    String::from_utf8(name).ok()
+}
+
+/// The VM files, as (tree path, system path).
+const VM_FILES: [&str; 3] = [
+    "vm/etc/systemd/system/docker.service.d/dockvm.conf",
+    "vm/etc/systemd/system/mnt-hgfs.mount",
+    "vm/etc/tmpfiles.d/dockvm.conf",
+];
+
+fn state_path(p: &Places, side: Side, vm: &str) -> Result<Utf8PathBuf> {
+    Ok(match side {
+        Side::Vm => p.sys(&format!("/var/lib/dockvm/{vm}/install-state.json")),
+        Side::Wsl => unreachable!("the wsl side keeps no state"),
+        Side::Windows => app_dir(p, vm)?.join("install-state.json"),
+    })
+}
+
+fn app_dir(p: &Places, vm: &str) -> Result<Utf8PathBuf> {
+    let base = p.local_app_data.as_ref().ok_or_else(|| {
+        PlanError::Refused("%LOCALAPPDATA% is not set: dockvm keeps its Windows files there".into())
+    })?;
+    Ok(base.join("dockvm").join(vm))
+}
+
+fn load_state(look: &dyn Look, path: &Utf8Path, vm: &str) -> Result<Option<State>> {
+    match read(look, path)? {
+        None => Ok(None),
+        Some(b) => State::parse(&b, vm).map(Some).map_err(|why| {
+            PlanError::Refused(format!(
+                "{path}: {why}; it records what install changed, so uninstall needs it: restore it, or remove it to start over"
+            ))
+        }),
+    }
+}
+
+/// Folders missing on the way to `path`'s parent, outermost first.
+fn missing_dirs(look: &dyn Look, path: &Utf8Path) -> Vec<Utf8PathBuf> {
+    let mut out: Vec<Utf8PathBuf> = path
+        .ancestors()
+        .skip(1)
+        .take_while(|d| !d.as_str().is_empty() && !look.exists(d))
+        .map(Utf8Path::to_owned)
+        .collect();
+    out.reverse();
+    out
+}
+
+/// Plans `dockvm install` of one side.
+pub fn install(side: Side, tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    match side {
+        Side::Vm => install_vm(tree, p, look),
+        Side::Wsl => install_wsl(tree, p, look),
+        Side::Windows => install_windows(tree, p, look),
+    }
+}
+
+/// Plans `dockvm uninstall` of one side.
+pub fn uninstall(side: Side, tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    match side {
+        Side::Vm => uninstall_vm(tree, p, look),
+        Side::Wsl => uninstall_wsl(tree, p, look),
+        Side::Windows => uninstall_windows(tree, p, look),
+    }
+}
+
+/// Writes the state first (so an interruption still leaves the record of what install may
+/// have changed), with the folders it needs, which it records too.
+fn with_state(
+    look: &dyn Look,
+    p: &Places,
+    state_file: &Utf8Path,
+    mut state: State,
+    old: Option<Vec<u8>>,
+    mut body: Vec<Action>,
+) -> Vec<Action> {
+    if !body.iter().any(Action::changes) {
+        return body;
+    }
+    let dirs = missing_dirs(look, state_file);
+    let mut created = dirs.iter().map(|d| p.logical(d)).collect::<Vec<_>>();
+    created.append(&mut state.created_dirs);
+    state.created_dirs = created;
+    let new = state.to_bytes();
+    if old.as_deref() == Some(&new[..]) {
+        return body;
+    }
+    let mut out: Vec<Action> = dirs.into_iter().map(Action::MakeDir).collect();
+    out.push(Action::Write {
+        path: state_file.to_owned(),
+        old,
+        new,
+        mode: 0o644,
+    });
+    out.append(&mut body);
+    out
+}
+
+fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    let vm = &tree.vm;
+    let daemon_json = p.sys("/etc/docker/daemon.json");
+    if let Some(bytes) = read(look, &daemon_json)?
+        && let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(&bytes)
+        && m.contains_key("hosts")
+    {
+        return Err(PlanError::Refused(format!(
+            "{daemon_json}: sets \"hosts\": dockerd refuses to start when hosts are given both there and as -H flags, which the drop-in does (moby#25471); remove the \"hosts\" key (the drop-in gives dockerd fd:// and its TCP listener) and run install again"
+        )));
+    }
+    let state_file = state_path(p, Side::Vm, vm)?;
+    let old_state = read(look, &state_file)?;
+    let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
+    let mut body = Vec::new();
+    let mut changed = [false; 3];
+    for (i, rel) in VM_FILES.iter().enumerate() {
+        let f = tree.file(rel)?;
+        let path = p.sys(f.target.as_deref().unwrap_or_default());
+        let cur = read(look, &path)?;
+        if cur.as_deref() == Some(&f.bytes[..]) {
+            body.push(Action::Unchanged(path.to_string()));
+            continue;
+        }
+        if let Some(c) = &cur
+            && let Some(other) = marked_vm(c)
+            && &other != vm
+        {
+            return Err(PlanError::Refused(format!(
+                "{path}: installed for VM {other}, not {vm}: a VM runs one dockerd; run `dockvm uninstall --side vm` with VM {other}'s tree first"
+            )));
+        }
+        for d in missing_dirs(look, &path) {
+            if !body.contains(&Action::MakeDir(d.clone())) {
+                state.created_dirs.push(p.logical(&d));
+                body.push(Action::MakeDir(d));
+            }
+        }
+        if let Some(c) = &cur
+            && marked_vm(c).is_none()
+            && !look.exists(&backup_of(&path))
+        {
+            body.push(Action::Backup {
+                path: path.clone(),
+                to: backup_of(&path),
+            });
+        }
+        body.push(Action::Write {
+            path,
+            old: cur,
+            new: f.bytes.clone(),
+            mode: f.mode,
+        });
+        changed[i] = true;
+    }
+    let [drop_in, mount, tmpfiles] = changed;
+    let run = |argv: &[&str]| Action::Run {
+        argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+        skip: p.no_commands.clone(),
+    };
+    if drop_in || mount || tmpfiles {
+        body.push(run(&["systemctl", "daemon-reload"]));
+    }
+    if mount {
+        body.push(run(&["systemctl", "enable", "--now", "mnt-hgfs.mount"]));
+    }
+    if tmpfiles {
+        if p.no_commands.is_none() {
+            // The links systemd-tmpfiles is about to make: uninstall removes these, and only these.
+            for l in &tree.values.links {
+                let at = Utf8Path::new(&l.path);
+                if !look.exists(at) && !state.links_created.iter().any(|r| r.path == l.path) {
+                    state.links_created.push(LinkRecord {
+                        path: l.path.clone(),
+                        target: l.target.clone(),
+                    });
+                }
+            }
+        }
+        body.push(run(&[
+            "systemd-tmpfiles",
+            "--create",
+            "/etc/tmpfiles.d/dockvm.conf",
+        ]));
+    }
+    if drop_in || mount {
+        body.push(run(&["systemctl", "restart", "docker"]));
+    }
+    Ok(with_state(look, p, &state_file, state, old_state, body))
+}
+
+fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    let vm = &tree.vm;
+    let state_file = state_path(p, Side::Vm, vm)?;
+    let state = load_state(look, &state_file, vm)?;
+    let mut files = Vec::new();
+    let mut removed = Vec::new();
+    let mut touched = [false; 3];
+    for (i, rel) in VM_FILES.iter().enumerate() {
+        let f = tree.file(rel)?;
+        let path = p.sys(f.target.as_deref().unwrap_or_default());
+        let backup = backup_of(&path);
+        match (read(look, &path)?, read(look, &backup)?) {
+            (cur, Some(orig)) => {
+                files.push(Action::Restore {
+                    path: path.clone(),
+                    backup,
+                    old: cur.unwrap_or_default(),
+                    new: orig,
+                });
+                touched[i] = true;
+            }
+            (Some(cur), None) if marked_vm(&cur).as_deref() == Some(vm) => {
+                removed.push(path.clone());
+                files.push(Action::Remove { path, old: cur });
+                touched[i] = true;
+            }
+            (Some(_), None) => files.push(Action::Kept(format!(
+                "{path}: not written by dockvm for VM {vm}"
+            ))),
+            (None, None) => files.push(Action::Unchanged(format!("{path} (absent)"))),
+        }
+    }
+    let [drop_in, mount, _] = touched;
+    let run = |argv: &[&str]| Action::Run {
+        argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+        skip: p.no_commands.clone(),
+    };
+    let mut out = Vec::new();
+    let mount_path = p.sys("/etc/systemd/system/mnt-hgfs.mount");
+    if removed.contains(&mount_path) {
+        // Before the unit file goes: disable needs it to find the links enable made.
+        out.push(run(&["systemctl", "disable", "--now", "mnt-hgfs.mount"]));
+    }
+    out.append(&mut files);
+    for l in state.iter().flat_map(|s| &s.links_created) {
+        let at = p.sys(&l.path);
+        if look.link_target(&at).as_deref() == Some(Utf8Path::new(&l.target)) {
+            out.push(Action::RemoveLink {
+                path: at,
+                target: l.target.clone().into(),
+            });
+        }
+    }
+    if touched.iter().any(|t| *t) {
+        out.push(run(&["systemctl", "daemon-reload"]));
+    }
+    if drop_in || mount {
+        out.push(run(&["systemctl", "restart", "docker"]));
+    }
+    if let Some(s) = &state {
+        out.push(Action::Remove {
+            path: state_file.clone(),
+            old: s.to_bytes(),
+        });
+        for d in state_dirs(p, s) {
+            out.push(Action::RemoveDir(d));
+        }
+    }
+    Ok(out)
+}
+
+/// The folders to remove after the state file, innermost first: those install created.
+fn state_dirs(p: &Places, s: &State) -> Vec<Utf8PathBuf> {
+    let mut dirs: Vec<Utf8PathBuf> = s.created_dirs.iter().map(|d| p.real(d)).collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs.reverse();
+    dirs
+}
+
+/// The block's new bytes for a shared file, and whether a backup is due first: only when the
+/// file exists and has no block of this VM yet (it is as its owner left it).
+fn block_edit(
+    look: &dyn Look,
+    path: &Utf8Path,
+    vm: &str,
+    block: &[u8],
+    out: &mut Vec<Action>,
+    mode: u32,
+) -> Result<bool> {
+    let cur = read(look, path)?;
+    let new = edit::put_block(cur.as_deref().unwrap_or_default(), vm, block);
+    if cur.as_deref() == Some(&new[..]) {
+        out.push(Action::Unchanged(path.to_string()));
+        return Ok(false);
+    }
+    if let Some(c) = &cur
+        && edit::find_block(c, vm).is_none()
+        && !look.exists(&backup_of(path))
+    {
+        out.push(Action::Backup {
+            path: path.to_owned(),
+            to: backup_of(path),
+        });
+    }
+    out.push(Action::Write {
+        path: path.to_owned(),
+        old: cur,
+        new,
+        mode,
+    });
+    Ok(true)
+}
+
+/// Undoes [`block_edit`]: the block goes, every other byte stays (later edits included). When
+/// the rest is exactly the backup (plus the line ending install had to add), the backup's
+/// bytes are the result; a file install created and that holds nothing else goes.
+fn block_undo(look: &dyn Look, path: &Utf8Path, vm: &str, out: &mut Vec<Action>) -> Result<()> {
+    let backup = backup_of(path);
+    let orig = read(look, &backup)?;
+    let Some(cur) = read(look, path)? else {
+        out.push(Action::Unchanged(format!("{path} (absent)")));
+        return Ok(());
+    };
+    if edit::find_block(&cur, vm).is_none() {
+        out.push(Action::Unchanged(format!("{path} (no dockvm {vm} block)")));
+    } else {
+        let mut rest = edit::remove_block(&cur, vm);
+        if let Some(o) = &orig
+            && !o.ends_with(b"\n")
+            && (rest == [&o[..], b"\n"].concat() || rest == [&o[..], b"\r\n"].concat())
+        {
+            rest = o.clone();
+        }
+        if rest.is_empty() && orig.is_none() {
+            out.push(Action::Remove {
+                path: path.to_owned(),
+                old: cur,
+            });
+            return Ok(());
+        }
+        out.push(Action::Write {
+            path: path.to_owned(),
+            old: Some(cur.clone()),
+            new: rest.clone(),
+            mode: 0o644,
+        });
+        backup_cleanup(path, orig, &rest, out);
+        return Ok(());
+    }
+    backup_cleanup(path, orig, &cur, out);
+    Ok(())
+}
+
+/// The backup goes once the file is again exactly what it holds; otherwise it stays, said.
+fn backup_cleanup(path: &Utf8Path, orig: Option<Vec<u8>>, now: &[u8], out: &mut Vec<Action>) {
+    let Some(o) = orig else { return };
+    let backup = backup_of(path);
+    if o == now {
+        out.push(Action::Remove {
+            path: backup,
+            old: o,
+        });
+    } else {
+        out.push(Action::Kept(format!(
+            "{backup}: {path} was edited since install, so it differs from the copy made before install"
+        )));
+    }
+}
+
+fn profile_path(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Utf8PathBuf> {
+    let f = tree.file("wsl/profile.sh")?;
+    let target = f.target.clone().unwrap_or_default();
+    let path = match target.strip_prefix("~/") {
+        Some(rest) => p
+            .home
+            .as_ref()
+            .ok_or_else(|| {
+                PlanError::Refused(format!("HOME is not set: the profile {target} is under it"))
+            })?
+            .join(rest),
+        None => Utf8PathBuf::from(&target),
+    };
+    // A profile that is a link (a dotfiles manager's) is edited where it points, so the link stays.
+    let path = match look.link_target(&path) {
+        Some(t) if t.is_absolute() => t,
+        Some(t) => path.parent().unwrap_or(Utf8Path::new("/")).join(t),
+        None => path,
+    };
+    if let Some(dir) = path.parent()
+        && !look.is_dir(dir)
+    {
+        return Err(PlanError::Refused(format!(
+            "{dir}: the folder of the profile {target} does not exist; create it, or set wsl.profile in the spec to a file your shell reads"
+        )));
+    }
+    Ok(path)
+}
+
+const WSL_CONF: &str = "/etc/wsl.conf";
+
+fn install_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    let vm = &tree.vm;
+    let mut out = Vec::new();
+    let profile = profile_path(tree, p, look)?;
+    if let Some(cur) = read(look, &profile)? {
+        let others = edit::other_blocks(&cur, vm);
+        if !others.is_empty() {
+            return Err(PlanError::Refused(format!(
+                "{profile}: holds the dockvm block of VM {}: both would export DOCKER_HOST and the later would win; run `dockvm uninstall --side wsl` with that VM's tree first",
+                others.join(", ")
+            )));
+        }
+    }
+    block_edit(
+        look,
+        &profile,
+        vm,
+        &tree.file("wsl/profile.sh")?.bytes,
+        &mut out,
+        0o644,
+    )?;
+    let conf = p.sys(WSL_CONF);
+    let root = &tree.values.automount_root;
+    let conf_changed = match read(look, &conf)? {
+        None => {
+            out.push(Action::Write {
+                path: conf.clone(),
+                old: None,
+                new: tree.file("wsl/wsl.conf")?.bytes.clone(),
+                mode: 0o644,
+            });
+            true
+        }
+        Some(cur) => match edit::find_key(&cur, "automount", "root") {
+            Some((_, v)) if edit::same_root(v, root.as_bytes()) => {
+                out.push(Action::Unchanged(format!(
+                    "{conf} ([automount] root = {root})"
+                )));
+                false
+            }
+            _ => {
+                if !look.exists(&backup_of(&conf)) {
+                    out.push(Action::Backup {
+                        path: conf.clone(),
+                        to: backup_of(&conf),
+                    });
+                }
+                out.push(Action::Write {
+                    new: edit::set_key(&cur, "automount", "root", root),
+                    path: conf.clone(),
+                    old: Some(cur),
+                    mode: 0o644,
+                });
+                true
+            }
+        },
+    };
+    if conf_changed {
+        out.push(Action::Advice(format!(
+            "{WSL_CONF} changed: run `wsl --shutdown` in Windows, then open WSL again (WSL reads it only when it starts)"
+        )));
+    }
+    Ok(out)
+}
+
+fn uninstall_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    let vm = &tree.vm;
+    let mut out = Vec::new();
+    let profile = profile_path(tree, p, look)?;
+    block_undo(look, &profile, vm, &mut out)?;
+    let conf = p.sys(WSL_CONF);
+    let backup = backup_of(&conf);
+    let generated = &tree.file("wsl/wsl.conf")?.bytes;
+    let root = &tree.values.automount_root;
+    match (read(look, &conf)?, read(look, &backup)?) {
+        (None, _) => out.push(Action::Unchanged(format!("{conf} (absent)"))),
+        (Some(cur), None) if &cur == generated => out.push(Action::Remove {
+            path: conf,
+            old: cur,
+        }),
+        (Some(_), None) => out.push(Action::Unchanged(format!(
+            "{conf} (install did not change it)"
+        ))),
+        (Some(cur), Some(orig)) => {
+            let new = if cur == edit::set_key(&orig, "automount", "root", root) {
+                orig.clone()
+            } else {
+                edit::restore_key(&cur, &orig, "automount", "root")
+            };
+            if new != cur {
+                out.push(Action::Write {
+                    path: conf.clone(),
+                    old: Some(cur),
+                    new: new.clone(),
+                    mode: 0o644,
+                });
+                out.push(Action::Advice(format!(
+                    "{WSL_CONF} changed: run `wsl --shutdown` in Windows for WSL to read it"
+                )));
+            }
+            backup_cleanup(&conf, Some(orig), &new, &mut out);
+        }
+    }
+    Ok(out)
+}
+
+const BATS: [&str; 3] = [
+    "windows/start-vm.bat",
+    "windows/stop-vm.bat",
+    "windows/reset-shared-folders.bat",
+];
+
+fn hosts_path(p: &Places) -> Result<Utf8PathBuf> {
+    let root = p.system_root.as_ref().ok_or_else(|| {
+        PlanError::Refused("%SystemRoot% is not set: it holds the hosts file".into())
+    })?;
+    Ok(root.join(r"System32\drivers\etc\hosts"))
+}
+
+/// The `Run` value's data: the copied start-vm.bat, quoted (the path may hold spaces).
+fn run_command(app: &Utf8Path) -> String {
+    format!("\"{}\"", app.join("start-vm.bat"))
+}
+
+fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    let vm = &tree.vm;
+    let app = app_dir(p, vm)?;
+    let state_file = state_path(p, Side::Windows, vm)?;
+    let base = app.parent().unwrap_or(&app).to_owned();
+    if let Some(other) = look
+        .list(&base)
+        .into_iter()
+        .find(|n| n != vm && look.exists(&base.join(n).join("install-state.json")))
+    {
+        return Err(PlanError::Refused(format!(
+            "{}: VM {other} is installed on this side, and DOCKER_HOST can name only one VM; run `dockvm uninstall` with VM {other}'s tree first",
+            base.join(&other).join("install-state.json")
+        )));
+    }
+    let old_state = read(look, &state_file)?;
+    let first = old_state.is_none();
+    let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
+    let mut body = Vec::new();
+    for d in missing_dirs(look, &app.join("x")) {
+        state.created_dirs.push(p.logical(&d));
+        body.push(Action::MakeDir(d));
+    }
+    for rel in BATS {
+        let f = tree.file(rel)?;
+        let path = app.join(rel.trim_start_matches("windows/"));
+        let cur = read(look, &path)?;
+        if cur.as_deref() == Some(&f.bytes[..]) {
+            body.push(Action::Unchanged(path.to_string()));
+        } else {
+            body.push(Action::Write {
+                path,
+                old: cur,
+                new: f.bytes.clone(),
+                mode: f.mode,
+            });
+        }
+    }
+    let mut env_changed = false;
+    // DOCKER_HOST, REG_SZ; what it was before the first install is recorded once.
+    let want = RegValue::string(REG_SZ, &tree.values.docker_host);
+    let cur = reg(look, ENVIRONMENT, "DOCKER_HOST")?;
+    if first || !state.docker_host.recorded {
+        state.docker_host.recorded = true;
+        state.docker_host.before = cur.clone();
+    }
+    set_value(
+        &mut body,
+        ENVIRONMENT,
+        "DOCKER_HOST",
+        cur,
+        want,
+        &mut env_changed,
+    );
+    // Path: docker_dir appended once, the value's type kept (REG_EXPAND_SZ stays so).
+    let dir = &tree.values.docker_dir;
+    let cur = reg(look, ENVIRONMENT, "Path")?;
+    let text = cur.as_ref().and_then(RegValue::text).unwrap_or_default();
+    if text.split(';').any(|e| registry::same_dir(e, dir)) {
+        body.push(Action::Unchanged(format!(
+            r"HKEY_CURRENT_USER\Environment\Path (has {dir})"
+        )));
+    } else {
+        let kind = cur.as_ref().map_or(REG_EXPAND_SZ, |v| v.kind);
+        let new = RegValue::string(kind, &registry::path_with(&text, dir));
+        state.path.entry = Some(dir.clone());
+        state.path.before = cur.clone();
+        state.path.after = Some(new.clone());
+        set_value(&mut body, ENVIRONMENT, "Path", cur, new, &mut env_changed);
+    }
+    // The Run value starts the copied start-vm.bat at sign-in, when the spec asks for it.
+    let name = format!("dockvm-{vm}");
+    let cur = reg(look, RUN, &name)?;
+    if tree.values.autostart {
+        if !state.run.recorded {
+            state.run.recorded = true;
+            state.run.before = cur.clone();
+        }
+        let want = RegValue::string(REG_SZ, &run_command(&app));
+        set_value(&mut body, RUN, &name, cur, want, &mut false);
+    } else if let Some(c) = cur {
+        if state.run.recorded && c == RegValue::string(REG_SZ, &run_command(&app)) {
+            match state.run.before.take() {
+                Some(b) => body.push(Action::SetReg {
+                    key: RUN,
+                    name: name.clone(),
+                    old: Some(c),
+                    new: b,
+                }),
+                None => body.push(Action::DeleteReg {
+                    key: RUN,
+                    name: name.clone(),
+                    old: c,
+                }),
+            }
+            state.run.recorded = false;
+        } else {
+            body.push(Action::Kept(format!(
+                r"HKEY_CURRENT_USER\{RUN}\{name}: not set by dockvm install (autostart is off in the spec)"
+            )));
+        }
+    }
+    if env_changed {
+        body.push(Action::Broadcast);
+    }
+    // The hosts file last: it needs an administrator, and everything else is done without one.
+    let hosts = hosts_path(p)?;
+    block_edit(
+        look,
+        &hosts,
+        vm,
+        &tree.file("windows/hosts.txt")?.bytes,
+        &mut body,
+        0o644,
+    )?;
+    Ok(with_state(look, p, &state_file, state, old_state, body))
+}
+
+fn set_value(
+    out: &mut Vec<Action>,
+    key: &'static str,
+    name: &str,
+    cur: Option<RegValue>,
+    want: RegValue,
+    changed: &mut bool,
+) {
+    if cur.as_ref() == Some(&want) {
+        out.push(Action::Unchanged(format!(
+            r"HKEY_CURRENT_USER\{key}\{name}"
+        )));
+    } else {
+        *changed = true;
+        out.push(Action::SetReg {
+            key,
+            name: name.to_owned(),
+            old: cur,
+            new: want,
+        });
+    }
+}
+
+fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    let vm = &tree.vm;
+    let app = app_dir(p, vm)?;
+    let state_file = state_path(p, Side::Windows, vm)?;
+    let state = load_state(look, &state_file, vm)?;
+    let mut out = Vec::new();
+    let mut env_changed = false;
+    let ours = RegValue::string(REG_SZ, &tree.values.docker_host);
+    match reg(look, ENVIRONMENT, "DOCKER_HOST")? {
+        Some(cur) if cur == ours => {
+            env_changed = true;
+            match state.as_ref().and_then(|s| s.docker_host.before.clone()) {
+                Some(before) => out.push(Action::SetReg {
+                    key: ENVIRONMENT,
+                    name: "DOCKER_HOST".into(),
+                    old: Some(cur),
+                    new: before,
+                }),
+                None => out.push(Action::DeleteReg {
+                    key: ENVIRONMENT,
+                    name: "DOCKER_HOST".into(),
+                    old: cur,
+                }),
+            }
+        }
+        Some(cur) => out.push(Action::Kept(format!(
+            r"HKEY_CURRENT_USER\Environment\DOCKER_HOST = {}: not the value install set",
+            cur.show()
+        ))),
+        None => out.push(Action::Unchanged(
+            r"HKEY_CURRENT_USER\Environment\DOCKER_HOST (absent)".into(),
+        )),
+    }
+    if let Some(s) = &state
+        && let Some(entry) = &s.path.entry
+    {
+        let cur = reg(look, ENVIRONMENT, "Path")?;
+        let restore = if cur == s.path.after {
+            // Untouched since install: the exact bytes from before.
+            s.path.before.clone().map(Ok).unwrap_or(Err(()))
+        } else {
+            let text = cur.as_ref().and_then(RegValue::text).unwrap_or_default();
+            let kind = cur.as_ref().map_or(REG_EXPAND_SZ, |v| v.kind);
+            Ok(RegValue::string(
+                kind,
+                &registry::path_without(&text, entry),
+            ))
+        };
+        match (cur, restore) {
+            (Some(c), Ok(new)) if c != new => {
+                env_changed = true;
+                out.push(Action::SetReg {
+                    key: ENVIRONMENT,
+                    name: "Path".into(),
+                    old: Some(c),
+                    new,
+                });
+            }
+            (Some(c), Err(())) => {
+                env_changed = true;
+                out.push(Action::DeleteReg {
+                    key: ENVIRONMENT,
+                    name: "Path".into(),
+                    old: c,
+                });
+            }
+            _ => out.push(Action::Unchanged(format!(
+                r"HKEY_CURRENT_USER\Environment\Path (no {entry})"
+            ))),
+        }
+    }
+    let name = format!("dockvm-{vm}");
+    if let Some(s) = &state
+        && s.run.recorded
+        && let Some(cur) = reg(look, RUN, &name)?
+    {
+        if cur == RegValue::string(REG_SZ, &run_command(&app)) {
+            match s.run.before.clone() {
+                Some(b) => out.push(Action::SetReg {
+                    key: RUN,
+                    name,
+                    old: Some(cur),
+                    new: b,
+                }),
+                None => out.push(Action::DeleteReg {
+                    key: RUN,
+                    name,
+                    old: cur,
+                }),
+            }
+        } else {
+            out.push(Action::Kept(format!(
+                r"HKEY_CURRENT_USER\{RUN}\{name}: changed since install"
+            )));
+        }
+    }
+    if env_changed {
+        out.push(Action::Broadcast);
+    }
+    for rel in BATS {
+        let path = app.join(rel.trim_start_matches("windows/"));
+        if let Some(old) = read(look, &path)? {
+            out.push(Action::Remove { path, old });
+        }
+    }
+    if let Some(s) = &state {
+        out.push(Action::Remove {
+            path: state_file.clone(),
+            old: read(look, &state_file)?.unwrap_or_default(),
+        });
+        for d in state_dirs(p, s) {
+            out.push(Action::RemoveDir(d));
+        }
+    }
+    block_undo(look, &hosts_path(p)?, vm, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_name_their_vm() {
+        assert_eq!(
+            marked_vm(b"# Generated by dockvm for VM dev\n").as_deref(),
+            Some("dev")
+        );
+        assert_eq!(
+            marked_vm(b"# Generated by dockvm for VM lab-2; `dockvm gen` overwrites edits.\n")
+                .as_deref(),
+            Some("lab-2")
+        );
+        assert_eq!(marked_vm(b"[Unit]\n"), None);
+    }
+}

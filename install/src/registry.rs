@@ -1,0 +1,131 @@
+//! Registry values as data: what install reads, sets and restores under `HKEY_CURRENT_USER`,
+//! kept as raw type and bytes so that a restore gives back exactly what was there.
+
+use serde::{Deserialize, Serialize};
+
+/// `HKCU\Environment`: the user's environment, read by every new process.
+pub const ENVIRONMENT: &str = r"Environment";
+/// `HKCU\Software\Microsoft\Windows\CurrentVersion\Run`: programs started at sign-in.
+pub const RUN: &str = r"Software\Microsoft\Windows\CurrentVersion\Run";
+
+pub const REG_SZ: u32 = 1;
+pub const REG_EXPAND_SZ: u32 = 2;
+
+/// A value's type and its bytes as the registry holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegValue {
+    pub kind: u32,
+    #[serde(with = "hex_bytes")]
+    pub data: Vec<u8>,
+}
+
+impl RegValue {
+    /// A string value of `kind` (REG_SZ or REG_EXPAND_SZ): UTF-16LE with its terminating NUL,
+    /// as `RegSetValueExW` stores it.
+    pub fn string(kind: u32, s: &str) -> RegValue {
+        let mut data: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        data.extend_from_slice(&[0, 0]);
+        RegValue { kind, data }
+    }
+
+    /// The text of a string value, without its terminating NULs; `None` for other types.
+    pub fn text(&self) -> Option<String> {
+        if self.kind != REG_SZ && self.kind != REG_EXPAND_SZ {
+            return None;
+        }
+        let units: Vec<u16> = self
+            .data
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        let end = units.iter().rposition(|u| *u != 0).map_or(0, |i| i + 1);
+        Some(String::from_utf16_lossy(&units[..end]))
+    }
+
+    /// How a report shows it: the text, and the type when it is not REG_SZ.
+    pub fn show(&self) -> String {
+        match (self.kind, self.text()) {
+            (REG_SZ, Some(t)) => t,
+            (REG_EXPAND_SZ, Some(t)) => format!("{t} (REG_EXPAND_SZ)"),
+            (k, _) => format!("<type {k}, {} bytes>", self.data.len()),
+        }
+    }
+}
+
+/// Whether two `Path` entries name the same folder, as Windows compares them.
+pub fn same_dir(a: &str, b: &str) -> bool {
+    a.trim_end_matches('\\')
+        .to_lowercase()
+        .eq(&b.trim_end_matches('\\').to_lowercase())
+}
+
+/// `path` with `dir` appended as one more `;`-separated entry.
+pub fn path_with(path: &str, dir: &str) -> String {
+    if path.is_empty() {
+        dir.to_owned()
+    } else if path.ends_with(';') {
+        format!("{path}{dir}")
+    } else {
+        format!("{path};{dir}")
+    }
+}
+
+/// `path` without its first entry equal to `dir` (the one install added); other entries, and
+/// their order and separators, stay.
+pub fn path_without(path: &str, dir: &str) -> String {
+    let parts: Vec<&str> = path.split(';').collect();
+    match parts.iter().rposition(|p| same_dir(p, dir)) {
+        Some(i) => {
+            let mut kept = parts.clone();
+            kept.remove(i);
+            kept.join(";")
+        }
+        None => path.to_owned(),
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        (0..s.len())
+            .step_by(2)
+            .map(|i| {
+                s.get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| serde::de::Error::custom("not hex"))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_entries_are_added_once_and_removed_exactly() {
+        let p = r"%USERPROFILE%\bin;C:\Tools\";
+        let with = path_with(p, r"C:\Program Files\Docker");
+        assert_eq!(with, r"%USERPROFILE%\bin;C:\Tools\;C:\Program Files\Docker");
+        assert_eq!(path_without(&with, r"c:\program files\docker\"), p);
+        assert_eq!(path_with("", "C:\\D"), "C:\\D");
+        assert_eq!(path_without("C:\\D", "C:\\D"), "");
+        assert_eq!(path_with("a;", "C:\\D"), "a;C:\\D");
+        assert_eq!(path_without("a;C:\\D", "C:\\D"), "a");
+    }
+
+    #[test]
+    fn string_values_round_trip_with_their_nul() {
+        let v = RegValue::string(REG_EXPAND_SZ, "%USERPROFILE%\\中文");
+        assert_eq!(&v.data[v.data.len() - 2..], &[0, 0]);
+        assert_eq!(v.text().unwrap(), "%USERPROFILE%\\中文");
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(serde_json::from_str::<RegValue>(&json).unwrap(), v);
+    }
+}

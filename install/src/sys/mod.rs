@@ -1,0 +1,103 @@
+//! The one place where install touches the system, with a Unix half and a Windows half behind
+//! one interface: reading (for the plan), writing files atomically, the registry, commands.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as imp;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as imp;
+
+use crate::plan::Look;
+use crate::registry::RegValue;
+use camino::{Utf8Path, Utf8PathBuf};
+use std::fs;
+use std::io;
+
+/// The real system, read.
+pub struct Host;
+
+impl Look for Host {
+    fn read(&self, path: &Utf8Path) -> io::Result<Option<Vec<u8>>> {
+        match fs::read(path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn exists(&self, path: &Utf8Path) -> bool {
+        fs::symlink_metadata(path).is_ok()
+    }
+
+    fn is_dir(&self, path: &Utf8Path) -> bool {
+        path.is_dir()
+    }
+
+    fn link_target(&self, path: &Utf8Path) -> Option<Utf8PathBuf> {
+        let m = fs::symlink_metadata(path).ok()?;
+        if !m.file_type().is_symlink() {
+            return None;
+        }
+        Utf8PathBuf::from_path_buf(fs::read_link(path).ok()?).ok()
+    }
+
+    fn list(&self, path: &Utf8Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn reg(&self, key: &str, name: &str) -> io::Result<Option<RegValue>> {
+        imp::reg_get(key, name)
+    }
+}
+
+/// Writes `bytes` to `path` so that a reader sees the old file or the new one, never a part: a
+/// temporary file in the same folder, synced, renamed over. A replaced file keeps its mode and
+/// owner; a new one gets `mode`, and the owner of its folder.
+pub fn write_atomic(path: &Utf8Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Utf8Path::new("."));
+    let old = fs::metadata(path).ok();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".dockvm-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    imp::give_attributes(tmp.path(), old.as_ref(), dir.as_std_path(), mode)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+pub fn reg_set(key: &str, name: &str, value: &RegValue) -> io::Result<()> {
+    imp::reg_set(key, name, value)
+}
+
+pub fn reg_delete(key: &str, name: &str) -> io::Result<()> {
+    imp::reg_delete(key, name)
+}
+
+/// Tells every top-level window that the environment changed, waiting at most 5 s for each.
+pub fn broadcast_environment() -> Result<(), String> {
+    imp::broadcast_environment()
+}
+
+/// Why commands such as systemctl cannot run here, or `None` (systemd is PID 1).
+pub fn no_systemd() -> Option<String> {
+    imp::no_systemd()
+}
+
+/// Whether this process runs inside WSL.
+pub fn is_wsl() -> bool {
+    std::env::var_os("WSL_DISTRO_NAME").is_some()
+        || fs::read_to_string("/proc/sys/kernel/osrelease")
+            .is_ok_and(|r| r.to_lowercase().contains("microsoft"))
+}

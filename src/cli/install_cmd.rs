@@ -1,0 +1,154 @@
+//! `dockvm install` and `dockvm uninstall`: one side of a generated tree, planned, then
+//! printed (`--dry-run`) or applied.
+
+use super::{Failure, Outcome};
+use anyhow::anyhow;
+use camino::{Utf8Path, Utf8PathBuf};
+use dockvm_install::{Places, PlanError, Side, sys};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The side to act on: the VM (Linux, as root), WSL, or Windows (dockvm.exe). Default:
+    /// windows for dockvm.exe, wsl inside WSL; any other Linux must say --side vm.
+    #[arg(long, value_enum)]
+    side: Option<SideArg>,
+    /// A folder written by `dockvm gen` (its manifest.json checks every file).
+    #[arg(long, value_name = "DIR", default_value = "generated")]
+    from: Utf8PathBuf,
+    /// Put every absolute system path under DIR (DIR/etc/...), for tests and for staging an
+    /// image; commands (systemctl ...) are then listed as skipped. The profile follows $HOME.
+    #[arg(long, value_name = "DIR")]
+    root: Option<Utf8PathBuf>,
+    /// Change nothing: print a unified diff of each file and each command, exit 1 if anything
+    /// would change, 0 if the side is as the tree wants it.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SideArg {
+    Vm,
+    Wsl,
+    Windows,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Install,
+    Uninstall,
+}
+
+fn input(msg: String) -> Failure {
+    Failure::Input(anyhow!(msg))
+}
+
+fn side(arg: Option<SideArg>) -> Result<Side, Failure> {
+    if cfg!(windows) {
+        return match arg {
+            None | Some(SideArg::Windows) => Ok(Side::Windows),
+            Some(_) => Err(input(
+                "dockvm.exe installs the windows side; run the Linux dockvm in the VM (--side vm) and in WSL".into(),
+            )),
+        };
+    }
+    match arg {
+        Some(SideArg::Windows) => Err(input(
+            "the windows side is installed by dockvm.exe on Windows (`ci/dist` builds it; see the README)".into(),
+        )),
+        Some(SideArg::Vm) => Ok(Side::Vm),
+        Some(SideArg::Wsl) => Ok(Side::Wsl),
+        None if sys::is_wsl() => Ok(Side::Wsl),
+        None => Err(input(
+            "this is Linux but not WSL: say --side vm to install into this machine's /etc (dockvm never edits /etc by guess), or --side wsl".into(),
+        )),
+    }
+}
+
+fn env_path(name: &str) -> Option<Utf8PathBuf> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Utf8PathBuf::from)
+}
+
+pub fn run(args: Args, mode: Mode) -> Result<Outcome, Failure> {
+    let side = side(args.side)?;
+    let root = match &args.root {
+        Some(_) if side == Side::Windows => {
+            return Err(input(
+                "--root applies to the vm and wsl sides; the windows side changes the registry, which has no root".into(),
+            ));
+        }
+        Some(r) if !r.is_dir() => {
+            return Err(input(format!("--root {r}: not a folder")));
+        }
+        Some(r) => r.clone(),
+        None => Utf8PathBuf::from("/"),
+    };
+    let no_commands = if root != Utf8Path::new("/") {
+        Some(format!(
+            "--root is {root}, not / (run it in the target system yourself)"
+        ))
+    } else {
+        sys::no_systemd()
+    };
+    let places = Places {
+        root,
+        home: env_path("HOME"),
+        no_commands,
+        system_root: env_path("SystemRoot"),
+        local_app_data: env_path("LOCALAPPDATA"),
+    };
+    let tree = dockvm_install::Tree::load(&args.from, side.as_str())
+        .map_err(|e| Failure::Input(e.into()))?;
+    let host = sys::Host;
+    let plan = match mode {
+        Mode::Install => dockvm_install::install(side, &tree, &places, &host),
+        Mode::Uninstall => dockvm_install::uninstall(side, &tree, &places, &host),
+    }
+    .map_err(|e| match e {
+        PlanError::Io { .. } => Failure::Io(e.into()),
+        _ => Failure::Input(e.into()),
+    })?;
+    if args.dry_run {
+        let (text, changes) = dockvm_install::show(&plan);
+        print!("{text}");
+        return Ok(if changes { Outcome::No } else { Outcome::Ok });
+    }
+    let mut say = |l: &str| println!("{l}");
+    match dockvm_install::apply(&plan, &mut say) {
+        Ok(sum) => {
+            println!("{}", sum.line());
+            Ok(Outcome::Ok)
+        }
+        Err(e) => {
+            let hint = hint(&e, side, mode, &args.from);
+            Err(Failure::Io(anyhow!("{e}{hint}")))
+        }
+    }
+}
+
+/// What to do about a failed action: mostly, run with the rights the file needs.
+fn hint(e: &dockvm_install::ApplyError, side: Side, mode: Mode, from: &Utf8Path) -> String {
+    if e.source.kind() != std::io::ErrorKind::PermissionDenied {
+        return String::new();
+    }
+    let verb = match mode {
+        Mode::Install => "install",
+        Mode::Uninstall => "uninstall",
+    };
+    let from = from
+        .canonicalize_utf8()
+        .map(|p| p.to_string())
+        .unwrap_or_else(|_| from.to_string());
+    match side {
+        Side::Windows => format!(
+            "\n  everything before it is done; the hosts file needs an administrator: open a terminal with \"Run as administrator\" and run\n    dockvm.exe {verb} --from \"{}\"",
+            from.trim_start_matches(r"\\?\")
+        ),
+        Side::Vm => format!("\n  run as root: sudo dockvm {verb} --side vm --from '{from}'"),
+        Side::Wsl => format!(
+            "\n  /etc/wsl.conf needs root: sudo --preserve-env=HOME dockvm {verb} --side wsl --from '{from}'"
+        ),
+    }
+}
