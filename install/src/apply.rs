@@ -7,6 +7,7 @@ use crate::sys;
 use camino::{Utf8Path, Utf8PathBuf};
 use std::fs;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How a run went: lines said and counts.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -51,11 +52,44 @@ fn argv_line(argv: &[String]) -> String {
     argv.join(" ")
 }
 
-/// Applies `actions` in order, saying each through `say`.
-pub fn apply(actions: &[Action], say: &mut dyn FnMut(&str)) -> Result<Summary, ApplyError> {
+/// Applies `actions` in order, saying each through `say`. `stop` is checked before each
+/// action: an interrupt (the CLI sets it on Ctrl-C, SIGINT or SIGTERM) ends the run between two
+/// actions, never inside one, and is reported as an error of kind `Interrupted`.
+pub fn apply(
+    actions: &[Action],
+    stop: &AtomicBool,
+    say: &mut dyn FnMut(&str),
+) -> Result<Summary, ApplyError> {
     let mut sum = Summary::default();
     for a in actions {
+        if stop.load(Ordering::SeqCst) {
+            return Err(ApplyError {
+                what: format!(
+                    "interrupted after {} changes; every file is whole: run the same command again to finish, or uninstall to undo",
+                    sum.changed
+                ),
+                path: Utf8PathBuf::new(),
+                source: io::Error::from(io::ErrorKind::Interrupted),
+            });
+        }
         match a {
+            Action::WriteState {
+                path,
+                dirs,
+                old,
+                new,
+            } => {
+                for d in dirs {
+                    fs::create_dir(d).map_err(fail(format!("cannot create folder {d}"), d))?;
+                    sum.changed += 1;
+                    say(&format!("created folder {d}"));
+                }
+                sys::write_atomic(path, new, 0o644)
+                    .map_err(fail(format!("cannot write {path}"), path))?;
+                sum.changed += 1;
+                let verb = if old.is_some() { "changed" } else { "created" };
+                say(&format!("{verb} {path}"));
+            }
             Action::Unchanged(w) => {
                 sum.unchanged += 1;
                 say(&format!("unchanged {w}"));
@@ -68,23 +102,22 @@ pub fn apply(actions: &[Action], say: &mut dyn FnMut(&str)) -> Result<Summary, A
             Action::MakeDir(p) => {
                 fs::create_dir(p).map_err(fail(format!("cannot create folder {p}"), p))?;
                 sum.changed += 1;
-                say(&format!("created {p}/"));
+                say(&format!("created folder {p}"));
             }
             Action::RemoveDir(p) => match fs::remove_dir(p) {
                 Ok(()) => {
                     sum.changed += 1;
-                    say(&format!("removed {p}/"));
+                    say(&format!("removed folder {p}"));
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(_) => {
                     sum.unchanged += 1;
-                    say(&format!("kept {p}/: not empty"));
+                    say(&format!("kept folder {p}: not empty"));
                 }
             },
             Action::Backup { path, to } => {
-                let bytes = fs::read(path).map_err(fail(format!("cannot read {path}"), path))?;
-                sys::write_atomic(to, &bytes, 0o600)
-                    .map_err(fail(format!("cannot write the backup {to}"), to))?;
+                sys::backup(path, to)
+                    .map_err(fail(format!("cannot back up {path} to {to}"), to))?;
                 say(&format!("backed up {path} to {to}"));
             }
             Action::Write {
@@ -107,6 +140,25 @@ pub fn apply(actions: &[Action], say: &mut dyn FnMut(&str)) -> Result<Summary, A
                 }
                 sum.changed += 1;
                 say(&format!("removed {path}"));
+            }
+            Action::RemoveState { path, dirs, .. } => {
+                match fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(fail(format!("cannot remove {path}"), path)(e)),
+                }
+                sum.changed += 1;
+                say(&format!("removed {path}"));
+                for d in dirs {
+                    match fs::remove_dir(d) {
+                        Ok(()) => {
+                            sum.changed += 1;
+                            say(&format!("removed folder {d}"));
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(_) => say(&format!("kept folder {d}: not empty")),
+                    }
+                }
             }
             Action::Restore { path, backup, .. } => {
                 fs::rename(backup, path)
@@ -189,8 +241,8 @@ pub fn show(actions: &[Action]) -> (String, bool) {
                 format!("kept {w}")
             }
             Action::Advice(w) => format!("note: {w}"),
-            Action::MakeDir(p) => format!("would create {p}/"),
-            Action::RemoveDir(p) => format!("would remove {p}/ (if empty)"),
+            Action::MakeDir(p) => format!("would create folder {p}"),
+            Action::RemoveDir(p) => format!("would remove folder {p} (if empty)"),
             Action::Backup { path, to } => format!("would back up {path} to {to}"),
             Action::Write { path, old, new, .. } => {
                 let verb = if old.is_some() { "change" } else { "create" };
@@ -200,7 +252,24 @@ pub fn show(actions: &[Action]) -> (String, bool) {
                 )
             }
             Action::Remove { path, old } => {
-                format!("would remove {path}\n{}", diff(path, old, b""))
+                format!("would remove {path} ({} bytes)", old.len())
+            }
+            Action::WriteState {
+                path,
+                dirs,
+                old,
+                new,
+            } => {
+                let mut l: Vec<String> = dirs
+                    .iter()
+                    .map(|d| format!("would create folder {d}"))
+                    .collect();
+                let verb = if old.is_some() { "change" } else { "create" };
+                l.push(format!(
+                    "would {verb} {path}\n{}",
+                    diff(path, old.as_deref().unwrap_or_default(), new)
+                ));
+                l.join("\n")
             }
             Action::Restore {
                 path,
@@ -213,6 +282,14 @@ pub fn show(actions: &[Action]) -> (String, bool) {
             ),
             Action::RemoveLink { path, target } => {
                 format!("would remove link {path} -> {target}")
+            }
+            Action::RemoveState { path, dirs, .. } => {
+                let mut l = vec![format!("would remove {path}")];
+                l.extend(
+                    dirs.iter()
+                        .map(|d| format!("would remove folder {d} (if empty)")),
+                );
+                l.join("\n")
             }
             Action::SetReg {
                 key,

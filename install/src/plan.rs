@@ -114,6 +114,21 @@ pub enum Action {
         path: Utf8PathBuf,
         old: Vec<u8>,
     },
+    /// Writes the state file, creating its missing folders first, as one step (an interrupt
+    /// is taken only between steps, so no folder exists that the state does not record).
+    WriteState {
+        path: Utf8PathBuf,
+        dirs: Vec<Utf8PathBuf>,
+        old: Option<Vec<u8>>,
+        new: Vec<u8>,
+    },
+    /// Removes the state file and then its folders that install created (each if empty), as
+    /// one step: the last of an uninstall, so an interrupt before it leaves the record whole.
+    RemoveState {
+        path: Utf8PathBuf,
+        old: Vec<u8>,
+        dirs: Vec<Utf8PathBuf>,
+    },
     /// Renames the backup over the file: the file is again what it was before install.
     Restore {
         path: Utf8PathBuf,
@@ -292,13 +307,12 @@ fn with_state(
     if old.as_deref() == Some(&new[..]) {
         return body;
     }
-    let mut out: Vec<Action> = dirs.into_iter().map(Action::MakeDir).collect();
-    out.push(Action::Write {
+    let mut out = vec![Action::WriteState {
         path: state_file.to_owned(),
+        dirs,
         old,
         new,
-        mode: 0o644,
-    });
+    }];
     out.append(&mut body);
     out
 }
@@ -454,15 +468,24 @@ fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>>
         out.push(run(&["systemctl", "restart", "docker"]));
     }
     if let Some(s) = &state {
-        out.push(Action::Remove {
-            path: state_file.clone(),
-            old: s.to_bytes(),
-        });
-        for d in state_dirs(p, s) {
-            out.push(Action::RemoveDir(d));
-        }
+        out.append(&mut remove_state(p, &state_file, s, s.to_bytes()));
     }
     Ok(out)
+}
+
+/// The folders install created are removed (innermost first) before the state that records
+/// them; the state file and the folders that hold it go in one last step.
+fn remove_state(p: &Places, state_file: &Utf8Path, s: &State, old: Vec<u8>) -> Vec<Action> {
+    let (own, others): (Vec<Utf8PathBuf>, Vec<Utf8PathBuf>) = state_dirs(p, s)
+        .into_iter()
+        .partition(|d| state_file.starts_with(d));
+    let mut out: Vec<Action> = others.into_iter().map(Action::RemoveDir).collect();
+    out.push(Action::RemoveState {
+        path: state_file.to_owned(),
+        old,
+        dirs: own,
+    });
+    out
 }
 
 /// The folders to remove after the state file, innermost first: those install created.
@@ -738,10 +761,7 @@ fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Actio
     let first = old_state.is_none();
     let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
     let mut body = Vec::new();
-    for d in missing_dirs(look, &app.join("x")) {
-        state.created_dirs.push(p.logical(&d));
-        body.push(Action::MakeDir(d));
-    }
+    // The app folder is the state file's: `with_state` creates and records it.
     for rel in BATS {
         let f = tree.file(rel)?;
         let path = app.join(rel.trim_start_matches("windows/"));
@@ -965,16 +985,11 @@ fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Act
             out.push(Action::Remove { path, old });
         }
     }
-    if let Some(s) = &state {
-        out.push(Action::Remove {
-            path: state_file.clone(),
-            old: read(look, &state_file)?.unwrap_or_default(),
-        });
-        for d in state_dirs(p, s) {
-            out.push(Action::RemoveDir(d));
-        }
-    }
     block_undo(look, &hosts_path(p)?, vm, &mut out)?;
+    if let Some(s) = &state {
+        let old = read(look, &state_file)?.unwrap_or_default();
+        out.append(&mut remove_state(p, &state_file, s, old));
+    }
     Ok(out)
 }
 

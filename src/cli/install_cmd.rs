@@ -5,6 +5,7 @@ use super::{Failure, Outcome};
 use anyhow::anyhow;
 use camino::{Utf8Path, Utf8PathBuf};
 use dockvm_install::{Places, PlanError, Side, sys};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -115,11 +116,18 @@ pub fn run(args: Args, mode: Mode) -> Result<Outcome, Failure> {
         print!("{text}");
         return Ok(if changes { Outcome::No } else { Outcome::Ok });
     }
+    // Ctrl-C, SIGINT and SIGTERM end the run between two actions, never inside one.
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
     let mut say = |l: &str| println!("{l}");
-    match dockvm_install::apply(&plan, &mut say) {
+    match dockvm_install::apply(&plan, &STOP, &mut say) {
         Ok(sum) => {
             println!("{}", sum.line());
             Ok(Outcome::Ok)
+        }
+        Err(e) if e.source.kind() == std::io::ErrorKind::Interrupted => {
+            eprintln!("dockvm: {}", e.what);
+            Ok(Outcome::Code(130))
         }
         Err(e) => {
             let hint = hint(&e, side, mode, &args.from);
@@ -130,7 +138,11 @@ pub fn run(args: Args, mode: Mode) -> Result<Outcome, Failure> {
 
 /// What to do about a failed action: mostly, run with the rights the file needs.
 fn hint(e: &dockvm_install::ApplyError, side: Side, mode: Mode, from: &Utf8Path) -> String {
-    if e.source.kind() != std::io::ErrorKind::PermissionDenied {
+    // On Windows the hosts file is the one step that needs an administrator, whatever error
+    // Windows gives for it (access denied, or a read-only attribute).
+    let hosts_step =
+        side == Side::Windows && e.path.as_str().to_lowercase().ends_with(r"\etc\hosts");
+    if e.source.kind() != std::io::ErrorKind::PermissionDenied && !hosts_step {
         return String::new();
     }
     let verb = match mode {

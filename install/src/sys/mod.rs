@@ -64,9 +64,24 @@ impl Look for Host {
 /// temporary file in the same folder, synced, renamed over. A replaced file keeps its mode and
 /// owner; a new one gets `mode`, and the owner of its folder.
 pub fn write_atomic(path: &Utf8Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    write_like(path, bytes, fs::metadata(path).ok(), mode)
+}
+
+/// Copies `path` to `to` with its mode and owner, atomically: restoring the copy by renaming it
+/// back gives the file exactly as it was.
+pub fn backup(path: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
+    let bytes = fs::read(path)?;
+    write_like(to, &bytes, Some(fs::metadata(path)?), 0o600)
+}
+
+fn write_like(
+    path: &Utf8Path,
+    bytes: &[u8],
+    old: Option<fs::Metadata>,
+    mode: u32,
+) -> io::Result<()> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(Utf8Path::new("."));
-    let old = fs::metadata(path).ok();
     let mut tmp = tempfile::Builder::new()
         .prefix(".dockvm-")
         .tempfile_in(dir)?;

@@ -1,0 +1,661 @@
+//! `dockvm install` / `uninstall` on the vm and wsl sides, under `--root` and a private `$HOME`:
+//! the real binary on real files. Every round trip ends with a byte-for-byte comparison of the
+//! whole root and home (contents, modes, links) with the state before install.
+
+mod support;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+use support::*;
+
+/// One entry of a folder as a byte-for-byte comparison sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    Dir(u32),
+    File(u32, Vec<u8>),
+    Link(String),
+}
+
+/// Everything under `dir`: relative path -> node.
+fn tree_of(dir: &Utf8Path) -> BTreeMap<String, Node> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(dir).min_depth(1) {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let m = e.path().symlink_metadata().unwrap();
+        let node = if m.file_type().is_symlink() {
+            Node::Link(
+                fs::read_link(e.path())
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        } else if m.is_dir() {
+            Node::Dir(m.mode() & 0o7777)
+        } else {
+            Node::File(m.mode() & 0o7777, fs::read(e.path()).unwrap())
+        };
+        out.insert(rel, node);
+    }
+    out
+}
+
+fn mtimes(dir: &Utf8Path) -> BTreeMap<String, SystemTime> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.path().to_str().unwrap().to_owned(),
+                e.path().symlink_metadata().unwrap().modified().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A test's folders: the generated tree, a root, a home.
+struct Setup {
+    _tmp: tempfile::TempDir,
+    dir: Utf8PathBuf,
+}
+
+impl Setup {
+    fn new(spec: &str) -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = utf8_dir(&tmp);
+        let out = run(dockvm()
+            .args(["gen", "--spec", spec, "--out"])
+            .arg(dir.join("gen")));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        for d in ["root/etc", "home"] {
+            fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        Setup { _tmp: tmp, dir }
+    }
+
+    fn root(&self) -> Utf8PathBuf {
+        self.dir.join("root")
+    }
+
+    fn home(&self) -> Utf8PathBuf {
+        self.dir.join("home")
+    }
+
+    fn put(&self, rel: &str, bytes: &[u8]) {
+        let p = self.dir.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, bytes).unwrap();
+    }
+
+    /// `dockvm <verb> --side <side> --from gen --root root` with HOME=home.
+    fn cmd(&self, verb: &str, side: &str, extra: &[&str]) -> Command {
+        let mut c = dockvm();
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .args([verb, "--side", side, "--from"])
+            .arg(self.dir.join("gen"))
+            .arg("--root")
+            .arg(self.root())
+            .args(extra);
+        c
+    }
+
+    fn run(&self, verb: &str, side: &str, extra: &[&str]) -> Output {
+        run(&mut self.cmd(verb, side, extra))
+    }
+
+    fn both(&self) -> (BTreeMap<String, Node>, BTreeMap<String, Node>) {
+        (tree_of(&self.root()), tree_of(&self.home()))
+    }
+
+    fn gen_file(&self, rel: &str) -> Vec<u8> {
+        fs::read(self.dir.join("gen").join(rel)).unwrap()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        code(o),
+        0,
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+const DEFAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/default.toml");
+const OTHER_VM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/non-ascii.toml");
+
+/// VMware's own mount unit, as open-vm-tools ships it: a file dockvm did not write.
+const VMWARE_UNIT: &[u8] = b"[Unit]\nDescription=VMware mount for hgfs\n\n[Mount]\nWhat=vmhgfs-fuse\nWhere=/mnt/hgfs\nType=fuse\nOptions=default_permissions,allow_other\n";
+
+#[test]
+fn vm_side_installs_once_and_uninstalls_to_the_same_bytes() {
+    let s = Setup::new(DEFAULT);
+    s.put("root/etc/systemd/system/mnt-hgfs.mount", VMWARE_UNIT);
+    s.put(
+        "root/etc/docker/daemon.json",
+        br#"{"log-driver": "journald"}"#,
+    );
+    s.put(
+        "root/etc/tmpfiles.d/other.conf",
+        b"d /run/other 0755 root root -\n",
+    );
+    fs::create_dir_all(s.dir.join("root/var/lib")).unwrap();
+    let before = s.both();
+
+    // Dry run: exit 1, a diff of every file, each command, nothing written.
+    let dry = s.run("install", "vm", &["--dry-run"]);
+    assert_eq!(code(&dry), 1, "{}", text(&dry.stderr));
+    let out = text(&dry.stdout);
+    for want in [
+        "would create folder ",
+        "would change ",
+        "+ExecStart=/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock -H tcp://192.168.130.2:2375 --tls=false",
+        "-What=vmhgfs-fuse",
+        "would back up ",
+        "would skip systemctl daemon-reload: --root is ",
+    ] {
+        assert!(out.contains(want), "{want:?} missing in:\n{out}");
+    }
+    assert_eq!(s.both(), before, "--dry-run wrote something");
+
+    let out = ok(&s.run("install", "vm", &[]));
+    assert!(out.contains("skipped systemctl restart docker"), "{out}");
+    let root = s.root();
+    for (rel, target) in [
+        (
+            "vm/etc/systemd/system/docker.service.d/dockvm.conf",
+            "etc/systemd/system/docker.service.d/dockvm.conf",
+        ),
+        (
+            "vm/etc/systemd/system/mnt-hgfs.mount",
+            "etc/systemd/system/mnt-hgfs.mount",
+        ),
+        (
+            "vm/etc/tmpfiles.d/dockvm.conf",
+            "etc/tmpfiles.d/dockvm.conf",
+        ),
+    ] {
+        assert_eq!(
+            fs::read(root.join(target)).unwrap(),
+            s.gen_file(rel),
+            "{target}"
+        );
+        assert_eq!(
+            fs::metadata(root.join(target)).unwrap().mode() & 0o777,
+            0o644
+        );
+    }
+    assert_eq!(
+        fs::read(root.join("etc/systemd/system/mnt-hgfs.mount.dockvm-backup")).unwrap(),
+        VMWARE_UNIT
+    );
+
+    // A second run changes nothing: no write, no command, no mtime.
+    let times = mtimes(&root);
+    std::thread::sleep(Duration::from_millis(20));
+    let out = ok(&s.run("install", "vm", &[]));
+    assert!(out.ends_with("0 changed, 3 unchanged\n"), "{out}");
+    assert!(!out.contains("systemctl"), "{out}");
+    assert_eq!(mtimes(&root), times);
+    assert_eq!(code(&s.run("install", "vm", &["--dry-run"])), 0);
+
+    let out = ok(&s.run("uninstall", "vm", &[]));
+    assert!(out.contains("restored "), "{out}");
+    assert_eq!(
+        s.both(),
+        before,
+        "uninstall did not give back the bytes\n{out}"
+    );
+    // Uninstalling again finds nothing to do.
+    let out = ok(&s.run("uninstall", "vm", &[]));
+    assert!(out.contains("0 changed"), "{out}");
+}
+
+#[test]
+fn vm_side_refuses_a_daemon_json_with_hosts_before_changing_anything() {
+    let s = Setup::new(DEFAULT);
+    s.put(
+        "root/etc/docker/daemon.json",
+        br#"{"hosts": ["unix:///var/run/docker.sock"]}"#,
+    );
+    let before = s.both();
+    let out = s.run("install", "vm", &[]);
+    assert_eq!(code(&out), 2);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("etc/docker/daemon.json: sets \"hosts\"") && err.contains("moby#25471"),
+        "{err}"
+    );
+    assert_eq!(s.both(), before);
+}
+
+#[test]
+fn vm_side_refuses_a_tree_of_another_vm_over_an_installed_one() {
+    let s = Setup::new(DEFAULT);
+    ok(&s.run("install", "vm", &[]));
+    let installed = s.both();
+    let other = run(dockvm()
+        .args(["gen", "--spec", OTHER_VM, "--out"])
+        .arg(s.dir.join("gen2")));
+    assert!(other.status.success());
+    let out = run(dockvm()
+        .args(["install", "--side", "vm", "--from"])
+        .arg(s.dir.join("gen2"))
+        .arg("--root")
+        .arg(s.root()));
+    assert_eq!(code(&out), 2);
+    let err = text(&out.stderr);
+    assert!(err.contains("installed for VM dev, not zhang-wei"), "{err}");
+    assert_eq!(s.both(), installed);
+}
+
+/// A case: what it is, the profile before install, `/etc/wsl.conf` before install.
+type WslCase = (&'static str, Option<&'static [u8]>, Option<&'static [u8]>);
+
+/// Profiles as users have them; each with the wsl.conf of the same row.
+const WSL_CASES: &[WslCase] = &[
+    (
+        "CRLF profile with a Chinese comment, wsl.conf with other sections",
+        Some("# 张伟的 profile\r\nexport PATH=\"$HOME/bin:$PATH\"\r\n".as_bytes()),
+        Some(b"[boot]\r\nsystemd=true\r\n"),
+    ),
+    (
+        "no final newline, GBK bytes; wsl.conf with another root and a comment",
+        Some(b"# \xd5\xc5\xce\xb0\nalias ll='ls -l'"),
+        Some("[automount]\r\nroot = /windir/\r\noptions = \"metadata\"\r\n# 注释\r\n".as_bytes()),
+    ),
+    ("no profile and no wsl.conf", None, None),
+    (
+        "wsl.conf already right",
+        Some(b"umask 022\n"),
+        Some(b"[automount]\nroot=/mnt\n"),
+    ),
+];
+
+#[test]
+fn wsl_side_keeps_every_byte_it_does_not_own() {
+    for (case, profile, conf) in WSL_CASES {
+        let s = Setup::new(DEFAULT);
+        if let Some(p) = profile {
+            s.put("home/.profile", p);
+        }
+        if let Some(c) = conf {
+            s.put("root/etc/wsl.conf", c);
+        }
+        let before = s.both();
+        assert_eq!(code(&s.run("install", "wsl", &["--dry-run"])), 1, "{case}");
+        let out = ok(&s.run("install", "wsl", &[]));
+        let prof = fs::read(s.home().join(".profile")).unwrap();
+        let block = s.gen_file("wsl/profile.sh");
+        assert!(prof.ends_with(&block), "{case}: {}", text(&prof));
+        if let Some(p) = profile {
+            assert!(prof.starts_with(p), "{case}: the user's lines moved");
+        }
+        // The profile does what it says: dash and bash read DOCKER_HOST from it.
+        for sh in ["dash", "bash"] {
+            let o = run(Command::new(sh).args([
+                "-c",
+                ". \"$0\" >/dev/null 2>&1; printf %s \"$DOCKER_HOST\"",
+                s.home().join(".profile").as_str(),
+            ]));
+            assert_eq!(text(&o.stdout), "tcp://local.test:2375", "{case} {sh}");
+        }
+        let conf_after = fs::read(s.root().join("etc/wsl.conf")).unwrap();
+        assert!(
+            text(&conf_after).contains("root = /mnt/") || text(&conf_after).contains("root=/mnt"),
+            "{case}: {}",
+            text(&conf_after)
+        );
+        if let Some(c) = conf
+            && !text(c).contains("/mnt")
+        {
+            assert!(out.contains("wsl --shutdown"), "{case}: {out}");
+            for line in text(c).lines().filter(|l| !l.starts_with("root")) {
+                assert!(text(&conf_after).contains(line), "{case}: lost {line:?}");
+            }
+        } else if conf.is_some() {
+            assert!(!out.contains("wsl --shutdown"), "{case}: {out}");
+        }
+        let snapshot = s.both();
+        let out = ok(&s.run("install", "wsl", &[]));
+        assert!(out.ends_with("0 changed, 2 unchanged\n"), "{case}: {out}");
+        assert_eq!(s.both(), snapshot, "{case}");
+        assert_eq!(code(&s.run("install", "wsl", &["--dry-run"])), 0, "{case}");
+        let out = ok(&s.run("uninstall", "wsl", &[]));
+        assert_eq!(
+            s.both(),
+            before,
+            "{case}: not the same bytes after uninstall\n{out}"
+        );
+    }
+}
+
+#[test]
+fn wsl_side_replaces_an_old_block_where_it_stands_and_keeps_later_edits_on_uninstall() {
+    let s = Setup::new(DEFAULT);
+    s.put(
+        "home/.profile",
+        b"a\n# BEGIN dockvm dev\nexport DOCKER_HOST=tcp://old:1\n# END dockvm dev\nb\n",
+    );
+    ok(&s.run("install", "wsl", &[]));
+    let block = text(&s.gen_file("wsl/profile.sh"));
+    assert_eq!(
+        text(&fs::read(s.home().join(".profile")).unwrap()),
+        format!("a\n{block}b\n")
+    );
+    // The user adds a line after install: uninstall takes only the block.
+    let mut p = fs::read(s.home().join(".profile")).unwrap();
+    p.extend_from_slice(b"c\n");
+    fs::write(s.home().join(".profile"), &p).unwrap();
+    ok(&s.run("uninstall", "wsl", &[]));
+    assert_eq!(fs::read(s.home().join(".profile")).unwrap(), b"a\nb\nc\n");
+}
+
+#[test]
+fn wsl_side_edits_a_linked_profile_where_it_points() {
+    let s = Setup::new(DEFAULT);
+    s.put("dotfiles/profile", b"export EDITOR=vi\n");
+    std::os::unix::fs::symlink(s.dir.join("dotfiles/profile"), s.home().join(".profile")).unwrap();
+    ok(&s.run("install", "wsl", &[]));
+    assert!(
+        s.home().join(".profile").is_symlink(),
+        "the dotfiles link was replaced"
+    );
+    let linked = fs::read(s.dir.join("dotfiles/profile")).unwrap();
+    assert!(text(&linked).contains("export DOCKER_HOST="));
+    ok(&s.run("uninstall", "wsl", &[]));
+    assert_eq!(
+        fs::read(s.dir.join("dotfiles/profile")).unwrap(),
+        b"export EDITOR=vi\n"
+    );
+}
+
+#[test]
+fn wsl_side_refuses_another_vms_block() {
+    let s = Setup::new(DEFAULT);
+    s.put(
+        "home/.profile",
+        b"# BEGIN dockvm prod\nexport DOCKER_HOST=tcp://prod:2375\n# END dockvm prod\n",
+    );
+    let before = s.both();
+    let out = s.run("install", "wsl", &[]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        text(&out.stderr).contains("holds the dockvm block of VM prod"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(s.both(), before);
+}
+
+#[test]
+fn bad_trees_are_refused_before_anything_changes() {
+    // (what is wrong, how it is made, exit code, what the message must say)
+    type Break = fn(&Utf8Path);
+    let cases: &[(&str, Break, i32, &str)] = &[
+        (
+            "a file edited after gen",
+            |g| {
+                fs::write(
+                    g.join("wsl/profile.sh"),
+                    b"export DOCKER_HOST=tcp://evil:1\n",
+                )
+                .unwrap()
+            },
+            2,
+            "wsl/profile.sh: its sha256 is ",
+        ),
+        (
+            "no manifest",
+            |g| fs::remove_file(g.join("manifest.json")).unwrap(),
+            2,
+            "no manifest.json",
+        ),
+        (
+            "an unreadable file",
+            |g| {
+                fs::remove_file(g.join("wsl/wsl.conf")).unwrap();
+                fs::create_dir(g.join("wsl/wsl.conf")).unwrap();
+            },
+            2,
+            "wsl/wsl.conf: cannot read it",
+        ),
+        (
+            "a manifest from elsewhere",
+            |g| {
+                fs::write(
+                    g.join("manifest.json"),
+                    br#"{"generator":"other","vm":"x","artifacts":[]}"#,
+                )
+                .unwrap()
+            },
+            2,
+            "not by dockvm",
+        ),
+    ];
+    for (case, make, want_code, want) in cases {
+        let s = Setup::new(DEFAULT);
+        s.put("home/.profile", b"x\n");
+        make(&s.dir.join("gen"));
+        let before = s.both();
+        let out = s.run("install", "wsl", &[]);
+        assert_eq!(code(&out), *want_code, "{case}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(want),
+            "{case}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(s.both(), before, "{case}");
+    }
+}
+
+#[test]
+fn the_side_is_never_guessed_outside_wsl() {
+    let s = Setup::new(DEFAULT);
+    let out = run(dockvm()
+        .env_remove("WSL_DISTRO_NAME")
+        .args(["install", "--from"])
+        .arg(s.dir.join("gen")));
+    if fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .to_lowercase()
+        .contains("microsoft")
+    {
+        return; // this machine is WSL: the side is known
+    }
+    assert_eq!(code(&out), 2);
+    assert!(
+        text(&out.stderr).contains("say --side vm"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = s.run("install", "windows", &[]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        text(&out.stderr).contains("dockvm.exe"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_read_only_target_is_exit_3_with_the_hint_and_nothing_cut() {
+    if !require_root_and(&["unshare", "mount"]) {
+        return;
+    }
+    let s = Setup::new(DEFAULT);
+    s.put("home/.profile", b"x\n");
+    let before = s.both();
+    // Root ignores modes: a read-only bind mount of the root makes /etc/wsl.conf unwritable.
+    let setup = format!(
+        "mount --bind {r} {r}; mount -o remount,bind,ro {r}",
+        r = s.root()
+    );
+    let mut c = in_mount_ns(Some(&setup), env!("CARGO_BIN_EXE_dockvm"));
+    c.env("HOME", s.home())
+        .args(["install", "--side", "wsl", "--from"])
+        .arg(s.dir.join("gen"))
+        .arg("--root")
+        .arg(s.root());
+    let out = run(&mut c);
+    assert_eq!(code(&out), 3, "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot write ") && err.contains("wsl.conf"),
+        "{err}"
+    );
+    // The profile came first and is whole; wsl.conf was not cut.
+    let (root_after, _) = s.both();
+    assert_eq!(root_after, before.0);
+    ok(&s.run("uninstall", "wsl", &[]));
+    assert_eq!(s.both(), before);
+}
+
+#[test]
+fn a_profile_replaced_by_root_keeps_its_owner_and_mode() {
+    if !require(is_root(), "needs root to chown") {
+        return;
+    }
+    let s = Setup::new(DEFAULT);
+    s.put("home/.profile", b"x\n");
+    let p = s.home().join(".profile");
+    std::os::unix::fs::chown(&p, Some(1000), Some(1000)).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+    ok(&s.run("install", "wsl", &[]));
+    let m = fs::metadata(&p).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (1000, 1000, 0o600));
+    let b = fs::metadata(s.home().join(".profile.dockvm-backup")).unwrap();
+    assert_eq!(b.mode() & 0o777, 0o600, "the backup is the user's too");
+}
+
+/// Interrupts at random moments, hundreds of times: whatever moment SIGINT or SIGTERM comes,
+/// every file is whole (old or new, no temporary file left), and install run again to the end
+/// followed by uninstall gives back the original bytes.
+#[test]
+fn interrupted_at_random_moments_install_leaves_whole_files_and_undoes_exactly() {
+    let runs: u64 = std::env::var("DOCKVM_SOAK_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let s = Setup::new(DEFAULT);
+    s.put("root/etc/systemd/system/mnt-hgfs.mount", VMWARE_UNIT);
+    s.put("home/.profile", b"# mine\r\nexport A=1");
+    s.put("root/etc/wsl.conf", b"[boot]\nsystemd=true\n");
+    let before = s.both();
+    // Each target may be seen only as it was before install or as install leaves it.
+    let targets = [
+        "root/etc/systemd/system/mnt-hgfs.mount",
+        "root/etc/systemd/system/docker.service.d/dockvm.conf",
+        "root/etc/tmpfiles.d/dockvm.conf",
+        "root/etc/wsl.conf",
+        "home/.profile",
+    ];
+    let read = |rel: &str| fs::read(s.dir.join(rel)).ok();
+    let originals: Vec<Option<Vec<u8>>> = targets.iter().map(|t| read(t)).collect();
+    for side in ["vm", "wsl"] {
+        ok(&s.run("install", side, &[]));
+    }
+    let installed: Vec<Option<Vec<u8>>> = targets.iter().map(|t| read(t)).collect();
+    for side in ["vm", "wsl"] {
+        ok(&s.run("uninstall", side, &[]));
+    }
+    assert_eq!(s.both(), before);
+    // A tiny xorshift: the moments differ between runs, and a failure prints its seed.
+    let mut seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let first_seed = seed;
+    let mut interrupted = 0;
+    for i in 0..runs {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let side = if i % 2 == 0 { "vm" } else { "wsl" };
+        let verb = if i % 3 == 2 { "uninstall" } else { "install" };
+        let delay = Duration::from_micros(seed % 6000);
+        let sig = if seed.is_multiple_of(2) {
+            "INT"
+        } else {
+            "TERM"
+        };
+        let mut child = s
+            .cmd(verb, side, &[])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status();
+        let status = child.wait().unwrap();
+        if !status.success() {
+            interrupted += 1;
+        }
+        let ctx = format!("run {i} ({verb} {side}, SIG{sig} after {delay:?}, seed {first_seed})");
+        let leftovers: Vec<String> = walkdir::WalkDir::new(&s.dir)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".dockvm-"))
+            .map(|e| e.path().display().to_string())
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "{ctx}: temporary files left: {leftovers:?}"
+        );
+        for (k, t) in targets.iter().enumerate() {
+            let now = read(t);
+            assert!(
+                now == originals[k] || now == installed[k],
+                "{ctx}: {t} is neither as before nor as installed"
+            );
+        }
+        // Finish, then undo: the original bytes come back after any interruption.
+        if i % 10 == 9 {
+            for side in ["vm", "wsl"] {
+                ok(&s.run("install", side, &[]));
+                ok(&s.run("uninstall", side, &[]));
+            }
+            assert_eq!(
+                s.both(),
+                before,
+                "{ctx}: install then uninstall after the interrupts"
+            );
+        }
+    }
+    for side in ["vm", "wsl"] {
+        ok(&s.run("install", side, &[]));
+        ok(&s.run("uninstall", side, &[]));
+    }
+    assert_eq!(s.both(), before);
+    eprintln!("{runs} runs, {interrupted} ended by the signal (seed {first_seed})");
+    assert!(
+        interrupted > runs / 10,
+        "too few runs were interrupted: {interrupted} of {runs}"
+    );
+}
