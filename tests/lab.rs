@@ -1,5 +1,6 @@
-//! The lab, end to end: the files `dockvm gen` wrote, installed the way INSTALL.md says into a
-//! simulated VM and WSL (network and mount namespaces, see `ci/lab/lab`), make a working setup
+//! The lab, end to end: the files `dockvm gen` wrote, put in place by `dockvm install` (the vm
+//! side under a private root the "VM" runs them from, the wsl side into the lab user's profile)
+//! in a simulated VM and WSL (network and mount namespaces, see `ci/lab/lab`), make a working setup
 //! that the real docker CLI uses; and `dockvm verify`, run on the WSL side, tells the truth
 //! about it, healthy and broken one way at a time, each fault asserted on the failing check's
 //! id and reason with its dependents skipped. Every lab is removed, also when a test fails.
@@ -356,6 +357,25 @@ fn healthy_lab_every_check_passes_and_the_docker_cli_agrees() {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(files, ["hello.txt"]);
+        // What ran was what install put in place: the installed drop-in is the generated one,
+        // and the profile holds the user's line and the block.
+        let installed = std::fs::read(format!(
+            "{}/vmroot/etc/systemd/system/docker.service.d/dockvm.conf",
+            lab.dir()
+        ))
+        .unwrap();
+        let generated = std::fs::read(format!(
+            "{}/generated/vm/etc/systemd/system/docker.service.d/dockvm.conf",
+            lab.dir()
+        ))
+        .unwrap();
+        assert_eq!(installed, generated);
+        let profile = std::fs::read_to_string(format!("{}/wsl/home/.profile", lab.dir())).unwrap();
+        assert!(
+            profile.starts_with("# ~/.profile of the lab user\n")
+                && profile.contains("# BEGIN dockvm lab\n"),
+            "{profile}"
+        );
     }
     assert!(lab_gone("healthy"), "the lab was not removed");
 }
