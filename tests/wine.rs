@@ -12,68 +12,11 @@
 
 mod support;
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use std::fs;
 use std::process::Command;
+use support::wine::*;
 use support::*;
-
-const WINE: &str = "/usr/lib/wine/wine64";
-const MINGW: &str = "x86_64-w64-mingw32-gcc";
-
-/// A Wine prefix of the test's own, removed (and its wineserver stopped) on drop.
-struct Wine {
-    _tmp: tempfile::TempDir,
-    dir: Utf8PathBuf,
-}
-
-impl Wine {
-    fn new() -> Wine {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = utf8_dir(&tmp);
-        let w = Wine { _tmp: tmp, dir };
-        let out = w.run(&["wineboot", "-i"]);
-        assert!(
-            out.status.success(),
-            "wineboot: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        w
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(WINE);
-        c.env("WINEPREFIX", self.dir.join("prefix"))
-            .env("WINEDEBUG", "-all")
-            // No Mono or Gecko downloads: there is no network, and nothing here needs them.
-            .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        run(self.cmd().args(args))
-    }
-
-    /// The Windows path (drive Z: is /) of a host path.
-    fn win(p: &Utf8Path) -> String {
-        format!("Z:{}", p.as_str().replace('/', "\\"))
-    }
-
-    /// The host folder behind a path in the prefix's drive C:.
-    fn drive_c(&self, windows_path: &str) -> Utf8PathBuf {
-        let rest = windows_path.strip_prefix(r"C:\").expect("a C: path");
-        self.dir
-            .join("prefix/drive_c")
-            .join(rest.replace('\\', "/"))
-    }
-}
-
-impl Drop for Wine {
-    fn drop(&mut self) {
-        let _ = run(Command::new("/usr/lib/wine/wineserver")
-            .env("WINEPREFIX", self.dir.join("prefix"))
-            .arg("-k"));
-    }
-}
 
 fn render(spec: &str) -> (dockvm_spec::Spec, Vec<dockvm_gen::Artifact>) {
     let spec = dockvm_spec::load_str("wine.toml", spec).unwrap().spec;

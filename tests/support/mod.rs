@@ -3,6 +3,8 @@
 //! dockerd on a private socket and a loopback port.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod wine;
+
 use camino::{Utf8Path, Utf8PathBuf};
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,0 +1,262 @@
+//! `dockvm.exe install` / `uninstall` on the windows side, cross-compiled and run under Wine 8
+//! in a fresh prefix: the hosts file, `HKCU\Environment` (`DOCKER_HOST`, `Path`), the `Run`
+//! value and the copied scripts, each checked through its consumer (`reg export` and
+//! `reg query` for the registry; bytes for the hosts file, which glibc never reads here).
+//!
+//! What Wine cannot stand in for (see shared/reference/windows.md): the hosts file's
+//! admin-only ACL and UAC (every Wine process may write it; the test makes it unwritable with a
+//! read-only mount instead), Explorer receiving `WM_SETTINGCHANGE` (the broadcast is sent and
+//! returns, nobody acts on it), and a real user's registry hives.
+
+mod support;
+
+use camino::Utf8Path;
+use std::fs;
+use std::process::Output;
+use std::time::Duration;
+use support::wine::*;
+use support::*;
+
+/// Non-ASCII, `&` and a space in docker_dir; autostart on.
+const SPEC: &str = r#"
+[vm]
+name = "win"
+vmx = 'D:\虚拟机\win\win.vmx'
+ip = "192.168.130.2"
+
+[windows]
+docker_dir = 'C:\Users\张伟\Docker & Co'
+autostart = true
+
+[[shares]]
+name = "d"
+host_path = 'D:\'
+"#;
+
+/// A GBK comment (bytes that are not UTF-8), an LF line among CRLF ones, no final newline.
+const HOSTS: &[u8] = b"127.0.0.1 localhost\r\n# \xd5\xc5\xce\xb0 \xb5\xc4 hosts\n::1 localhost";
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn dockvm(wine: &Wine, exe: &Utf8Path, args: &[&str]) -> Output {
+    run(wine.cmd().arg(exe.as_str()).args(args))
+}
+
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+const ENV: &str = r"HKCU\Environment";
+const RUN: &str = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run";
+
+#[test]
+fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
+    if !require(
+        have(WINE) && have(MINGW) && have("unshare"),
+        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
+    ) {
+        return;
+    }
+    let exe = dockvm_exe();
+    let wine = Wine::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = utf8_dir(&tmp);
+    fs::write(dir.join("dockvm.toml"), SPEC).unwrap();
+    let generated = run(support::dockvm()
+        .args(["gen", "--spec"])
+        .arg(dir.join("dockvm.toml"))
+        .arg("--out")
+        .arg(dir.join("gen")));
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let from = Wine::win(&dir.join("gen"));
+
+    // The user's system before install: hosts lines, a REG_EXPAND_SZ Path holding
+    // %USERPROFILE%, a DOCKER_HOST of their own, another Run value.
+    fs::write(wine.hosts(), HOSTS).unwrap();
+    for (key, name, kind, data) in [
+        (ENV, "Path", "REG_EXPAND_SZ", r"%USERPROFILE%\bin;C:\Tools"),
+        (ENV, "DOCKER_HOST", "REG_SZ", "tcp://old-vm:2375"),
+        (RUN, "OneDrive", "REG_SZ", r"C:\OneDrive.exe /background"),
+    ] {
+        let o = wine.run(&["reg", "add", key, "/v", name, "/t", kind, "/d", data, "/f"]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let env_before = wine.export(ENV);
+    let run_before = wine.export(RUN);
+    assert!(
+        env_before.contains("\"DOCKER_HOST\"=\"tcp://old-vm:2375\""),
+        "{env_before}"
+    );
+
+    // Dry run: exit 1, nothing changed.
+    let dry = dockvm(&wine, &exe, &["install", "--from", &from, "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(1), "{}", text(&dry.stderr));
+    let shown = text(&dry.stdout);
+    assert!(
+        shown.contains(r"would set HKEY_CURRENT_USER\Environment\Path"),
+        "{shown}"
+    );
+    assert!(shown.contains("+# BEGIN dockvm win"), "{shown}");
+    assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);
+    assert_eq!(wine.export(ENV), env_before);
+
+    let out = ok(&dockvm(&wine, &exe, &["install", "--from", &from]));
+    // The registry, through reg: DOCKER_HOST REG_SZ; Path kept REG_EXPAND_SZ with
+    // %USERPROFILE% unexpanded and docker_dir appended once; the Run value.
+    let q = text(&wine.run(&["reg", "query", ENV, "/v", "DOCKER_HOST"]).stdout);
+    assert!(
+        q.contains("DOCKER_HOST    REG_SZ    tcp://local.test:2375"),
+        "{q}"
+    );
+    let env = wine.export(ENV);
+    let path_hex = hex2(r"%USERPROFILE%\bin;C:\Tools;C:\Users\张伟\Docker & Co");
+    assert!(
+        env.contains(&path_hex),
+        "Path is not as wanted:\n{env}\nwant {path_hex}"
+    );
+    let local = "C:\\users\\root\\AppData\\Local";
+    let runs = wine.export(RUN);
+    let want_run = format!(
+        "\"dockvm-win\"=\"\\\"{}\\\\dockvm\\\\win\\\\start-vm.bat\\\"\"",
+        local.replace('\\', "\\\\")
+    );
+    assert!(runs.contains(&want_run), "{runs}\nwant {want_run}");
+    assert!(runs.contains("OneDrive"), "{runs}");
+    // The hosts file: the user's bytes, then the block (CRLF, ASCII).
+    let hosts = fs::read(wine.hosts()).unwrap();
+    let block = fs::read(dir.join("gen/windows/hosts.txt")).unwrap();
+    assert_eq!(hosts, [HOSTS, b"\r\n", &block[..]].concat());
+    // The scripts, copied; a new process started by Wine gets DOCKER_HOST from the registry,
+    // as a new terminal does.
+    let app = wine.drive_c(&format!(r"{local}\dockvm\win"));
+    for b in ["start-vm.bat", "stop-vm.bat", "reset-shared-folders.bat"] {
+        assert_eq!(
+            fs::read(app.join(b)).unwrap(),
+            fs::read(dir.join("gen/windows").join(b)).unwrap()
+        );
+    }
+    let echo = wine.run(&["cmd", "/c", "echo %DOCKER_HOST%"]);
+    assert_eq!(text(&echo.stdout).trim(), "tcp://local.test:2375");
+    assert!(out.contains("WM_SETTINGCHANGE"), "{out}");
+
+    // A second run changes nothing.
+    let mtime = fs::metadata(wine.hosts()).unwrap().modified().unwrap();
+    let env_installed = wine.export(ENV);
+    std::thread::sleep(Duration::from_millis(20));
+    let again = ok(&dockvm(&wine, &exe, &["install", "--from", &from]));
+    assert!(again.contains("0 changed, "), "{again}");
+    assert_eq!(
+        fs::metadata(wine.hosts()).unwrap().modified().unwrap(),
+        mtime
+    );
+    assert_eq!(wine.export(ENV), env_installed);
+    let dry = dockvm(&wine, &exe, &["install", "--from", &from, "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stdout));
+
+    // Uninstall: the registry and the hosts file are exactly as before, the folder is gone.
+    ok(&dockvm(&wine, &exe, &["uninstall", "--from", &from]));
+    assert_eq!(wine.export(ENV), env_before);
+    assert_eq!(wine.export(RUN), run_before);
+    assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);
+    assert!(!wine.drive_c(&format!(r"{local}\dockvm")).exists());
+    assert!(!wine.hosts().with_file_name("hosts.dockvm-backup").exists());
+
+    // A later edit of Path by the user survives uninstall; only dockvm's entry goes.
+    ok(&dockvm(&wine, &exe, &["install", "--from", &from]));
+    let edited = r"%USERPROFILE%\bin;C:\Tools;C:\Users\张伟\Docker & Co;D:\later";
+    let o = wine.run(&[
+        "reg",
+        "add",
+        ENV,
+        "/v",
+        "Path",
+        "/t",
+        "REG_EXPAND_SZ",
+        "/d",
+        edited,
+        "/f",
+    ]);
+    assert!(o.status.success());
+    ok(&dockvm(&wine, &exe, &["uninstall", "--from", &from]));
+    let env = wine.export(ENV);
+    assert!(
+        env.contains(&hex2(r"%USERPROFILE%\bin;C:\Tools;D:\later")),
+        "{env}"
+    );
+}
+
+#[test]
+fn windows_side_without_rights_on_the_hosts_file_does_the_rest_and_says_how() {
+    if !require(
+        have(WINE) && have(MINGW) && is_root() && have("unshare"),
+        "needs wine64, mingw-w64 and root (a read-only mount stands in for the hosts file's ACL)",
+    ) {
+        return;
+    }
+    let exe = dockvm_exe();
+    let wine = Wine::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = utf8_dir(&tmp);
+    fs::write(dir.join("dockvm.toml"), SPEC).unwrap();
+    let generated = run(support::dockvm()
+        .args(["gen", "--spec"])
+        .arg(dir.join("dockvm.toml"))
+        .arg("--out")
+        .arg(dir.join("gen")));
+    assert!(generated.status.success());
+    fs::write(wine.hosts(), HOSTS).unwrap();
+    // Wine's server does renames: stop it, so the one started inside the namespace sees the
+    // read-only etc folder.
+    drop(run(std::process::Command::new("/usr/lib/wine/wineserver")
+        .env("WINEPREFIX", wine.prefix())
+        .arg("-k")));
+    let etc = wine.hosts().parent().unwrap().to_owned();
+    let setup = format!("mount --bind '{etc}' '{etc}'; mount -o remount,bind,ro '{etc}'");
+    let mut c = in_mount_ns(Some(&setup), WINE);
+    c.env("WINEPREFIX", wine.prefix())
+        .env("WINEDEBUG", "-all")
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+        .args([
+            exe.as_str(),
+            "install",
+            "--from",
+            &Wine::win(&dir.join("gen")),
+        ]);
+    let out = run(&mut c);
+    drop(run(std::process::Command::new("/usr/lib/wine/wineserver")
+        .env("WINEPREFIX", wine.prefix())
+        .arg("-k")));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}\n{}", text(&out.stdout));
+    assert!(
+        err.contains("needs an administrator") && err.contains("Run as administrator"),
+        "{err}"
+    );
+    assert!(err.contains("dockvm.exe install --from"), "{err}");
+    // Everything before the hosts step is done; the hosts file is untouched.
+    let q = text(&wine.run(&["reg", "query", ENV, "/v", "DOCKER_HOST"]).stdout);
+    assert!(q.contains("tcp://local.test:2375"), "{q}");
+    assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);
+}
+
+/// How `reg export` writes a REG_EXPAND_SZ value: `hex(2):` and its UTF-16LE bytes with the
+/// terminating NUL, lowercase, comma-separated, wrapped with `,\` + CRLF + two spaces.
+fn hex2(value: &str) -> String {
+    let bytes: Vec<String> = value
+        .encode_utf16()
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // Compare without the wrapping: unwrap the export instead.
+    bytes.join(",")
+}

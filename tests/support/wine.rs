@@ -1,0 +1,145 @@
+//! Wine (Debian's wine64 8.0) for the tests: a prefix of the test's own, and `dockvm.exe`
+//! cross-compiled for it.
+
+use super::{run, utf8_dir};
+use camino::{Utf8Path, Utf8PathBuf};
+use std::process::Command;
+
+pub const WINE: &str = "/usr/lib/wine/wine64";
+pub const MINGW: &str = "x86_64-w64-mingw32-gcc";
+
+/// A Wine prefix of the test's own, removed (and its wineserver stopped) on drop.
+pub struct Wine {
+    _tmp: tempfile::TempDir,
+    pub dir: Utf8PathBuf,
+}
+
+impl Wine {
+    pub fn new() -> Wine {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = utf8_dir(&tmp);
+        let w = Wine { _tmp: tmp, dir };
+        let out = w.run(&["wineboot", "-i"]);
+        assert!(
+            out.status.success(),
+            "wineboot: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        w
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(WINE);
+        c.env("WINEPREFIX", self.prefix())
+            .env("WINEDEBUG", "-all")
+            // No Mono or Gecko downloads: there is no network, and nothing here needs them.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+        c
+    }
+
+    pub fn prefix(&self) -> Utf8PathBuf {
+        self.dir.join("prefix")
+    }
+
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        run(self.cmd().args(args))
+    }
+
+    /// The Windows path (drive Z: is /) of a host path.
+    pub fn win(p: &Utf8Path) -> String {
+        format!("Z:{}", p.as_str().replace('/', "\\"))
+    }
+
+    /// The host folder behind a path in the prefix's drive C:.
+    pub fn drive_c(&self, windows_path: &str) -> Utf8PathBuf {
+        let rest = windows_path
+            .strip_prefix(r"C:\")
+            .or_else(|| windows_path.strip_prefix(r"c:\"))
+            .expect("a C: path");
+        self.dir
+            .join("prefix/drive_c")
+            .join(rest.replace('\\', "/"))
+    }
+
+    /// The prefix's hosts file (`%SystemRoot%\System32\drivers\etc\hosts`).
+    pub fn hosts(&self) -> Utf8PathBuf {
+        self.drive_c(r"C:\windows\system32\drivers\etc\hosts")
+    }
+
+    /// `reg export KEY` as the .reg text regedit writes (UTF-16LE decoded): every value with
+    /// its exact type and bytes, for comparing the registry before and after.
+    pub fn export(&self, key: &str) -> String {
+        let file = self.dir.join("export.reg");
+        let _ = std::fs::remove_file(&file);
+        let out = self.run(&["reg", "export", key, &Wine::win(&file), "/y"]);
+        if !out.status.success() {
+            return String::new(); // the key does not exist
+        }
+        let bytes = std::fs::read(&file).unwrap();
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        // Long hex values are wrapped (`,\` CRLF and two spaces): joined again, so a value's
+        // bytes read as one run.
+        String::from_utf16(&units)
+            .unwrap()
+            .replace(",\\\r\n  ", ",")
+    }
+}
+
+impl Drop for Wine {
+    fn drop(&mut self) {
+        let _ = run(Command::new("/usr/lib/wine/wineserver")
+            .env("WINEPREFIX", self.prefix())
+            .arg("-k"));
+    }
+}
+
+/// `dockvm.exe`, cross-compiled from this checkout (x86_64-pc-windows-gnu, mingw-w64 linker),
+/// in a folder beside the stand-in `bcryptprimitives.dll` that Wine 8.0 lacks (see
+/// `tests/fixtures/bcryptprimitives.c`; real Windows 10+ has the DLL). Built once per test
+/// binary; cargo makes it incremental.
+pub fn dockvm_exe() -> Utf8PathBuf {
+    static EXE: std::sync::OnceLock<Utf8PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = run(Command::new(cargo).current_dir(root).args([
+            "build",
+            "--quiet",
+            "--locked",
+            "--bin",
+            "dockvm",
+            "--target",
+            "x86_64-pc-windows-gnu",
+        ]));
+        assert!(
+            out.status.success(),
+            "cargo build --target x86_64-pc-windows-gnu: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(Utf8PathBuf::from)
+            .unwrap_or_else(|_| root.join("target"));
+        let built = target.join("x86_64-pc-windows-gnu/debug/dockvm.exe");
+        let dir = target.join("wine-bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        let dll = run(Command::new(MINGW).args([
+            "-shared",
+            "-o",
+            dir.join("bcryptprimitives.dll").as_str(),
+            root.join("tests/fixtures/bcryptprimitives.c").as_str(),
+            root.join("tests/fixtures/bcryptprimitives.def").as_str(),
+            "-ladvapi32",
+        ]));
+        assert!(
+            dll.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dll.stderr)
+        );
+        std::fs::copy(&built, dir.join("dockvm.exe")).unwrap();
+        dir.join("dockvm.exe")
+    })
+    .clone()
+}
