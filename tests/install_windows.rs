@@ -41,7 +41,7 @@ fn text(b: &[u8]) -> String {
 }
 
 fn dockvm(wine: &Wine, exe: &Utf8Path, args: &[&str]) -> Output {
-    run(wine.cmd().arg(exe.as_str()).args(args))
+    wine.output(wine.cmd().arg(exe.as_str()).args(args))
 }
 
 fn ok(o: &Output) -> String {
@@ -55,17 +55,13 @@ fn ok(o: &Output) -> String {
     text(&o.stdout)
 }
 
-const ENV: &str = r"HKCU\Environment";
-const RUN: &str = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run";
-
-#[test]
-fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
-    if !require(
-        have(WINE) && have(MINGW) && have("unshare"),
-        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
-    ) {
-        return;
-    }
+/// dockvm.exe, a fresh prefix, and the tree of [`SPEC`] in `<dir>/gen` (the TempDir keeps it).
+fn setup() -> (
+    camino::Utf8PathBuf,
+    Wine,
+    tempfile::TempDir,
+    camino::Utf8PathBuf,
+) {
     let exe = dockvm_exe();
     let wine = Wine::new();
     let tmp = tempfile::tempdir().unwrap();
@@ -77,6 +73,21 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
         .arg("--out")
         .arg(dir.join("gen")));
     assert!(generated.status.success(), "{}", text(&generated.stderr));
+    (exe, wine, tmp, dir)
+}
+
+const ENV: &str = r"HKCU\Environment";
+const RUN: &str = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run";
+
+#[test]
+fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
+    if !require(
+        have(WINE) && have(MINGW) && have("unshare"),
+        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
+    ) {
+        return;
+    }
+    let (exe, wine, _tmp, dir) = setup();
     let from = Wine::win(&dir.join("gen"));
 
     // The user's system before install: hosts lines, a REG_EXPAND_SZ Path holding
@@ -202,17 +213,7 @@ fn windows_side_without_rights_on_the_hosts_file_does_the_rest_and_says_how() {
     ) {
         return;
     }
-    let exe = dockvm_exe();
-    let wine = Wine::new();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = utf8_dir(&tmp);
-    fs::write(dir.join("dockvm.toml"), SPEC).unwrap();
-    let generated = run(support::dockvm()
-        .args(["gen", "--spec"])
-        .arg(dir.join("dockvm.toml"))
-        .arg("--out")
-        .arg(dir.join("gen")));
-    assert!(generated.status.success());
+    let (exe, wine, _tmp, dir) = setup();
     fs::write(wine.hosts(), HOSTS).unwrap();
     // Wine's server does renames: stop it, so the one started inside the namespace sees the
     // read-only etc folder.
@@ -231,7 +232,7 @@ fn windows_side_without_rights_on_the_hosts_file_does_the_rest_and_says_how() {
             "--from",
             &Wine::win(&dir.join("gen")),
         ]);
-    let out = run(&mut c);
+    let out = wine.output(&mut c);
     drop(run(std::process::Command::new("/usr/lib/wine/wineserver")
         .env("WINEPREFIX", wine.prefix())
         .arg("-k")));

@@ -126,11 +126,12 @@ fn bat_files_run_by_wine_cmd_pass_the_spec_paths_to_vmrun() {
     let log = wine.dir.join("argv.log");
     let bat = |name: &str, fail: &str| {
         let _ = fs::remove_file(&log);
-        let out = run(wine
-            .cmd()
-            .env("DOCKVM_ARGV_LOG", Wine::win(&log))
-            .env("DOCKVM_ARGV_FAIL", fail)
-            .args(["cmd", "/c", &Wine::win(&scripts.join(name))]));
+        let out = wine.output(
+            wine.cmd()
+                .env("DOCKVM_ARGV_LOG", Wine::win(&log))
+                .env("DOCKVM_ARGV_FAIL", fail)
+                .args(["cmd", "/c", &Wine::win(&scripts.join(name))]),
+        );
         (out.status.code(), calls(&log))
     };
     let vmx = spec.vm.vmx.to_string();

@@ -42,6 +42,16 @@ fn reg_name(key: &str, name: &str) -> String {
     format!(r"HKEY_CURRENT_USER\{key}\{name}")
 }
 
+/// Removes a file; one already gone is fine (an earlier, interrupted run removed it).
+fn remove_file(path: &Utf8Path) -> Result<(), ApplyError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(fail(format!("cannot remove {path}"), path)(e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The error of `what`, about `path`.
 fn fail(what: String, path: &Utf8Path) -> impl FnOnce(io::Error) -> ApplyError {
     let path = path.to_owned();
@@ -133,20 +143,12 @@ pub fn apply(
                 say(&format!("{verb} {path}"));
             }
             Action::Remove { path, .. } => {
-                match fs::remove_file(path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(fail(format!("cannot remove {path}"), path)(e)),
-                }
+                remove_file(path)?;
                 sum.changed += 1;
                 say(&format!("removed {path}"));
             }
             Action::RemoveState { path, dirs, .. } => {
-                match fs::remove_file(path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(fail(format!("cannot remove {path}"), path)(e)),
-                }
+                remove_file(path)?;
                 sum.changed += 1;
                 say(&format!("removed {path}"));
                 for d in dirs {

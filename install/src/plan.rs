@@ -1,6 +1,6 @@
 //! Install and uninstall as data: each side's changes are computed from the tree and from what
 //! is on the system now (reads only), as a list of [`Action`]s that is then printed (`--dry-run`)
-//! or applied ([`crate::apply`]). Nothing here writes.
+//! or applied ([`crate::apply()`]). Nothing here writes.
 //!
 //! Ownership without guessing: a whole file is dockvm's when its first line says it was
 //! generated for this VM; a shared file (hosts, profile, wsl.conf) is edited only in dockvm's

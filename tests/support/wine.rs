@@ -19,6 +19,17 @@ impl Wine {
         let tmp = tempfile::tempdir().unwrap();
         let dir = utf8_dir(&tmp);
         let w = Wine { _tmp: tmp, dir };
+        // One wineserver for the prefix, kept until drop.
+        std::fs::create_dir_all(w.prefix()).unwrap();
+        let server = Command::new("/usr/lib/wine/wineserver")
+            .env("WINEPREFIX", w.prefix())
+            .arg("-p")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("wineserver starts");
+        assert!(server.success(), "wineserver -p: {server}");
         let out = w.run(&["wineboot", "-i"]);
         assert!(
             out.status.success(),
@@ -42,7 +53,34 @@ impl Wine {
     }
 
     pub fn run(&self, args: &[&str]) -> std::process::Output {
-        run(self.cmd().args(args))
+        self.output(self.cmd().args(args))
+    }
+
+    /// Runs a command of this prefix and returns its output, captured through files: the
+    /// Wine services a call starts (winedevice.exe, ...) inherit its stdout and outlive it, so
+    /// waiting for a pipe's end would wait for them (seconds each, or for ever with a
+    /// persistent wineserver). Only the `wine` process itself is waited for.
+    pub fn output(&self, cmd: &mut Command) -> std::process::Output {
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        let status = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .status()
+            .expect("wine starts");
+        let read = |mut f: std::fs::File| {
+            use std::io::{Read as _, Seek as _};
+            let mut b = Vec::new();
+            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+            f.read_to_end(&mut b).unwrap();
+            b
+        };
+        std::process::Output {
+            status,
+            stdout: read(out),
+            stderr: read(err),
+        }
     }
 
     /// The Windows path (drive Z: is /) of a host path.
