@@ -793,19 +793,33 @@ fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Actio
         want,
         &mut env_changed,
     );
-    // Path: docker_dir appended once, the value's type kept (REG_EXPAND_SZ stays so).
+    // Path: docker_dir appended once, the value's type kept (REG_EXPAND_SZ stays so). An entry
+    // an earlier install added for another docker_dir goes; the value before the first install
+    // stays recorded.
     let dir = &tree.values.docker_dir;
     let cur = reg(look, ENVIRONMENT, "Path")?;
     let text = cur.as_ref().and_then(RegValue::text).unwrap_or_default();
-    if text.split(';').any(|e| registry::same_dir(e, dir)) {
+    let base = match &state.path.entry {
+        Some(old) if !registry::same_dir(old, dir) => registry::path_without(&text, old),
+        _ => text.clone(),
+    };
+    let has = base.split(';').any(|e| registry::same_dir(e, dir));
+    if has && base == text {
         body.push(Action::Unchanged(format!(
             r"HKEY_CURRENT_USER\Environment\Path (has {dir})"
         )));
     } else {
         let kind = cur.as_ref().map_or(REG_EXPAND_SZ, |v| v.kind);
-        let new = RegValue::string(kind, &registry::path_with(&text, dir));
+        let value = if has {
+            base
+        } else {
+            registry::path_with(&base, dir)
+        };
+        let new = RegValue::string(kind, &value);
+        if state.path.entry.is_none() {
+            state.path.before = cur.clone();
+        }
         state.path.entry = Some(dir.clone());
-        state.path.before = cur.clone();
         state.path.after = Some(new.clone());
         set_value(&mut body, ENVIRONMENT, "Path", cur, new, &mut env_changed);
     }
@@ -888,10 +902,14 @@ fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Act
     let mut out = Vec::new();
     let mut env_changed = false;
     let ours = RegValue::string(REG_SZ, &tree.values.docker_host);
+    let before = state.as_ref().and_then(|s| s.docker_host.before.clone());
     match reg(look, ENVIRONMENT, "DOCKER_HOST")? {
+        Some(cur) if cur == ours && before.as_ref() == Some(&cur) => out.push(Action::Unchanged(
+            r"HKEY_CURRENT_USER\Environment\DOCKER_HOST (it was so before install)".into(),
+        )),
         Some(cur) if cur == ours => {
             env_changed = true;
-            match state.as_ref().and_then(|s| s.docker_host.before.clone()) {
+            match before {
                 Some(before) => out.push(Action::SetReg {
                     key: ENVIRONMENT,
                     name: "DOCKER_HOST".into(),
@@ -996,6 +1014,166 @@ fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Act
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    /// A system in memory for the planner's unit tests: files and `HKCU` values. The real
+    /// system is exercised by the integration tests (Linux, and Windows under Wine).
+    #[derive(Default)]
+    struct Mem {
+        files: BTreeMap<Utf8PathBuf, Vec<u8>>,
+        reg: RefCell<BTreeMap<(String, String), RegValue>>,
+    }
+
+    impl Look for Mem {
+        fn read(&self, path: &Utf8Path) -> io::Result<Option<Vec<u8>>> {
+            Ok(self.files.get(path).cloned())
+        }
+        fn exists(&self, path: &Utf8Path) -> bool {
+            self.files.keys().any(|f| f.starts_with(path))
+        }
+        fn is_dir(&self, path: &Utf8Path) -> bool {
+            self.files.keys().any(|f| f.starts_with(path) && f != path)
+        }
+        fn link_target(&self, _: &Utf8Path) -> Option<Utf8PathBuf> {
+            None
+        }
+        fn list(&self, _: &Utf8Path) -> Vec<String> {
+            Vec::new()
+        }
+        fn reg(&self, key: &str, name: &str) -> io::Result<Option<RegValue>> {
+            Ok(self.reg.borrow().get(&(key.into(), name.into())).cloned())
+        }
+    }
+
+    impl Mem {
+        /// Applies the plan's registry and file actions to the memory system.
+        fn apply(&mut self, plan: &[Action]) {
+            for a in plan {
+                match a {
+                    Action::SetReg { key, name, new, .. } => {
+                        self.reg
+                            .borrow_mut()
+                            .insert((key.to_string(), name.clone()), new.clone());
+                    }
+                    Action::DeleteReg { key, name, .. } => {
+                        self.reg
+                            .borrow_mut()
+                            .remove(&(key.to_string(), name.clone()));
+                    }
+                    Action::Write { path, new, .. } | Action::WriteState { path, new, .. } => {
+                        self.files.insert(path.clone(), new.clone());
+                    }
+                    Action::Remove { path, .. } | Action::RemoveState { path, .. } => {
+                        self.files.remove(path);
+                    }
+                    Action::Backup { path, to } => {
+                        let b = self.files[path].clone();
+                        self.files.insert(to.clone(), b);
+                    }
+                    Action::Restore { path, backup, .. } => {
+                        let b = self.files.remove(backup).unwrap();
+                        self.files.insert(path.clone(), b);
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        fn path(&self) -> Option<String> {
+            self.reg
+                .borrow()
+                .get(&(ENVIRONMENT.into(), "Path".into()))
+                .and_then(RegValue::text)
+        }
+    }
+
+    fn tree(docker_dir: &str) -> Tree {
+        use crate::tree::TreeFile;
+        let file = |rel: &str, bytes: &[u8]| TreeFile {
+            rel: rel.into(),
+            target: None,
+            mode: 0o644,
+            bytes: bytes.to_vec(),
+        };
+        Tree {
+            dir: "gen".into(),
+            vm: "dev".into(),
+            values: dockvm_gen::InstallValues {
+                docker_host: "tcp://local.test:2375".into(),
+                docker_dir: docker_dir.into(),
+                autostart: false,
+                automount_root: "/mnt/".into(),
+                links: Vec::new(),
+            },
+            files: vec![
+                file("windows/start-vm.bat", b"@echo off\r\n"),
+                file("windows/stop-vm.bat", b"@echo off\r\n"),
+                file("windows/reset-shared-folders.bat", b"@echo off\r\n"),
+                file(
+                    "windows/hosts.txt",
+                    b"# BEGIN dockvm dev\r\n1.2.3.4 local.test\r\n# END dockvm dev\r\n",
+                ),
+            ],
+        }
+    }
+
+    fn places() -> Places {
+        Places {
+            root: "/".into(),
+            home: None,
+            no_commands: None,
+            system_root: Some(r"C:\Windows".into()),
+            local_app_data: Some(r"C:\Users\me\AppData\Local".into()),
+        }
+    }
+
+    #[test]
+    fn a_changed_docker_dir_moves_the_path_entry_and_uninstall_still_gives_back_the_original() {
+        let mut m = Mem::default();
+        let original = RegValue::string(REG_EXPAND_SZ, r"%USERPROFILE%\bin");
+        m.reg
+            .borrow_mut()
+            .insert((ENVIRONMENT.into(), "Path".into()), original.clone());
+        let p = places();
+        let plan = install(Side::Windows, &tree(r"C:\Docker"), &p, &m).unwrap();
+        m.apply(&plan);
+        assert_eq!(m.path().unwrap(), r"%USERPROFILE%\bin;C:\Docker");
+        let plan = install(Side::Windows, &tree(r"D:\Docker 2"), &p, &m).unwrap();
+        m.apply(&plan);
+        assert_eq!(m.path().unwrap(), r"%USERPROFILE%\bin;D:\Docker 2");
+        let plan = uninstall(Side::Windows, &tree(r"D:\Docker 2"), &p, &m).unwrap();
+        m.apply(&plan);
+        assert_eq!(
+            m.reg.borrow().get(&(ENVIRONMENT.into(), "Path".into())),
+            Some(&original)
+        );
+        assert!(m.files.is_empty(), "{:?}", m.files.keys());
+    }
+
+    #[test]
+    fn a_docker_host_that_was_already_ours_is_left_as_it_was() {
+        let mut m = Mem::default();
+        let ours = RegValue::string(REG_SZ, "tcp://local.test:2375");
+        m.reg
+            .borrow_mut()
+            .insert((ENVIRONMENT.into(), "DOCKER_HOST".into()), ours.clone());
+        let p = places();
+        let plan = install(Side::Windows, &tree(r"C:\Docker"), &p, &m).unwrap();
+        m.apply(&plan);
+        let plan = uninstall(Side::Windows, &tree(r"C:\Docker"), &p, &m).unwrap();
+        assert!(
+            !plan.iter().any(|a| matches!(a, Action::SetReg { name, .. } | Action::DeleteReg { name, .. } if name == "DOCKER_HOST")),
+            "{plan:?}"
+        );
+        m.apply(&plan);
+        assert_eq!(
+            m.reg
+                .borrow()
+                .get(&(ENVIRONMENT.into(), "DOCKER_HOST".into())),
+            Some(&ours)
+        );
+    }
 
     #[test]
     fn markers_name_their_vm() {
