@@ -242,7 +242,15 @@ fn windows_side_without_rights_on_the_hosts_file_does_the_rest_and_says_how() {
         err.contains("needs an administrator") && err.contains("Run as administrator"),
         "{err}"
     );
-    assert!(err.contains("dockvm.exe install --from"), "{err}");
+    // The exact command: this dockvm.exe by its full path (Z: is / under Wine), and the tree.
+    assert!(
+        err.contains(&format!(
+            "\"{}\" install --from \"{}\"",
+            Wine::win(&exe),
+            Wine::win(&dir.join("gen"))
+        )),
+        "{err}"
+    );
     // Everything before the hosts step is done; the hosts file is untouched.
     let q = text(&wine.run(&["reg", "query", ENV, "/v", "DOCKER_HOST"]).stdout);
     assert!(q.contains("tcp://local.test:2375"), "{q}");

@@ -149,18 +149,28 @@ fn hint(e: &dockvm_install::ApplyError, side: Side, mode: Mode, from: &Utf8Path)
         Mode::Install => "install",
         Mode::Uninstall => "uninstall",
     };
-    let from = from
-        .canonicalize_utf8()
-        .map(|p| p.to_string())
-        .unwrap_or_else(|_| from.to_string());
+    // Absolute paths, this binary's own included: sudo's secure_path and an elevated
+    // terminal's Path need not hold the folder dockvm was run from.
+    let abs = |p: &Utf8Path| {
+        p.canonicalize_utf8()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|_| p.to_string())
+            .trim_start_matches(r"\\?\")
+            .to_owned()
+    };
+    let from = abs(from);
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
+        .map(|p| abs(&p))
+        .unwrap_or_else(|| "dockvm".into());
     match side {
         Side::Windows => format!(
-            "\n  everything before it is done; the hosts file needs an administrator: open a terminal with \"Run as administrator\" and run\n    dockvm.exe {verb} --from \"{}\"",
-            from.trim_start_matches(r"\\?\")
+            "\n  everything before it is done; the hosts file needs an administrator: open a terminal with \"Run as administrator\" and run\n    \"{exe}\" {verb} --from \"{from}\""
         ),
-        Side::Vm => format!("\n  run as root: sudo dockvm {verb} --side vm --from '{from}'"),
+        Side::Vm => format!("\n  run as root: sudo '{exe}' {verb} --side vm --from '{from}'"),
         Side::Wsl => format!(
-            "\n  /etc/wsl.conf needs root: sudo --preserve-env=HOME dockvm {verb} --side wsl --from '{from}'"
+            "\n  /etc/wsl.conf needs root: sudo --preserve-env=HOME '{exe}' {verb} --side wsl --from '{from}'"
         ),
     }
 }
