@@ -100,6 +100,8 @@ struct Scenario {
     skipped: &'static [&'static str],
     /// A phrase the first failing check's hint must contain ("" for none).
     hint: &'static str,
+    /// Other checks that neither pass nor fail: (id, status, phrase of its reason).
+    other: &'static [(&'static str, &'static str, &'static str)],
 }
 
 const SCENARIOS: &[Scenario] = &[
@@ -110,6 +112,7 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("port", "refused")],
         skipped: &["docker-api", "share:d"],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "drops",
@@ -118,6 +121,7 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("port", "timed out after 2 s")],
         skipped: &["docker-api", "share:d"],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "otherip",
@@ -126,6 +130,7 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("name", "resolves to 198.18.0.9, not to vm.ip 198.18.0.2")],
         skipped: &[],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "nohosts",
@@ -134,6 +139,7 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("name", "local.test does not resolve")],
         skipped: &[],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "stalecopy",
@@ -142,6 +148,7 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("name", "resolves to 198.18.0.9")],
         skipped: &[],
         hint: "WSL copies the Windows file only when the distribution starts",
+        other: &[],
     },
     Scenario {
         name: "unmounted",
@@ -153,6 +160,7 @@ const SCENARIOS: &[Scenario] = &[
         )],
         skipped: &[],
         hint: "reset-shared-folders.bat",
+        other: &[],
     },
     Scenario {
         name: "stale",
@@ -164,6 +172,7 @@ const SCENARIOS: &[Scenario] = &[
         )],
         skipped: &[],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "nolink",
@@ -175,6 +184,7 @@ const SCENARIOS: &[Scenario] = &[
         )],
         skipped: &[],
         hint: "systemd-tmpfiles --create",
+        other: &[],
     },
     Scenario {
         name: "envunset",
@@ -183,6 +193,7 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("env", "DOCKER_HOST is not set")],
         skipped: &[],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "envother",
@@ -191,6 +202,7 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("env", "not \"tcp://local.test:2375\"")],
         skipped: &[],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "crlf",
@@ -200,6 +212,7 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("profile", "CRLF line endings"), ("env", "carriage return")],
         skipped: &[],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "http",
@@ -208,6 +221,7 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("docker-api", "not the Docker API answers")],
         skipped: &["share:d"],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "silent",
@@ -216,6 +230,7 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("docker-api", "accepted the connection but sent nothing")],
         skipped: &["share:d"],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "loopback",
@@ -224,14 +239,60 @@ const SCENARIOS: &[Scenario] = &[
         fails: &[("port", "refused")],
         skipped: &["docker-api", "share:d"],
         hint: "",
+        other: &[],
     },
     Scenario {
         name: "ipchanged",
         faults: &["vm-ip-changed"],
         env: &[],
-        fails: &[("port", "timed out")],
+        fails: &[("vm", "the VM runs at 198.18.0.3, not at vm.ip 198.18.0.2")],
+        skipped: &["port", "docker-api", "share:d"],
+        hint: "vmnetdhcp.conf",
+        other: &[],
+    },
+    Scenario {
+        name: "vmstopped",
+        faults: &["vm-stopped"],
+        env: &[],
+        fails: &[("vm", "the VM is not running: windows\\start-vm.bat")],
+        skipped: &["port", "docker-api", "share:d"],
+        hint: "start-vm.bat",
+        other: &[],
+    },
+    Scenario {
+        name: "docker0",
+        faults: &["vm-docker0"],
+        env: &[],
+        fails: &[],
+        skipped: &[],
+        hint: "",
+        other: &[(
+            "vm",
+            "pass",
+            "address is unknown: VMware Tools report 172.17.0.1",
+        )],
+    },
+    Scenario {
+        name: "novmrun",
+        faults: &["vmrun-missing", "dockerd-stopped"],
+        env: &[],
+        fails: &[("port", "refused")],
         skipped: &["docker-api", "share:d"],
         hint: "",
+        other: &[(
+            "vm",
+            "skip",
+            "vmrun not found at /mnt/c/Program Files (x86)/VMware",
+        )],
+    },
+    Scenario {
+        name: "dockerexe",
+        faults: &["docker-exe-first"],
+        env: &[],
+        fails: &[],
+        skipped: &[],
+        hint: "",
+        other: &[("docker-cli", "warn", "Windows' docker.exe through interop")],
     },
 ];
 
@@ -249,6 +310,12 @@ fn check(s: &Scenario) -> Result<(), String> {
                     "{id}: expected fail with {phrase:?}, got {status}: {reason}"
                 ));
             }
+        } else if let Some((_, want, phrase)) = s.other.iter().find(|(o, _, _)| *o == id) {
+            if status != *want || !reason.contains(phrase) {
+                problems.push(format!(
+                    "{id}: expected {want} with {phrase:?}, got {status}: {reason}"
+                ));
+            }
         } else if s.skipped.contains(&id) {
             if status != "skip" || !reason.starts_with("needs ") {
                 problems.push(format!(
@@ -259,8 +326,9 @@ fn check(s: &Scenario) -> Result<(), String> {
             problems.push(format!("{id}: expected pass, got {status}: {reason}"));
         }
     }
-    if code != 1 {
-        problems.push(format!("exit code {code}, expected 1"));
+    let want_code = if s.fails.is_empty() { 0 } else { 1 };
+    if code != want_code {
+        problems.push(format!("exit code {code}, expected {want_code}"));
     }
     // Deadlines hold: a dead or silent VM costs about one deadline, not the OS's TCP timeout.
     if took > Duration::from_secs(6) {

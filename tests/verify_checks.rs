@@ -661,7 +661,16 @@ fn skip_and_only_select_checks_and_say_so() {
         .collect();
     assert_eq!(
         ids,
-        ["name", "port", "docker-api", "env", "profile", "share:d"],
+        [
+            "vm",
+            "name",
+            "port",
+            "docker-api",
+            "env",
+            "docker-cli",
+            "profile",
+            "share:d"
+        ],
         "spec order"
     );
 }

@@ -4,14 +4,17 @@ use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
 
-/// A check's stable id: `name`, `port`, `docker-api`, `env`, `profile`, `share:<name>`.
+/// A check's stable id: `vm`, `name`, `port`, `docker-api`, `env`, `docker-cli`, `profile`,
+/// `share:<name>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(into = "String")]
 pub enum CheckId {
+    Vm,
     Name,
     Port,
     DockerApi,
     Env,
+    DockerCli,
     Profile,
     Share(String),
 }
@@ -28,6 +31,8 @@ impl CheckId {
     /// The checks whose failure makes this one meaningless.
     pub fn prerequisites(&self) -> &'static [CheckId] {
         match self {
+            // A VM that is not running explains a dead port: one root cause, not a timeout.
+            CheckId::Port => &[CheckId::Vm],
             CheckId::DockerApi => &[CheckId::Port],
             CheckId::Share(_) => &[CheckId::DockerApi],
             _ => &[],
@@ -38,10 +43,12 @@ impl CheckId {
 impl fmt::Display for CheckId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            CheckId::Vm => f.write_str("vm"),
             CheckId::Name => f.write_str("name"),
             CheckId::Port => f.write_str("port"),
             CheckId::DockerApi => f.write_str("docker-api"),
             CheckId::Env => f.write_str("env"),
+            CheckId::DockerCli => f.write_str("docker-cli"),
             CheckId::Profile => f.write_str("profile"),
             CheckId::Share(n) => write!(f, "share:{n}"),
         }

@@ -9,6 +9,7 @@
 
 pub mod checks;
 pub mod cleanup;
+pub mod command;
 pub mod finding;
 pub mod http;
 pub mod report;

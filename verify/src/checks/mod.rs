@@ -2,11 +2,13 @@
 //! environment and the clean-up registry.
 
 pub mod api;
+pub mod cli;
 pub mod env;
 pub mod name;
 pub mod port;
 pub mod profile;
 pub mod share;
+pub mod vm;
 
 use crate::cleanup::Registry;
 use crate::finding::{CheckId, Finding};
@@ -23,6 +25,8 @@ pub struct Env {
     pub docker_context: Option<String>,
     pub docker_config: Option<Utf8PathBuf>,
     pub home: Option<Utf8PathBuf>,
+    /// `PATH`, where the user's shell finds `docker`.
+    pub path: Option<String>,
     /// `/etc/hosts`, or another file for tests.
     pub etc_hosts: Utf8PathBuf,
     /// Whether this is WSL (Microsoft's kernel).
@@ -38,6 +42,7 @@ impl Env {
             docker_context: var("DOCKER_CONTEXT"),
             docker_config: var("DOCKER_CONFIG").map(Utf8PathBuf::from),
             home: var("HOME").map(Utf8PathBuf::from),
+            path: var("PATH"),
             etc_hosts: Utf8PathBuf::from("/etc/hosts"),
             is_wsl: version.to_ascii_lowercase().contains("microsoft")
                 || std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists(),
@@ -67,10 +72,12 @@ impl Ctx<'_> {
 /// Every check of a spec, in report order.
 pub fn all(spec: &Spec) -> Vec<CheckId> {
     let mut ids = vec![
+        CheckId::Vm,
         CheckId::Name,
         CheckId::Port,
         CheckId::DockerApi,
         CheckId::Env,
+        CheckId::DockerCli,
         CheckId::Profile,
     ];
     ids.extend(
@@ -84,10 +91,12 @@ pub fn all(spec: &Spec) -> Vec<CheckId> {
 /// Runs one check.
 pub fn run(id: &CheckId, ctx: &Ctx<'_>) -> Finding {
     match id {
+        CheckId::Vm => vm::check(ctx),
         CheckId::Name => name::check(ctx),
         CheckId::Port => port::check(ctx),
         CheckId::DockerApi => api::check(ctx),
         CheckId::Env => env::check(ctx),
+        CheckId::DockerCli => cli::check(ctx),
         CheckId::Profile => profile::check(ctx),
         CheckId::Share(n) => {
             let share = ctx
