@@ -10,7 +10,8 @@
 pub mod apply;
 pub mod edit;
 pub mod plan;
-pub mod registry;
+/// Registry values as data (in `dockvm-platform`, shared with verify).
+pub use dockvm_platform::registry;
 pub mod state;
 pub mod sys;
 pub mod tree;

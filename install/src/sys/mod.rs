@@ -1,5 +1,6 @@
 //! The one place where install touches the system, with a Unix half and a Windows half behind
-//! one interface: reading (for the plan), writing files atomically, the registry, commands.
+//! one interface: reading (for the plan), writing files atomically, commands; the registry
+//! through `dockvm-platform`.
 
 #[cfg(unix)]
 mod unix;
@@ -11,8 +12,8 @@ mod windows;
 use windows as imp;
 
 use crate::plan::Look;
-use crate::registry::RegValue;
 use camino::{Utf8Path, Utf8PathBuf};
+use dockvm_platform::registry::{self, Hive, RegValue};
 use std::fs;
 use std::io;
 
@@ -56,7 +57,7 @@ impl Look for Host {
     }
 
     fn reg(&self, key: &str, name: &str) -> io::Result<Option<RegValue>> {
-        imp::reg_get(key, name)
+        registry::get(Hive::CurrentUser, key, name)
     }
 }
 
@@ -92,18 +93,7 @@ fn write_like(
     Ok(())
 }
 
-pub fn reg_set(key: &str, name: &str, value: &RegValue) -> io::Result<()> {
-    imp::reg_set(key, name, value)
-}
-
-pub fn reg_delete(key: &str, name: &str) -> io::Result<()> {
-    imp::reg_delete(key, name)
-}
-
-/// Tells every top-level window that the environment changed, waiting at most 5 s for each.
-pub fn broadcast_environment() -> Result<(), String> {
-    imp::broadcast_environment()
-}
+pub use dockvm_platform::registry::{broadcast_environment, delete as reg_delete, set as reg_set};
 
 /// Why commands such as systemctl cannot run here, or `None` (systemd is PID 1).
 pub fn no_systemd() -> Option<String> {

@@ -1,6 +1,5 @@
-//! The Unix half of [`crate::sys`]: file modes and owners, systemd; no registry.
+//! The Unix half of [`crate::sys`]: file modes and owners, systemd.
 
-use crate::registry::RegValue;
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
@@ -26,26 +25,6 @@ pub fn give_attributes(
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
         r => r,
     }
-}
-
-pub fn reg_get(_key: &str, _name: &str) -> io::Result<Option<RegValue>> {
-    Ok(None)
-}
-
-fn no_registry() -> io::Error {
-    io::Error::new(io::ErrorKind::Unsupported, "no registry on this system")
-}
-
-pub fn reg_set(_key: &str, _name: &str, _value: &RegValue) -> io::Result<()> {
-    Err(no_registry())
-}
-
-pub fn reg_delete(_key: &str, _name: &str) -> io::Result<()> {
-    Err(no_registry())
-}
-
-pub fn broadcast_environment() -> Result<(), String> {
-    Err("not on Windows".into())
 }
 
 pub fn no_systemd() -> Option<String> {

@@ -1,18 +1,9 @@
-//! The Windows half of [`crate::sys`]: the registry under `HKEY_CURRENT_USER` and the
-//! `WM_SETTINGCHANGE` broadcast; no modes, owners or systemd.
+//! The Windows half of [`crate::sys`]: no modes, owners or systemd (the registry is
+//! `dockvm-platform`'s).
 
-use crate::registry::RegValue;
 use std::fs::Metadata;
 use std::io;
 use std::path::Path;
-use windows_sys::Win32::Foundation::{ERROR_FILE_NOT_FOUND, ERROR_SUCCESS};
-use windows_sys::Win32::System::Registry::{
-    HKEY, HKEY_CURRENT_USER, KEY_QUERY_VALUE, KEY_SET_VALUE, REG_OPTION_NON_VOLATILE, RegCloseKey,
-    RegCreateKeyExW, RegDeleteValueW, RegOpenKeyExW, RegQueryValueExW, RegSetValueExW,
-};
-use windows_sys::Win32::UI::WindowsAndMessaging::{
-    HWND_BROADCAST, SMTO_ABORTIFHUNG, SendMessageTimeoutW, WM_SETTINGCHANGE,
-};
 
 pub fn give_attributes(
     _tmp: &Path,
@@ -22,140 +13,6 @@ pub fn give_attributes(
 ) -> io::Result<()> {
     // The renamed file takes the folder's inherited ACL, as a file written in place would.
     Ok(())
-}
-
-fn wide(s: &str) -> Vec<u16> {
-    s.encode_utf16().chain(std::iter::once(0)).collect()
-}
-
-fn check(rc: u32) -> io::Result<()> {
-    if rc == ERROR_SUCCESS {
-        Ok(())
-    } else {
-        Err(io::Error::from_raw_os_error(rc as i32))
-    }
-}
-
-/// An open key, closed on drop.
-struct Key(HKEY);
-
-impl Drop for Key {
-    fn drop(&mut self) {
-        unsafe { RegCloseKey(self.0) };
-    }
-}
-
-fn open(key: &str, access: u32) -> io::Result<Option<Key>> {
-    let mut h: HKEY = std::ptr::null_mut();
-    let rc = unsafe { RegOpenKeyExW(HKEY_CURRENT_USER, wide(key).as_ptr(), 0, access, &mut h) };
-    if rc == ERROR_FILE_NOT_FOUND {
-        return Ok(None);
-    }
-    check(rc)?;
-    Ok(Some(Key(h)))
-}
-
-pub fn reg_get(key: &str, name: &str) -> io::Result<Option<RegValue>> {
-    let Some(k) = open(key, KEY_QUERY_VALUE)? else {
-        return Ok(None);
-    };
-    let name = wide(name);
-    let mut kind = 0u32;
-    let mut len = 0u32;
-    // RegQueryValueExW returns the stored bytes as they are: REG_EXPAND_SZ stays unexpanded.
-    let rc = unsafe {
-        RegQueryValueExW(
-            k.0,
-            name.as_ptr(),
-            std::ptr::null(),
-            &mut kind,
-            std::ptr::null_mut(),
-            &mut len,
-        )
-    };
-    if rc == ERROR_FILE_NOT_FOUND {
-        return Ok(None);
-    }
-    check(rc)?;
-    let mut data = vec![0u8; len as usize];
-    let rc = unsafe {
-        RegQueryValueExW(
-            k.0,
-            name.as_ptr(),
-            std::ptr::null(),
-            &mut kind,
-            data.as_mut_ptr(),
-            &mut len,
-        )
-    };
-    check(rc)?;
-    data.truncate(len as usize);
-    Ok(Some(RegValue { kind, data }))
-}
-
-pub fn reg_set(key: &str, name: &str, value: &RegValue) -> io::Result<()> {
-    let mut h: HKEY = std::ptr::null_mut();
-    let rc = unsafe {
-        RegCreateKeyExW(
-            HKEY_CURRENT_USER,
-            wide(key).as_ptr(),
-            0,
-            std::ptr::null(),
-            REG_OPTION_NON_VOLATILE,
-            KEY_SET_VALUE,
-            std::ptr::null(),
-            &mut h,
-            std::ptr::null_mut(),
-        )
-    };
-    check(rc)?;
-    let k = Key(h);
-    let rc = unsafe {
-        RegSetValueExW(
-            k.0,
-            wide(name).as_ptr(),
-            0,
-            value.kind,
-            value.data.as_ptr(),
-            value.data.len() as u32,
-        )
-    };
-    check(rc)
-}
-
-pub fn reg_delete(key: &str, name: &str) -> io::Result<()> {
-    let Some(k) = open(key, KEY_SET_VALUE)? else {
-        return Ok(());
-    };
-    let rc = unsafe { RegDeleteValueW(k.0, wide(name).as_ptr()) };
-    if rc == ERROR_FILE_NOT_FOUND {
-        return Ok(());
-    }
-    check(rc)
-}
-
-pub fn broadcast_environment() -> Result<(), String> {
-    let env = wide("Environment");
-    let mut result = 0usize;
-    let rc = unsafe {
-        SendMessageTimeoutW(
-            HWND_BROADCAST,
-            WM_SETTINGCHANGE,
-            0,
-            env.as_ptr() as isize,
-            SMTO_ABORTIFHUNG,
-            5000,
-            &mut result,
-        )
-    };
-    if rc == 0 {
-        Err(format!(
-            "SendMessageTimeout failed ({}): sign out and in again for Explorer to hand the new values to new terminals",
-            io::Error::last_os_error()
-        ))
-    } else {
-        Ok(())
-    }
 }
 
 pub fn no_systemd() -> Option<String> {

@@ -1,7 +1,76 @@
-//! Registry values as data: what install reads, sets and restores under `HKEY_CURRENT_USER`,
-//! kept as raw type and bytes so that a restore gives back exactly what was there.
+//! Registry values as data: what install reads, sets and restores, and verify reads, kept as
+//! raw type and bytes so that a restore gives back exactly what was there.
 
 use serde::{Deserialize, Serialize};
+use std::io;
+
+/// Where a key lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hive {
+    /// `HKEY_CURRENT_USER`: the user's own values.
+    CurrentUser,
+    /// `HKEY_LOCAL_MACHINE`: system-wide values (read only, here).
+    LocalMachine,
+}
+
+impl Hive {
+    pub fn name(self) -> &'static str {
+        match self {
+            Hive::CurrentUser => "HKEY_CURRENT_USER",
+            Hive::LocalMachine => "HKEY_LOCAL_MACHINE",
+        }
+    }
+}
+
+/// The system-wide environment, under `HKEY_LOCAL_MACHINE`.
+pub const SYSTEM_ENVIRONMENT: &str =
+    r"SYSTEM\CurrentControlSet\Control\Session Manager\Environment";
+
+/// A value, or `None` when it (or its key) does not exist. Elsewhere than on Windows, `None`.
+pub fn get(hive: Hive, key: &str, name: &str) -> io::Result<Option<RegValue>> {
+    #[cfg(windows)]
+    return crate::windows::get(hive, key, name);
+    #[cfg(not(windows))]
+    {
+        let _ = (hive, key, name);
+        Ok(None)
+    }
+}
+
+/// Sets a value under `HKEY_CURRENT_USER`, creating its key if needed.
+pub fn set(key: &str, name: &str, value: &RegValue) -> io::Result<()> {
+    #[cfg(windows)]
+    return crate::windows::set(key, name, value);
+    #[cfg(not(windows))]
+    {
+        let _ = (key, name, value);
+        Err(no_registry())
+    }
+}
+
+/// Deletes a value under `HKEY_CURRENT_USER`; one that does not exist is fine.
+pub fn delete(key: &str, name: &str) -> io::Result<()> {
+    #[cfg(windows)]
+    return crate::windows::delete(key, name);
+    #[cfg(not(windows))]
+    {
+        let _ = (key, name);
+        Err(no_registry())
+    }
+}
+
+/// Tells every top-level window that the environment changed, waiting at most 5 s for each.
+pub fn broadcast_environment() -> Result<(), String> {
+    #[cfg(windows)]
+    return crate::windows::broadcast_environment();
+    #[cfg(not(windows))]
+    Err("not on Windows".into())
+}
+
+#[cfg(not(windows))]
+fn no_registry() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, "no registry on this system")
+}
 
 /// `HKCU\Environment`: the user's environment, read by every new process.
 pub const ENVIRONMENT: &str = r"Environment";

@@ -1,0 +1,10 @@
+//! What dockvm needs of Windows itself, for install and verify alike: registry values under
+//! `HKEY_CURRENT_USER` (read, set, delete) and `HKEY_LOCAL_MACHINE` (read), kept as raw type
+//! and bytes, and the `WM_SETTINGCHANGE` broadcast. On other systems there is no registry: reads
+//! find nothing and writes fail.
+
+pub mod registry;
+#[cfg(windows)]
+mod windows;
+
+pub use registry::{Hive, RegValue};
