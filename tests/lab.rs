@@ -8,84 +8,9 @@
 mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::lab::*;
 use support::*;
-
-const LAB: &str = "ci/lab/lab";
-const SPEC: &str = "ci/lab/lab.toml";
-
-/// A running lab, removed on drop.
-struct Lab {
-    name: &'static str,
-}
-
-impl Lab {
-    fn up(name: &'static str, faults: &[&str]) -> Lab {
-        let mut cmd = Command::new(LAB);
-        cmd.args(["up", name])
-            .env("DOCKVM_BIN", env!("CARGO_BIN_EXE_dockvm"));
-        for f in faults {
-            cmd.args(["--fault", f]);
-        }
-        let out = run(&mut cmd);
-        // Constructed before the assertion, so a failed `up` is still taken down.
-        let lab = Lab { name };
-        assert!(
-            out.status.success(),
-            "lab up {name} {faults:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lab
-    }
-
-    /// Runs a command on the WSL side, after its profile.
-    fn wsl(&self, args: &[&str]) -> std::process::Output {
-        run(Command::new(LAB).args(["wsl", self.name]).args(args))
-    }
-
-    /// `dockvm verify --format json` on the WSL side, with `env` (KEY=VALUE or -u KEY) applied.
-    fn verify(&self, env: &[&str]) -> (i32, serde_json::Value, Duration) {
-        let mut args = vec!["env"];
-        args.extend_from_slice(env);
-        let spec = format!("{}/{SPEC}", env!("CARGO_MANIFEST_DIR"));
-        args.extend_from_slice(&[
-            env!("CARGO_BIN_EXE_dockvm"),
-            "verify",
-            "--format",
-            "json",
-            "--spec",
-            &spec,
-        ]);
-        let start = Instant::now();
-        let out = self.wsl(&args);
-        let took = start.elapsed();
-        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{}: no JSON ({e}): {}",
-                self.name,
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (out.status.code().unwrap_or(-1), report, took)
-    }
-
-    fn dir(&self) -> String {
-        format!("/tmp/dockvm-lab/{}", self.name)
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let out = run(Command::new(LAB).args(["down", self.name]));
-        if !out.status.success() {
-            eprintln!(
-                "lab down {}: {}",
-                self.name,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-}
 
 /// One fault and what verify must say about it.
 struct Scenario {

@@ -3,6 +3,7 @@
 //! dockerd on a private socket and a loopback port.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod lab;
 pub mod wine;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -86,6 +87,31 @@ pub fn in_mount_ns(setup: Option<&str>, program: &str) -> Command {
 /// The dockvm binary under test.
 pub fn dockvm() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dockvm"))
+}
+
+/// Runs a command with no standard input; its output is captured through files, so only the
+/// command itself is waited for, not a daemon it leaves holding its stdout (Wine's services).
+pub fn output_via_files(cmd: &mut Command) -> Output {
+    use std::io::Seek as _;
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .status()
+        .expect("the command starts");
+    let read = |mut f: std::fs::File| {
+        let mut b = Vec::new();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut b).unwrap();
+        b
+    };
+    Output {
+        status,
+        stdout: read(out),
+        stderr: read(err),
+    }
 }
 
 /// Runs a command with no standard input and returns its output.

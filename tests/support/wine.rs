@@ -61,26 +61,7 @@ impl Wine {
     /// waiting for a pipe's end would wait for them (seconds each, or for ever with a
     /// persistent wineserver). Only the `wine` process itself is waited for.
     pub fn output(&self, cmd: &mut Command) -> std::process::Output {
-        let out = tempfile::tempfile().unwrap();
-        let err = tempfile::tempfile().unwrap();
-        let status = cmd
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .status()
-            .expect("wine starts");
-        let read = |mut f: std::fs::File| {
-            use std::io::{Read as _, Seek as _};
-            let mut b = Vec::new();
-            f.seek(std::io::SeekFrom::Start(0)).unwrap();
-            f.read_to_end(&mut b).unwrap();
-            b
-        };
-        std::process::Output {
-            status,
-            stdout: read(out),
-            stderr: read(err),
-        }
+        super::output_via_files(cmd)
     }
 
     /// The Windows path (drive Z: is /) of a host path.

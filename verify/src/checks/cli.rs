@@ -9,7 +9,10 @@ use std::io::Read as _;
 
 pub fn check(ctx: &Ctx<'_>) -> Finding {
     let path = ctx.env.path.clone().unwrap_or_default();
-    let Some(found) = first_on_path(&path, "docker") else {
+    if let Some(w) = &ctx.env.windows {
+        return windows(ctx, &path, &w.registry_path);
+    }
+    let Some(found) = first_on_path(&path, ':', "docker") else {
         return Finding::new(
             CheckId::DockerCli,
             Status::Fail,
@@ -46,9 +49,50 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     .actual(shown)
 }
 
-/// The first `dir/name` along a `:`-separated PATH that is a file.
-fn first_on_path(path: &str, name: &str) -> Option<Utf8PathBuf> {
-    path.split(':')
+/// On Windows: the first `docker.exe` along this terminal's PATH, and along the Path new
+/// terminals get (the registry's), compared with `windows.docker_dir`.
+fn windows(ctx: &Ctx<'_>, path: &str, registry_path: &str) -> Finding {
+    let dir = ctx.spec.windows.docker_dir.as_str();
+    let expected = format!("{dir}\\docker.exe first on PATH");
+    let f = |status, reason: String| {
+        Finding::new(CheckId::DockerCli, status, reason).expected(expected.clone())
+    };
+    let add = "add docker_dir to Path: windows\\add-docker-to-path.ps1 or `dockvm install`, then open a new terminal";
+    match (
+        first_on_path(path, ';', "docker.exe"),
+        first_on_path(registry_path, ';', "docker.exe"),
+    ) {
+        (None, None) => f(Status::Fail, "no docker.exe on PATH: cmd and PowerShell cannot run docker".into())
+            .actual(format!("PATH={path}"))
+            .hint(add),
+        (None, Some(r)) => f(
+            Status::Fail,
+            format!("this terminal's PATH has no docker.exe, new terminals find {r}: open a new one"),
+        )
+        .actual(format!("PATH={path}"))
+        .hint("close this terminal and open a new one"),
+        (Some(p), _) if p.parent().is_some_and(|d| same_dir(d.as_str(), dir)) => {
+            f(Status::Pass, format!("docker is {p}")).actual(p.to_string())
+        }
+        (Some(p), _) => f(
+            Status::Warn,
+            format!("the first docker.exe on PATH is {p}, not the one in windows.docker_dir {dir} (a Docker Desktop leftover?)"),
+        )
+        .actual(p.to_string())
+        .hint(format!("remove {} from Path, or put {dir} before it", p.parent().map_or("its folder".into(), |d| d.to_string()))),
+    }
+}
+
+/// Whether two Windows folders are the same (case and a final backslash aside).
+fn same_dir(a: &str, b: &str) -> bool {
+    a.trim_end_matches('\\').to_lowercase() == b.trim_end_matches('\\').to_lowercase()
+}
+
+/// The first `dir/name` along a PATH (entries split at `sep`, quotes around one dropped) that
+/// is a file.
+fn first_on_path(path: &str, sep: char, name: &str) -> Option<Utf8PathBuf> {
+    path.split(sep)
+        .map(|d| d.trim().trim_matches('"'))
         .filter(|d| !d.is_empty())
         .map(|d| Utf8Path::new(d).join(name))
         .find(|p| p.is_file())

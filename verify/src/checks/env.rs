@@ -1,11 +1,18 @@
 //! `env`: `DOCKER_HOST` in this environment is `tcp://<hostname>:<port>`; a warning when a
-//! docker context is also set, since DOCKER_HOST silently wins over it (docker/cli#1809).
+//! docker context is also set, since DOCKER_HOST silently wins over it (docker/cli#1809). On
+//! Windows also as new terminals get it (the registry), which is where a terminal opened
+//! before it was set differs from the next one.
 
-use super::Ctx;
+use super::{Ctx, WindowsEnv};
 use crate::finding::{CheckId, Finding, Status};
 use camino::Utf8PathBuf;
 
 pub fn check(ctx: &Ctx<'_>) -> Finding {
+    if let Some(w) = &ctx.env.windows
+        && let Some(f) = registry(ctx, w)
+    {
+        return f;
+    }
     let want = ctx.spec.docker_host();
     let profile = ctx.spec.wsl.profile.to_string();
     let context = current_context(ctx);
@@ -37,6 +44,71 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         Some(v) => f(Status::Fail, format!("DOCKER_HOST is {v:?}, not {want:?}"))
             .actual(v)
             .hint(format!("a later line of {profile} or another startup file sets it: `grep -n DOCKER_HOST ~/.bashrc ~/.profile /etc/profile /etc/profile.d/*`")),
+    }
+}
+
+/// The Windows registry's side of `DOCKER_HOST`: a finding when it is wrong, or when it is
+/// right and this terminal's is not; `None` when both agree (the process check follows).
+fn registry(ctx: &Ctx<'_>, w: &WindowsEnv) -> Option<Finding> {
+    const USER: &str = r"HKEY_CURRENT_USER\Environment";
+    const SYSTEM: &str =
+        r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Session Manager\Environment";
+    let want = ctx.spec.docker_host();
+    let f = |status, reason: String| {
+        Finding::new(CheckId::Env, status, reason)
+            .expected(format!("DOCKER_HOST={want} in {USER} and in this terminal"))
+    };
+    let set_it =
+        "`dockvm install` (or `reg import windows\\dockvm-env.reg`), then open a new terminal";
+    let new_terminals = match (
+        w.user_docker_host.as_deref(),
+        w.system_docker_host.as_deref(),
+    ) {
+        (Some(u), _) if u == want => u,
+        (Some(u), _) => {
+            return Some(
+                f(
+                    Status::Fail,
+                    format!(
+                        "DOCKER_HOST under {USER} is {u:?}, not {want:?}: new terminals get that"
+                    ),
+                )
+                .actual(format!("{USER}: {u}"))
+                .hint(set_it),
+            );
+        }
+        (None, Some(s)) if s == want => s,
+        (None, Some(s)) => {
+            return Some(
+                f(Status::Fail, format!("{USER} has no DOCKER_HOST, and the system-wide one under {SYSTEM} is {s:?}, not {want:?}"))
+                    .actual(format!("{SYSTEM}: {s}"))
+                    .hint(set_it),
+            );
+        }
+        (None, None) => {
+            return Some(
+                f(
+                    Status::Fail,
+                    format!("DOCKER_HOST is not set for new terminals: {USER} has none"),
+                )
+                .actual("unset in the registry")
+                .hint(set_it),
+            );
+        }
+    };
+    match ctx.env.docker_host.as_deref() {
+        Some(p) if p == new_terminals => None,
+        p => Some(
+            f(
+                Status::Fail,
+                format!(
+                    "this terminal was opened before DOCKER_HOST was set: open a new one (new terminals get {want}, this one has {})",
+                    p.map_or("none".to_owned(), |p| format!("{p:?}"))
+                ),
+            )
+            .actual(format!("this process: {}", p.unwrap_or("unset")))
+            .hint("close this terminal and open a new one (or sign out and in)"),
+        ),
     }
 }
 

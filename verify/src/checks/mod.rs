@@ -31,6 +31,72 @@ pub struct Env {
     pub etc_hosts: Utf8PathBuf,
     /// Whether this is WSL (Microsoft's kernel).
     pub is_wsl: bool,
+    /// What only Windows has; `Some` exactly when verify runs as dockvm.exe.
+    pub windows: Option<WindowsEnv>,
+}
+
+/// The Windows side's view, captured once like the rest of [`Env`].
+#[derive(Debug, Clone, Default)]
+pub struct WindowsEnv {
+    /// `%SystemRoot%\System32\drivers\etc\hosts`.
+    pub hosts: Utf8PathBuf,
+    /// `DOCKER_HOST` as new terminals get it: under `HKCU\Environment`...
+    pub user_docker_host: Option<String>,
+    /// ... and the system-wide one under `HKLM\...\Session Manager\Environment`.
+    pub system_docker_host: Option<String>,
+    /// The Path new terminals get: the system Path, then the user's, `%VARS%` expanded.
+    pub registry_path: String,
+}
+
+impl WindowsEnv {
+    fn capture() -> WindowsEnv {
+        use dockvm_platform::registry::{self, ENVIRONMENT, Hive, SYSTEM_ENVIRONMENT};
+        let get = |hive, key, name| {
+            registry::get(hive, key, name)
+                .ok()
+                .flatten()
+                .and_then(|v| v.text())
+        };
+        let root = std::env::var("SystemRoot").unwrap_or_else(|_| r"C:\Windows".into());
+        let system = get(Hive::LocalMachine, SYSTEM_ENVIRONMENT, "Path").unwrap_or_default();
+        let user = get(Hive::CurrentUser, ENVIRONMENT, "Path").unwrap_or_default();
+        WindowsEnv {
+            hosts: Utf8PathBuf::from(format!(r"{root}\System32\drivers\etc\hosts")),
+            user_docker_host: get(Hive::CurrentUser, ENVIRONMENT, "DOCKER_HOST"),
+            system_docker_host: get(Hive::LocalMachine, SYSTEM_ENVIRONMENT, "DOCKER_HOST"),
+            registry_path: expand(&format!("{system};{user}")),
+        }
+    }
+}
+
+/// `%NAME%` replaced by this process's variable, as Windows expands REG_EXPAND_SZ values;
+/// an unknown name stays as written.
+pub fn expand(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find('%') {
+            Some(j) if j > 0 => match std::env::var(&after[..j]) {
+                Ok(v) => {
+                    out.push_str(&v);
+                    rest = &after[j + 1..];
+                }
+                Err(_) => {
+                    out.push('%');
+                    out.push_str(&after[..j]);
+                    rest = &after[j..];
+                }
+            },
+            _ => {
+                out.push('%');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Env {
@@ -41,11 +107,15 @@ impl Env {
             docker_host: std::env::var("DOCKER_HOST").ok(),
             docker_context: var("DOCKER_CONTEXT"),
             docker_config: var("DOCKER_CONFIG").map(Utf8PathBuf::from),
-            home: var("HOME").map(Utf8PathBuf::from),
+            // Windows has no HOME; the docker CLI's config lives under %USERPROFILE% there.
+            home: var("HOME")
+                .or_else(|| var("USERPROFILE"))
+                .map(Utf8PathBuf::from),
             path: var("PATH"),
             etc_hosts: Utf8PathBuf::from("/etc/hosts"),
             is_wsl: version.to_ascii_lowercase().contains("microsoft")
                 || std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists(),
+            windows: cfg!(windows).then(WindowsEnv::capture),
         }
     }
 }
@@ -63,6 +133,16 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Where this process sees a share's folder: its Windows path on Windows, the path WSL's
+    /// automount gives it elsewhere.
+    pub fn local_path(&self, share: &dockvm_spec::Share) -> Utf8PathBuf {
+        if self.env.windows.is_some() {
+            Utf8PathBuf::from(share.host_path.as_str())
+        } else {
+            self.spec.wsl_path(share)
+        }
+    }
+
     /// The Docker Engine API as clients reach it: the VM's address and the spec's port.
     pub fn api_addr(&self) -> SocketAddr {
         SocketAddr::from((self.spec.vm.ip, self.spec.docker.port))

@@ -119,7 +119,14 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         }
     };
     let mut hint = String::new();
-    if status != Status::Pass {
+    if status != Status::Pass
+        && let Some(w) = &ctx.env.windows
+    {
+        hint = format!(
+            "map it in {} as administrator (`dockvm install` in an elevated terminal, or the block of windows\\hosts.txt), then `ipconfig /flushdns`",
+            w.hosts
+        );
+    } else if status != Status::Pass {
         hint = format!(
             "map it in the Windows hosts file (as administrator, the block of windows/hosts.txt) and run \
              `wsl --shutdown`, or add `{want} {host}` to {}",
@@ -159,6 +166,25 @@ struct Sources {
 }
 
 fn sources(ctx: &Ctx<'_>, host: &str) -> Sources {
+    if let Some(w) = &ctx.env.windows {
+        // Windows resolves through its own hosts file (and DNS): say which line maps the name.
+        let summary = match mappings(&w.hosts, host) {
+            None => format!("{} is not readable", w.hosts),
+            Some(m) if m.is_empty() => format!("no line of {} maps it", w.hosts),
+            Some(m) => format!(
+                "{} {}",
+                w.hosts,
+                m.iter()
+                    .map(|m| format!("line {}: {}", m.line, m.ip))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        return Sources {
+            summary,
+            disagreement: None,
+        };
+    }
     let linux = mappings(&ctx.env.etc_hosts, host);
     let win_path = windows_hosts(ctx);
     let windows = mappings(&win_path, host);

@@ -5,6 +5,13 @@ use super::Ctx;
 use crate::finding::{CheckId, Finding, Status};
 
 pub fn check(ctx: &Ctx<'_>) -> Finding {
+    if ctx.env.windows.is_some() {
+        return Finding::new(
+            CheckId::Profile,
+            Status::Skip,
+            "not on WSL: the profile is WSL's (run dockvm verify there for it)",
+        );
+    }
     let line = format!("export DOCKER_HOST={}", ctx.spec.docker_host());
     let Some(home) = ctx.env.home.as_deref() else {
         return Finding::new(

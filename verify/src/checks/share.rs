@@ -10,7 +10,6 @@ use crate::finding::{CheckId, Finding, Status};
 use crate::http::{self, HttpError, Response};
 use camino::Utf8Path;
 use dockvm_spec::Share;
-use std::io::Read as _;
 use std::time::Instant;
 
 pub const PROBE_IMAGE: &str = "dockvm-probe:empty";
@@ -19,17 +18,38 @@ const LIMIT: usize = 1024 * 1024;
 
 pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
     let id = CheckId::Share(share.name.to_string());
-    let wsl = ctx.spec.wsl_path(share);
+    let wsl = ctx.local_path(share);
     let deadline = Instant::now() + ctx.timeout;
-    let expected = format!(
-        "{} is the same folder at {wsl} in WSL and in the VM",
-        share.host_path
-    );
+    let vm_path = ctx.spec.wsl_path(share);
+    let here_name = if ctx.env.windows.is_some() {
+        "on Windows"
+    } else {
+        "in WSL"
+    };
+    let expected = if ctx.env.windows.is_some() {
+        format!(
+            "{} is the same folder at {vm_path} in the VM",
+            share.host_path
+        )
+    } else {
+        format!(
+            "{} is the same folder at {wsl} in WSL and in the VM",
+            share.host_path
+        )
+    };
     let f = |status, reason: String| {
         Finding::new(id.clone(), status, reason).expected(expected.clone())
     };
 
-    // The WSL side first: without the folder here there is nothing to compare.
+    // This side first: without the folder here there is nothing to compare.
+    if ctx.env.windows.is_some() && !wsl.is_dir() {
+        return f(
+            Status::Fail,
+            format!("path missing on Windows: {wsl} does not exist"),
+        )
+        .actual(format!("{wsl} missing"))
+        .hint("fix shares.host_path in the spec, or create the folder");
+    }
     if !wsl.is_dir() {
         let drive = format!("{}{}", ctx.spec.wsl.automount_root, share.host_path.drive());
         if !Utf8Path::new(&drive).is_dir() {
@@ -87,10 +107,17 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         api: ctx.api_addr(),
         name: name.clone(),
     });
-    match create(ctx, &container_guard, &name, wsl.as_str(), deadline) {
+    // The bind source is the path as the VM has it (the link tmpfiles made), on either side.
+    match create(ctx, &container_guard, &name, vm_path.as_str(), deadline) {
         Ok(()) => {}
         Err(Created::SourceMissing) => {
-            return missing_in_vm(ctx, share, &wsl, deadline, f(Status::Fail, String::new()));
+            return missing_in_vm(
+                ctx,
+                share,
+                &vm_path,
+                deadline,
+                f(Status::Fail, String::new()),
+            );
         }
         Err(Created::Other(e)) => {
             return f(
@@ -108,10 +135,10 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         Ok(r) if r.status == 200 => match path_stat(&r) {
             Some((n, size)) if n == file_name && size == token.len() as u64 => f(
                 Status::Pass,
-                format!("{} is the same folder in WSL and in the VM ({wsl}): the daemon sees the file written here", share.host_path),
+                format!("{} is the same folder {} and in the VM ({vm_path}): the daemon sees the file written here", share.host_path, here_name),
             )
             .actual("probe file seen through the bind mount"),
-            Some((n, size)) => f(Status::Fail, format!("the VM sees other content at {probe} than WSL wrote"))
+            Some((n, size)) => f(Status::Fail, format!("the VM sees other content at {} than was written {here_name}", vm_path.join(&file_name)))
                 .actual(format!("{n}, {size} bytes, not the {}-byte probe", token.len()))
                 .hint(stale_hint(ctx, share)),
             None => f(Status::Error, "the daemon's stat of the probe file is unreadable".to_owned())
@@ -119,7 +146,7 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         },
         Ok(r) if r.status == 404 => f(
             Status::Fail,
-            format!("the VM sees a different folder at {wsl}: the file written there in WSL is not in it (a stale share, or a link to another folder)"),
+            format!("the VM sees a different folder at {vm_path}: the file written {here_name} is not in it (a stale share, or a link to another folder)"),
         )
         .actual("probe file not found by the daemon")
         .hint(stale_hint(ctx, share)),
@@ -299,11 +326,9 @@ fn timeout_text(e: &HttpError, ctx: &Ctx<'_>) -> String {
     }
 }
 
-/// 128 random bits as hex, from the kernel.
+/// 128 random bits as hex, from the operating system.
 fn random_hex() -> String {
     let mut b = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .expect("/dev/urandom is readable");
+    getrandom::fill(&mut b).expect("the operating system gives random bytes");
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -1,0 +1,390 @@
+//! `dockvm.exe verify` under Wine 8, on the lab's WSL side (its network and mount namespaces),
+//! so the .exe reaches the lab VM's real dockerd. The Wine prefix is the Windows side: `D:` is
+//! the folder the lab shares (`dosdevices/d:`), `HKCU\Environment` holds DOCKER_HOST and the
+//! user Path (`wine reg add`), `C:\Program Files\Docker\docker.exe` exists (never run), and
+//! vmrun.exe is a mingw-built stand-in (tests/fixtures/vmrun-answers.c) answering `list` and
+//! `getGuestIPAddress` from files the test writes.
+//!
+//! What Wine cannot stand in for: the Windows resolver. Wine resolves names through glibc, so
+//! `name` here reads the lab's /etc/hosts; which line of the prefix's Windows hosts file maps
+//! the name is what the check reports, and that parse is the same code as on WSL
+//! (`name::mappings`, unit-tested). Also not covered: the Windows DNS cache, and a real
+//! terminal's Ctrl-C (the console control handler); a terminal opened before DOCKER_HOST was
+//! set is real, though: a `cmd` started before `reg add` passes its old environment on.
+
+mod support;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use std::fs;
+use std::process::Command;
+use support::lab::*;
+use support::wine::*;
+use support::*;
+
+/// A lab with a Windows side: a Wine prefix set up as a user's Windows with the setup done.
+struct WinSide {
+    lab: Lab,
+    prefix: Utf8PathBuf,
+    exe: Utf8PathBuf,
+}
+
+const VMRUN: &str = r"C:\Program Files (x86)\VMware\VMware Workstation";
+const DOCKER_DIR: &str = r"C:\Program Files\Docker";
+
+impl WinSide {
+    fn up(name: &'static str, faults: &[&str]) -> WinSide {
+        let exe = dockvm_exe();
+        let lab = Lab::up(name, faults);
+        let prefix = Utf8PathBuf::from(format!("{}/wine", lab.dir()));
+        fs::create_dir_all(&prefix).unwrap();
+        let w = WinSide { lab, prefix, exe };
+        let boot = w.wine(&["wineboot", "-i"]);
+        assert!(
+            boot.status.success(),
+            "wineboot: {}",
+            String::from_utf8_lossy(&boot.stderr)
+        );
+        // D: is the folder the lab shares with its VM.
+        let d = w.prefix.join("dosdevices/d:");
+        let _ = fs::remove_file(&d);
+        std::os::unix::fs::symlink(format!("{}/windows-d", w.lab.dir()), &d).unwrap();
+        // vmrun.exe answering from files; a docker.exe where docker_dir says.
+        let vmrun_dir = w.drive_c(VMRUN);
+        fs::create_dir_all(&vmrun_dir).unwrap();
+        let cc = run(Command::new(MINGW).args([
+            "-municode",
+            "-O2",
+            "-o",
+            vmrun_dir.join("vmrun.exe").as_str(),
+            "tests/fixtures/vmrun-answers.c",
+        ]));
+        assert!(
+            cc.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cc.stderr)
+        );
+        w.vmrun_says(&[r"D:\vmware\lab\lab.vmx"], "198.18.0.2");
+        let docker = w.drive_c(DOCKER_DIR);
+        fs::create_dir_all(&docker).unwrap();
+        fs::copy(vmrun_dir.join("vmrun.exe"), docker.join("docker.exe")).unwrap();
+        // The Windows hosts file with the generated block, as `dockvm install` leaves it.
+        let block = fs::read(format!("{}/generated/windows/hosts.txt", w.lab.dir())).unwrap();
+        fs::write(
+            w.drive_c(r"C:\windows\system32\drivers\etc\hosts"),
+            [b"127.0.0.1 localhost\r\n" as &[u8], &block].concat(),
+        )
+        .unwrap();
+        w.reg_add("DOCKER_HOST", "REG_SZ", "tcp://local.test:2375");
+        w.reg_add("Path", "REG_EXPAND_SZ", DOCKER_DIR);
+        w
+    }
+
+    fn drive_c(&self, windows_path: &str) -> Utf8PathBuf {
+        self.prefix
+            .join("drive_c")
+            .join(windows_path.trim_start_matches(r"C:\").replace('\\', "/"))
+    }
+
+    /// What vmrun answers: the running .vmx files, and the guest's address.
+    fn vmrun_says(&self, running: &[&str], ip: &str) {
+        let dir = self.drive_c(VMRUN);
+        fs::write(dir.join("running"), running.join("\r\n")).unwrap();
+        fs::write(dir.join("ip"), ip).unwrap();
+    }
+
+    /// A Wine program on the lab's WSL side, with this prefix.
+    fn wine(&self, args: &[&str]) -> std::process::Output {
+        // The lab's WSL profile exports DOCKER_HOST; a Windows terminal gets its environment
+        // from the registry, never from WSL, and Wine would pass the Unix one on.
+        let mut all = vec![
+            "env".to_owned(),
+            "-u".to_owned(),
+            "DOCKER_HOST".to_owned(),
+            format!("WINEPREFIX={}", self.prefix),
+            "WINEDEBUG=-all".to_owned(),
+            "WINEDLLOVERRIDES=mscoree,mshtml=".to_owned(),
+            WINE.to_owned(),
+        ];
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        self.lab.wsl_files(&all)
+    }
+
+    fn reg_add(&self, name: &str, kind: &str, data: &str) {
+        let o = self.wine(&[
+            "reg",
+            "add",
+            r"HKCU\Environment",
+            "/v",
+            name,
+            "/t",
+            kind,
+            "/d",
+            data,
+            "/f",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    fn reg_delete(&self, name: &str) {
+        let o = self.wine(&["reg", "delete", r"HKCU\Environment", "/v", name, "/f"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// `dockvm.exe verify --format json`, through `cmd /c` with the words `before` run first in
+    /// the same cmd (so a `reg add` there reaches new terminals but not this one). The words
+    /// go to cmd one by one (Wine quotes each that needs it); `&` among them chains.
+    fn verify(&self, before: &[&str]) -> (i32, serde_json::Value) {
+        let spec = Wine::win(&Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEC));
+        let exe = Wine::win(&self.exe);
+        let mut args = vec!["cmd", "/c"];
+        args.extend_from_slice(before);
+        args.extend_from_slice(&[
+            &exe,
+            "verify",
+            "--format",
+            "json",
+            "--timeout",
+            "2s",
+            "--spec",
+            &spec,
+        ]);
+        let out = self.wine(&args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let json = text.find('{').map(|i| &text[i..]).unwrap_or("");
+        let report = serde_json::from_str(json).unwrap_or_else(|e| {
+            panic!(
+                "no JSON ({e}):\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), report)
+    }
+}
+
+/// Asserts each (id, status, phrase of the reason); every other check passes or warns.
+fn expect(report: &serde_json::Value, what: &str, want: &[(&str, &str, &str)]) {
+    for c in report["checks"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let (status, reason) = (c["status"].as_str().unwrap(), c["reason"].as_str().unwrap());
+        match want.iter().find(|(w, _, _)| *w == id) {
+            Some((_, s, phrase)) => assert!(
+                status == *s && reason.contains(phrase),
+                "{what}: {id}: expected {s} with {phrase:?}, got {status}: {reason}\n{report:#}"
+            ),
+            None if id == "profile" => assert_eq!(status, "skip", "{what}: {reason}"),
+            None => assert!(
+                status == "pass" || (status == "warn" && id == "docker-api"),
+                "{what}: {id}: expected pass, got {status}: {reason}\n{report:#}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn dockvm_exe_verify_under_wine_against_the_lab() {
+    if !require_root_and(&[
+        "ip",
+        "nsenter",
+        "unshare",
+        "systemd-tmpfiles",
+        "curl",
+        WINE,
+        MINGW,
+    ]) {
+        return;
+    }
+    let w = WinSide::up("win", &[]);
+
+    // Healthy: the share canary writes under D:\projects and the daemon finds it at /mnt/d/projects.
+    let (code, r) = w.verify(&[]);
+    expect(&r, "healthy", &[]);
+    assert_eq!(code, 0);
+    let name = finding(&r, "name");
+    assert!(
+        name["actual"]
+            .as_str()
+            .unwrap()
+            .contains(r"hosts line 3: 198.18.0.2"),
+        "{name}"
+    );
+    assert!(
+        finding(&r, "share:d")["reason"]
+            .as_str()
+            .unwrap()
+            .contains(r"D:\projects is the same folder on Windows and in the VM (/mnt/d/projects)"),
+        "{r:#}"
+    );
+    assert_eq!(
+        finding(&r, "docker-cli")["reason"],
+        r"docker is C:\Program Files\Docker\docker.exe"
+    );
+    let left: Vec<_> = fs::read_dir(format!("{}/windows-d/projects", w.lab.dir()))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "probe files left: {left:?}");
+    let ps = run(Command::new("curl").args([
+        "-s",
+        "--unix-socket",
+        &format!("{}/vm/docker.sock", w.lab.dir()),
+        "http://docker/containers/json?all=1",
+    ]));
+    assert_eq!(String::from_utf8_lossy(&ps.stdout).trim(), "[]");
+
+    // A terminal opened before DOCKER_HOST was set: the registry is right, this process is not.
+    w.reg_delete("DOCKER_HOST");
+    let (code, r) = w.verify(&[
+        "reg",
+        "add",
+        r"HKCU\Environment",
+        "/v",
+        "DOCKER_HOST",
+        "/d",
+        "tcp://local.test:2375",
+        "/f",
+        ">nul",
+        "&",
+    ]);
+    expect(
+        &r,
+        "stale terminal",
+        &[(
+            "env",
+            "fail",
+            "this terminal was opened before DOCKER_HOST was set: open a new one",
+        )],
+    );
+    assert_eq!(code, 1);
+
+    // No DOCKER_HOST in the registry at all.
+    w.reg_delete("DOCKER_HOST");
+    let (_, r) = w.verify(&[]);
+    expect(
+        &r,
+        "registry unset",
+        &[(
+            "env",
+            "fail",
+            r"DOCKER_HOST is not set for new terminals: HKEY_CURRENT_USER\Environment has none",
+        )],
+    );
+    w.reg_add("DOCKER_HOST", "REG_SZ", "tcp://local.test:2375");
+
+    // A Docker Desktop leftover first on Path; then no docker.exe at all.
+    let leftover = w.drive_c(r"C:\Program Files\Docker Desktop\resources\bin");
+    fs::create_dir_all(&leftover).unwrap();
+    fs::copy(
+        w.drive_c(DOCKER_DIR).join("docker.exe"),
+        leftover.join("docker.exe"),
+    )
+    .unwrap();
+    w.reg_add(
+        "Path",
+        "REG_EXPAND_SZ",
+        &format!(r"C:\Program Files\Docker Desktop\resources\bin;{DOCKER_DIR}"),
+    );
+    let (_, r) = w.verify(&[]);
+    expect(
+        &r,
+        "leftover first",
+        &[(
+            "docker-cli",
+            "warn",
+            r"the first docker.exe on PATH is C:\Program Files\Docker Desktop\resources\bin\docker.exe, not the one in windows.docker_dir",
+        )],
+    );
+    w.reg_add("Path", "REG_EXPAND_SZ", r"C:\Tools");
+    let (_, r) = w.verify(&[]);
+    expect(
+        &r,
+        "no docker.exe",
+        &[("docker-cli", "fail", "no docker.exe on PATH")],
+    );
+    w.reg_add("Path", "REG_EXPAND_SZ", DOCKER_DIR);
+
+    // VMware's view: not running; another address; docker0's; no vmrun.
+    w.vmrun_says(&[r"C:\VMs\other.vmx"], "198.18.0.2");
+    let (code, r) = w.verify(&[]);
+    expect(
+        &r,
+        "vm not running",
+        &[
+            ("vm", "fail", r"the VM is not running: windows\start-vm.bat"),
+            ("port", "skip", "needs vm"),
+            ("docker-api", "skip", "needs port"),
+            ("share:d", "skip", "needs docker-api"),
+        ],
+    );
+    assert_eq!(code, 1);
+    w.vmrun_says(&[r"d:\VMware\LAB\lab.vmx"], "198.18.0.7");
+    let (_, r) = w.verify(&[]);
+    expect(
+        &r,
+        "vm elsewhere",
+        &[
+            (
+                "vm",
+                "fail",
+                "the VM runs at 198.18.0.7, not at vm.ip 198.18.0.2",
+            ),
+            ("port", "skip", "needs vm"),
+            ("docker-api", "skip", "needs port"),
+            ("share:d", "skip", "needs docker-api"),
+        ],
+    );
+    w.vmrun_says(&[r"D:\vmware\lab\lab.vmx"], "172.17.0.1");
+    let (code, r) = w.verify(&[]);
+    expect(
+        &r,
+        "docker0",
+        &[(
+            "vm",
+            "pass",
+            "address is unknown: VMware Tools report 172.17.0.1",
+        )],
+    );
+    assert_eq!(code, 0);
+    fs::remove_file(w.drive_c(VMRUN).join("vmrun.exe")).unwrap();
+    let (code, r) = w.verify(&[]);
+    expect(
+        &r,
+        "no vmrun",
+        &[(
+            "vm",
+            "skip",
+            r"vmrun not found at C:\Program Files (x86)\VMware\VMware Workstation\vmrun.exe",
+        )],
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn dockvm_exe_verify_under_wine_sees_a_stale_share() {
+    if !require_root_and(&[
+        "ip",
+        "nsenter",
+        "unshare",
+        "systemd-tmpfiles",
+        "curl",
+        WINE,
+        MINGW,
+    ]) {
+        return;
+    }
+    let w = WinSide::up("winstale", &["share-stale"]);
+    let (code, r) = w.verify(&[]);
+    expect(
+        &r,
+        "stale share",
+        &[(
+            "share:d",
+            "fail",
+            "the VM sees a different folder at /mnt/d/projects: the file written on Windows is not in it",
+        )],
+    );
+    assert_eq!(code, 1);
+    let left: Vec<_> = fs::read_dir(format!("{}/windows-d/projects", w.lab.dir()))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "probe files left: {left:?}");
+}
