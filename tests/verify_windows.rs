@@ -388,3 +388,110 @@ fn dockvm_exe_verify_under_wine_sees_a_stale_share() {
         .collect();
     assert!(left.is_empty(), "probe files left: {left:?}");
 }
+
+/// Ctrl-C on Windows at random moments: dockvm.exe's console control handler (Wine turns
+/// SIGINT into CTRL_C_EVENT) removes the probe file under D:\projects and the probe container,
+/// whatever moment it comes. Runs on the lab's WSL side like the tests above.
+#[test]
+fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
+    if !require_root_and(&[
+        "ip",
+        "nsenter",
+        "unshare",
+        "systemd-tmpfiles",
+        "curl",
+        WINE,
+        MINGW,
+    ]) {
+        return;
+    }
+    let w = WinSide::up("winsoak", &[]);
+    let runs: u64 = std::env::var("DOCKVM_SOAK_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let spec = Wine::win(&Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEC));
+    let exe = Wine::win(&w.exe);
+    // dockvm.exe on the lab's WSL side, spawned so that the child becomes the Windows process
+    // (nsenter, env and wine exec in turn).
+    let spawn = |args: &[&str]| {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/dvm-{}-wsl", w.lab.name))
+            .arg(format!("--mount={}/wsl.mnt", w.lab.dir()))
+            .args(["env", "-u", "DOCKER_HOST"])
+            .arg(format!("WINEPREFIX={}", w.prefix))
+            .args([
+                "WINEDEBUG=-all",
+                "WINEDLLOVERRIDES=mscoree,mshtml=",
+                WINE,
+                exe.as_str(),
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let verify = ["verify", "--only", "share", "--spec", spec.as_str()];
+    // Most of a run is Wine starting and ending the process (a whole verify run here: about
+    // 0.5 s, of which its own work is some 30 ms right after start-up). Time the start-up (a
+    // `--version` run), and send the interrupts from 0.9 to 1.5 times it: where verify works.
+    let timed = |args: &[&str]| {
+        let t = std::time::Instant::now();
+        assert!(spawn(args).wait().unwrap().success());
+        t.elapsed().as_micros() as u64
+    };
+    let startup = (0..3).map(|_| timed(&["--version"])).min().unwrap();
+    let whole = (0..3).map(|_| timed(&verify)).max().unwrap();
+    let from = startup * 9 / 10;
+    let span = (startup * 6 / 10).max(1);
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let first_seed = seed;
+    let mut handled = 0;
+    let started = std::time::Instant::now();
+    for _ in 0..runs {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = spawn(&verify);
+        std::thread::sleep(std::time::Duration::from_micros(from + seed % span));
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        if child.wait().unwrap().code() == Some(130) {
+            handled += 1;
+        }
+    }
+    let took = started.elapsed();
+    let ps = run(Command::new("curl").args([
+        "-s",
+        "--unix-socket",
+        &format!("{}/vm/docker.sock", w.lab.dir()),
+        "http://docker/containers/json?all=1",
+    ]));
+    let files: Vec<_> = fs::read_dir(format!("{}/windows-d/projects", w.lab.dir()))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    eprintln!(
+        "{runs} runs (start-up {startup} us, whole {whole} us), {handled} ended by the handler, {took:?} (seed {first_seed})"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ps.stdout).trim(),
+        "[]",
+        "probe containers left (seed {first_seed})"
+    );
+    assert!(
+        files.is_empty(),
+        "probe files left: {files:?} (seed {first_seed})"
+    );
+    assert!(
+        handled > runs / 4,
+        "too few runs were interrupted: {handled} of {runs}"
+    );
+}

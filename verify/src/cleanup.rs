@@ -34,9 +34,20 @@ pub enum Stage {
 
 #[derive(Debug, Default)]
 pub struct Registry {
-    items: Mutex<BTreeMap<u64, (Item, Stage)>>,
+    inner: Mutex<Inner>,
     next: AtomicU64,
 }
+
+#[derive(Debug, Default)]
+struct Inner {
+    items: BTreeMap<u64, (Item, Stage)>,
+    /// Set by the interrupt handler when it takes the items: nothing may be created after.
+    closed: bool,
+}
+
+/// The interrupt handler has taken over: the item must not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
 
 impl Registry {
     /// Registers an item; the guard removes it when dropped. A file counts as created at once
@@ -47,24 +58,30 @@ impl Registry {
             Item::File(_) => Stage::Created,
             Item::Container { .. } => Stage::NotRequested,
         };
-        self.lock().insert(key, (item, stage));
+        self.lock().items.insert(key, (item, stage));
         Guard {
             registry: self,
             key,
         }
     }
 
-    /// Removes every registered item (the interrupt path).
+    /// Removes every registered item (the interrupt path), and closes the registry: a check
+    /// that comes to create something after this is refused ([`Guard::create`]), so nothing
+    /// appears that this removal did not see.
     pub fn remove_all(&self) {
-        let items = std::mem::take(&mut *self.lock());
+        let items = {
+            let mut inner = self.lock();
+            inner.closed = true;
+            std::mem::take(&mut inner.items)
+        };
         for (item, stage) in items.into_values() {
             remove(&item, stage);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, (Item, Stage)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panicking check must not keep the interrupt handler from cleaning up.
-        self.items.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -75,9 +92,25 @@ pub struct Guard<'a> {
 }
 
 impl Guard<'_> {
+    /// Creates the guarded item: runs `make` (which writes the file, or marks the start of a
+    /// container's creation) holding the registry's lock, with the stage set to `stage`, or
+    /// refuses when the interrupt handler has taken over. So the handler either runs before
+    /// (and nothing is created) or after (and finds the item with its stage).
+    pub fn create<T>(&self, stage: Stage, make: impl FnOnce() -> T) -> Result<T, Closed> {
+        let mut inner = self.registry.lock();
+        if inner.closed {
+            return Err(Closed);
+        }
+        let Some(entry) = inner.items.get_mut(&self.key) else {
+            return Err(Closed);
+        };
+        entry.1 = stage;
+        Ok(make())
+    }
+
     /// Records how far the creation of the guarded container got.
     pub fn set_stage(&self, stage: Stage) {
-        if let Some(entry) = self.registry.lock().get_mut(&self.key) {
+        if let Some(entry) = self.registry.lock().items.get_mut(&self.key) {
             entry.1 = stage;
         }
     }
@@ -85,10 +118,14 @@ impl Guard<'_> {
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        let entry = self.registry.lock().remove(&self.key);
+        // Remove first, unregister after: an interrupt handler running in between still finds
+        // the item and removes it too (a second removal is harmless), where unregistering
+        // first let the handler exit while this removal was not yet sent.
+        let entry = self.registry.lock().items.get(&self.key).cloned();
         if let Some((item, stage)) = entry {
             remove(&item, stage);
         }
+        self.registry.lock().items.remove(&self.key);
     }
 }
 

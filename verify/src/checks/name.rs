@@ -225,3 +225,33 @@ fn sources(ctx: &Ctx<'_>, host: &str) -> Sources {
         disagreement,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Windows hosts file as Windows keeps it: CRLF, tabs, comments (one non-ASCII, in
+    /// GBK), aliases, other case, a commented-out mapping, and the name twice.
+    #[test]
+    fn windows_hosts_lines_that_map_the_name_are_found_with_their_numbers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = Utf8PathBuf::from_path_buf(tmp.path().join("hosts")).unwrap();
+        std::fs::write(
+            &file,
+            b"# Copyright (c) 1993-2009 Microsoft Corp.\r\n\
+              #\t192.168.130.9\tlocal.test\r\n\
+              127.0.0.1\tlocalhost\r\n\
+              # \xd5\xc5\xce\xb0\r\n\
+              # BEGIN dockvm dev\r\n\
+              192.168.130.2 LOCAL.Test  # the VM\r\n\
+              # END dockvm dev\r\n\
+              10.0.0.5\tother local.test.example local.test\r\n",
+        )
+        .unwrap();
+        let m = mappings(&file, "local.test").unwrap();
+        let got: Vec<(usize, &str)> = m.iter().map(|m| (m.line, m.ip.as_str())).collect();
+        assert_eq!(got, [(6, "192.168.130.2"), (8, "10.0.0.5")]);
+        assert_eq!(mappings(&file, "nowhere.test").unwrap(), []);
+        assert!(mappings(&file.with_file_name("missing"), "local.test").is_none());
+    }
+}

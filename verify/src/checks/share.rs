@@ -80,13 +80,18 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
     let token = random_hex();
     let file_name = format!(".dockvm-probe-{token}");
     let probe = wsl.join(&file_name);
-    let _file_guard = ctx.cleanup.guard(Item::File(probe.clone()));
-    if let Err(e) = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .and_then(|mut w| std::io::Write::write_all(&mut w, token.as_bytes()))
-    {
+    let file_guard = ctx.cleanup.guard(Item::File(probe.clone()));
+    let written = file_guard.create(Stage::Created, || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .and_then(|mut w| std::io::Write::write_all(&mut w, token.as_bytes()))
+    });
+    let Ok(written) = written else {
+        return f(Status::Error, "interrupted".to_owned());
+    };
+    if let Err(e) = written {
         return f(
             Status::Error,
             format!("cannot write the probe file {probe}: {e}"),
@@ -239,8 +244,10 @@ fn create(
     });
     let body = serde_json::to_vec(&body).expect("JSON");
     // From here until the answer, the container may exist: if no answer comes (a timeout),
-    // the guard stays "in flight" and removal keeps trying.
-    guard.set_stage(Stage::InFlight);
+    // the guard stays "in flight" and removal keeps trying. After an interrupt, nothing is sent.
+    guard
+        .create(Stage::InFlight, || ())
+        .map_err(|_| Created::Other("interrupted".to_owned()))?;
     let r = http::request(
         ctx.api_addr(),
         "POST",
