@@ -556,10 +556,7 @@ fn a_profile_replaced_by_root_keeps_its_owner_and_mode() {
 /// followed by uninstall gives back the original bytes.
 #[test]
 fn interrupted_at_random_moments_install_leaves_whole_files_and_undoes_exactly() {
-    let runs: u64 = std::env::var("DOCKVM_SOAK_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let runs = soak_runs(200);
     let s = Setup::new(DEFAULT);
     s.put("root/etc/systemd/system/mnt-hgfs.mount", VMWARE_UNIT);
     s.put("home/.profile", b"# mine\r\nexport A=1");
@@ -583,18 +580,12 @@ fn interrupted_at_random_moments_install_leaves_whole_files_and_undoes_exactly()
         ok(&s.run("uninstall", side, &[]));
     }
     assert_eq!(s.both(), before);
-    // A tiny xorshift: the moments differ between runs, and a failure prints its seed.
-    let mut seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    let first_seed = seed;
+    // The moments differ between runs, and a failure prints the seed.
+    let mut moments = Moments::new();
+    let first_seed = moments.seed;
     let mut interrupted = 0;
     for i in 0..runs {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        let seed = moments.next();
         let side = if i % 2 == 0 { "vm" } else { "wsl" };
         let verb = if i % 3 == 2 { "uninstall" } else { "install" };
         let delay = Duration::from_micros(seed % 6000);

@@ -455,22 +455,13 @@ fn verify_interrupted_at_random_moments_leaves_nothing() {
         return;
     }
     let lab = Lab::up("soak", &[]);
-    let runs: u64 = std::env::var("DOCKVM_SOAK_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let runs = soak_runs(200);
     let spec = format!("{}/{SPEC}", env!("CARGO_MANIFEST_DIR"));
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    let first_seed = seed;
+    let mut moments = Moments::new();
+    let first_seed = moments.seed;
     let (mut handled, started) = (0, Instant::now());
     for _ in 0..runs {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        let seed = moments.next();
         // nsenter execs dockvm: the child is the verify process itself.
         let mut child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/dvm-{}-wsl", lab.name))
@@ -497,25 +488,19 @@ fn verify_interrupted_at_random_moments_leaves_nothing() {
         let _ = Command::new("kill")
             .args([sig, &child.id().to_string()])
             .status();
-        if child.wait().unwrap().code() == Some(130) {
-            handled += 1;
+        match wait_at_most(&mut child, Duration::from_secs(20)) {
+            Ok(s) if s.code() == Some(130) => handled += 1,
+            Ok(_) => {}
+            Err(threads) => panic!(
+                "verify did not end within 20 s of its interrupt (seed {first_seed}); its threads: {threads}"
+            ),
         }
     }
     let took = started.elapsed();
-    let ps = run(Command::new("curl").args([
-        "-s",
-        "--unix-socket",
-        &format!("{}/vm/docker.sock", lab.dir()),
-        "http://docker/containers/json?all=1",
-    ]));
-    let files: Vec<_> = std::fs::read_dir(format!("{}/windows-d/projects", lab.dir()))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let (containers, files) = lab.leftovers();
     eprintln!("{runs} runs, {handled} interrupted with clean-up, {took:?} (seed {first_seed})");
     assert_eq!(
-        String::from_utf8_lossy(&ps.stdout).trim(),
-        "[]",
+        containers, "[]",
         "probe containers left (seed {first_seed})"
     );
     assert!(

@@ -219,17 +219,7 @@ fn dockvm_exe_verify_under_wine_against_the_lab() {
         finding(&r, "docker-cli")["reason"],
         r"docker is C:\Program Files\Docker\docker.exe"
     );
-    let left: Vec<_> = fs::read_dir(format!("{}/windows-d/projects", w.lab.dir()))
-        .unwrap()
-        .collect();
-    assert!(left.is_empty(), "probe files left: {left:?}");
-    let ps = run(Command::new("curl").args([
-        "-s",
-        "--unix-socket",
-        &format!("{}/vm/docker.sock", w.lab.dir()),
-        "http://docker/containers/json?all=1",
-    ]));
-    assert_eq!(String::from_utf8_lossy(&ps.stdout).trim(), "[]");
+    assert_eq!(w.lab.leftovers(), ("[]".to_owned(), Vec::new()));
 
     // A terminal opened before DOCKER_HOST was set: the registry is right, this process is not.
     w.reg_delete("DOCKER_HOST");
@@ -400,15 +390,13 @@ fn dockvm_exe_verify_under_wine_sees_a_stale_share() {
         )],
     );
     assert_eq!(code, 1);
-    let left: Vec<_> = fs::read_dir(format!("{}/windows-d/projects", w.lab.dir()))
-        .unwrap()
-        .collect();
-    assert!(left.is_empty(), "probe files left: {left:?}");
+    assert_eq!(w.lab.leftovers(), ("[]".to_owned(), Vec::new()));
 }
 
 /// Ctrl-C on Windows at random moments: dockvm.exe's console control handler (Wine turns
 /// SIGINT into CTRL_C_EVENT) removes the probe file under D:\projects and the probe container,
-/// whatever moment it comes. Runs on the lab's WSL side like the tests above.
+/// whatever moment it comes. Runs on the lab's WSL side like the tests above. Each run is
+/// bounded: a run Wine leaves stuck in its exit is killed and counted (see below).
 #[test]
 fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     if !require_root_and(&[
@@ -423,10 +411,7 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
         return;
     }
     let w = WinSide::up("winsoak", &[]);
-    let runs: u64 = std::env::var("DOCKVM_SOAK_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let runs = soak_runs(200);
     let spec = Wine::win(&Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEC));
     let exe = Wine::win(&w.exe);
     // dockvm.exe on the lab's WSL side, spawned so that the child becomes the Windows process
@@ -463,44 +448,40 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     let whole = (0..3).map(|_| timed(&verify)).max().unwrap();
     let from = startup * 9 / 10;
     let span = (startup * 6 / 10).max(1);
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    let first_seed = seed;
-    let mut handled = 0;
+    let mut moments = Moments::new();
+    let first_seed = moments.seed;
+    let (mut handled, mut exit_hangs) = (0, 0);
     let started = std::time::Instant::now();
     for _ in 0..runs {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        let seed = moments.next();
         let mut child = spawn(&verify);
         std::thread::sleep(std::time::Duration::from_micros(from + seed % span));
         let _ = Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status();
-        if child.wait().unwrap().code() == Some(130) {
-            handled += 1;
+        match wait_at_most(&mut child, std::time::Duration::from_secs(5)) {
+            Ok(s) if s.code() == Some(130) => handled += 1,
+            Ok(_) => {}
+            // Wine 8: a Ctrl-C that comes as the process exits can leave it in ExitProcess for
+            // ever (one thread, asleep on a futex; about 1 run in 200 of a short verify, never
+            // with a program that has no console handler). Killed, counted, and bounded below;
+            // what the run created must still be gone.
+            Err(threads) => {
+                assert!(
+                    threads.contains("futex"),
+                    "dockvm.exe hung otherwise: {threads} (seed {first_seed})"
+                );
+                exit_hangs += 1;
+            }
         }
     }
     let took = started.elapsed();
-    let ps = run(Command::new("curl").args([
-        "-s",
-        "--unix-socket",
-        &format!("{}/vm/docker.sock", w.lab.dir()),
-        "http://docker/containers/json?all=1",
-    ]));
-    let files: Vec<_> = fs::read_dir(format!("{}/windows-d/projects", w.lab.dir()))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let (containers, files) = w.lab.leftovers();
     eprintln!(
-        "{runs} runs (start-up {startup} us, whole {whole} us), {handled} ended by the handler, {took:?} (seed {first_seed})"
+        "{runs} runs (start-up {startup} us, whole {whole} us), {handled} ended by the handler, {exit_hangs} stuck in Wine's exit, {took:?} (seed {first_seed})"
     );
     assert_eq!(
-        String::from_utf8_lossy(&ps.stdout).trim(),
-        "[]",
+        containers, "[]",
         "probe containers left (seed {first_seed})"
     );
     assert!(
@@ -510,5 +491,9 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     assert!(
         handled > runs / 4,
         "too few runs were interrupted: {handled} of {runs}"
+    );
+    assert!(
+        exit_hangs * 100 <= runs * 3,
+        "{exit_hangs} of {runs} runs stuck after a Ctrl-C (seed {first_seed})"
     );
 }

@@ -71,6 +71,21 @@ impl Lab {
     pub fn dir(&self) -> String {
         format!("/tmp/dockvm-lab/{}", self.name)
     }
+
+    /// What verify may have left: the VM's containers (the daemon's list, `[]` when none) and
+    /// the names in the shared folder.
+    pub fn leftovers(&self) -> (String, Vec<std::ffi::OsString>) {
+        let ps = run(Command::new("curl").args([
+            "-s",
+            "--unix-socket",
+            &format!("{}/vm/docker.sock", self.dir()),
+            "http://docker/containers/json?all=1",
+        ]));
+        let files = std::fs::read_dir(format!("{}/windows-d/projects", self.dir()))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        (String::from_utf8_lossy(&ps.stdout).trim().to_owned(), files)
+    }
 }
 
 impl Drop for Lab {

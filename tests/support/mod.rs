@@ -89,6 +89,78 @@ pub fn dockvm() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dockvm"))
 }
 
+/// Random moments for the interrupt soaks: xorshift64 from the clock, its first seed kept so a
+/// failure can say it.
+pub struct Moments {
+    state: u64,
+    pub seed: u64,
+}
+
+impl Moments {
+    pub fn new() -> Moments {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1;
+        Moments { state: seed, seed }
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state
+    }
+}
+
+/// Each thread of a process with its name and what it waits on (`/proc`), for a message.
+pub fn threads_of(pid: u32) -> String {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return format!("process {pid} is gone");
+    };
+    tasks
+        .flatten()
+        .map(|t| {
+            let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap_or_default();
+            format!(
+                "{} {} {}",
+                t.file_name().to_string_lossy(),
+                read("comm").trim(),
+                read("wchan")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Waits for `child` at most `limit`; past that, kills it and returns its threads as they were
+/// (a test must fail, saying where, not hang, when a process does not end).
+pub fn wait_at_most(
+    child: &mut Child,
+    limit: Duration,
+) -> Result<std::process::ExitStatus, String> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Ok(s);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let threads = threads_of(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(threads)
+}
+
+/// How many runs a soak makes: `DOCKVM_SOAK_RUNS`, else `default`.
+pub fn soak_runs(default: u64) -> u64 {
+    std::env::var("DOCKVM_SOAK_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Runs a command with no standard input; its output is captured through files, so only the
 /// command itself is waited for, not a daemon it leaves holding its stdout (Wine's services).
 pub fn output_via_files(cmd: &mut Command) -> Output {
