@@ -246,6 +246,19 @@ fn dockvm_exe_verify_under_wine_against_the_lab() {
     );
     assert_eq!(code, 1);
 
+    // Set by hand in this terminal to something else.
+    let (_, r) = w.verify(&["set", "DOCKER_HOST=tcp://elsewhere:2375", "&"]);
+    expect(
+        &r,
+        "set in the terminal",
+        &[(
+            "env",
+            "fail",
+            // cmd keeps the space before `&` in the value: the phrase stops at the address.
+            "this terminal has DOCKER_HOST=\"tcp://elsewhere:2375",
+        )],
+    );
+
     // No DOCKER_HOST in the registry at all.
     w.reg_delete("DOCKER_HOST");
     let (_, r) = w.verify(&[]);

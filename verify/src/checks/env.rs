@@ -98,16 +98,21 @@ fn registry(ctx: &Ctx<'_>, w: &WindowsEnv) -> Option<Finding> {
     };
     match ctx.env.docker_host.as_deref() {
         Some(p) if p == new_terminals => None,
-        p => Some(
+        None | Some("") => Some(
             f(
                 Status::Fail,
-                format!(
-                    "this terminal was opened before DOCKER_HOST was set: open a new one (new terminals get {want}, this one has {})",
-                    p.map_or("none".to_owned(), |p| format!("{p:?}"))
-                ),
+                format!("this terminal was opened before DOCKER_HOST was set: open a new one (new terminals get {want}, this one has none)"),
             )
-            .actual(format!("this process: {}", p.unwrap_or("unset")))
+            .actual("this process: unset")
             .hint("close this terminal and open a new one (or sign out and in)"),
+        ),
+        Some(p) => Some(
+            f(
+                Status::Fail,
+                format!("this terminal has DOCKER_HOST={p:?}, new terminals get {want}: it was set in this terminal (set, $env:), or the terminal predates the change"),
+            )
+            .actual(format!("this process: {p}"))
+            .hint("open a new terminal, or clear it here: `set DOCKER_HOST=` (cmd), `Remove-Item Env:DOCKER_HOST` (PowerShell)"),
         ),
     }
 }
