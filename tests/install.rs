@@ -413,9 +413,9 @@ fn wsl_side_refuses_another_vms_block() {
 
 #[test]
 fn bad_trees_are_refused_before_anything_changes() {
-    // (what is wrong, how it is made, exit code, what the message must say)
+    // (what is wrong, how it is made, the side, exit code, what the message must say)
     type Break = fn(&Utf8Path);
-    let cases: &[(&str, Break, i32, &str)] = &[
+    let cases: &[(&str, Break, &str, i32, &str)] = &[
         (
             "a file edited after gen",
             |g| {
@@ -425,12 +425,14 @@ fn bad_trees_are_refused_before_anything_changes() {
                 )
                 .unwrap()
             },
+            "wsl",
             2,
             "wsl/profile.sh: its sha256 is ",
         ),
         (
             "no manifest",
             |g| fs::remove_file(g.join("manifest.json")).unwrap(),
+            "wsl",
             2,
             "no manifest.json",
         ),
@@ -440,8 +442,31 @@ fn bad_trees_are_refused_before_anything_changes() {
                 fs::remove_file(g.join("wsl/wsl.conf")).unwrap();
                 fs::create_dir(g.join("wsl/wsl.conf")).unwrap();
             },
+            "wsl",
             2,
             "wsl/wsl.conf: cannot read it",
+        ),
+        (
+            "a manifest aiming a VM file at another system file",
+            |g| {
+                let m = fs::read_to_string(g.join("manifest.json")).unwrap();
+                let m = m.replace("\"/etc/tmpfiles.d/dockvm.conf\"", "\"/etc/shadow\"");
+                fs::write(g.join("manifest.json"), m).unwrap();
+            },
+            "vm",
+            2,
+            "the target of vm/etc/tmpfiles.d/dockvm.conf is \"/etc/shadow\"",
+        ),
+        (
+            "a manifest aiming the profile block elsewhere",
+            |g| {
+                let m = fs::read_to_string(g.join("manifest.json")).unwrap();
+                let m = m.replace("\"~/.profile\"", "\"~/../../etc/passwd\"");
+                fs::write(g.join("manifest.json"), m).unwrap();
+            },
+            "wsl",
+            2,
+            "is not a profile path",
         ),
         (
             "a manifest from elsewhere",
@@ -452,16 +477,17 @@ fn bad_trees_are_refused_before_anything_changes() {
                 )
                 .unwrap()
             },
+            "wsl",
             2,
             "not by dockvm",
         ),
     ];
-    for (case, make, want_code, want) in cases {
+    for (case, make, side, want_code, want) in cases {
         let s = Setup::new(DEFAULT);
         s.put("home/.profile", b"x\n");
         make(&s.dir.join("gen"));
         let before = s.both();
-        let out = s.run("install", "wsl", &[]);
+        let out = s.run("install", side, &[]);
         assert_eq!(code(&out), *want_code, "{case}: {}", text(&out.stderr));
         assert!(
             text(&out.stderr).contains(want),

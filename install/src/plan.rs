@@ -230,6 +230,22 @@ const VM_FILES: [&str; 3] = [
     "vm/etc/tmpfiles.d/dockvm.conf",
 ];
 
+/// Where a VM file goes: its tree path without `vm/` (`vm/etc/x` -> `/etc/x`), the layout
+/// dockvm gen writes. The manifest must say the same: its targets are not trusted to name
+/// other system files (its checksums protect the files' bytes, not where they go).
+fn vm_target(tree: &Tree, rel: &str) -> Result<String> {
+    let want = format!("/{}", rel.trim_start_matches("vm/"));
+    let f = tree.file(rel)?;
+    if f.target.as_deref() != Some(want.as_str()) {
+        return Err(PlanError::Refused(format!(
+            "{}: the target of {rel} is {:?}, not {want:?}: run `dockvm gen` again to rewrite the tree",
+            tree.dir.join("manifest.json"),
+            f.target.as_deref().unwrap_or("none")
+        )));
+    }
+    Ok(want)
+}
+
 fn state_path(p: &Places, side: Side, vm: &str) -> Result<Utf8PathBuf> {
     Ok(match side {
         Side::Vm => p.sys(&format!("/var/lib/dockvm/{vm}/install-state.json")),
@@ -335,7 +351,7 @@ fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
     let mut changed = [false; 3];
     for (i, rel) in VM_FILES.iter().enumerate() {
         let f = tree.file(rel)?;
-        let path = p.sys(f.target.as_deref().unwrap_or_default());
+        let path = p.sys(&vm_target(tree, rel)?);
         let cur = read(look, &path)?;
         if cur.as_deref() == Some(&f.bytes[..]) {
             body.push(Action::Unchanged(path.to_string()));
@@ -416,8 +432,7 @@ fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>>
     let mut removed = Vec::new();
     let mut touched = [false; 3];
     for (i, rel) in VM_FILES.iter().enumerate() {
-        let f = tree.file(rel)?;
-        let path = p.sys(f.target.as_deref().unwrap_or_default());
+        let path = p.sys(&vm_target(tree, rel)?);
         let backup = backup_of(&path);
         match (read(look, &path)?, read(look, &backup)?) {
             (cur, Some(orig)) => {
@@ -590,6 +605,24 @@ fn backup_cleanup(path: &Utf8Path, orig: Option<Vec<u8>>, now: &[u8], out: &mut 
 fn profile_path(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Utf8PathBuf> {
     let f = tree.file("wsl/profile.sh")?;
     let target = f.target.clone().unwrap_or_default();
+    // The profile's target comes from the spec through the manifest: hold it to the spec's
+    // own rule (`~/FILE` or an absolute path, no `..`), so an edited manifest cannot aim the
+    // block at another file's place.
+    if let Err(why) = dockvm_spec::ProfilePath::parse(&target)
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            if target.split('/').any(|c| c == "..") {
+                Err("it contains ..".to_owned())
+            } else {
+                Ok(())
+            }
+        })
+    {
+        return Err(PlanError::Refused(format!(
+            "{}: the profile target {target:?} is not a profile path ({why}): run `dockvm gen` again",
+            tree.dir.join("manifest.json")
+        )));
+    }
     let path = match target.strip_prefix("~/") {
         Some(rest) => p
             .home
