@@ -28,6 +28,17 @@ struct WinSide {
     exe: Utf8PathBuf,
 }
 
+/// What these tests need: the lab's programs, Wine and mingw-w64.
+const NEEDS: &[&str] = &[
+    "ip",
+    "nsenter",
+    "unshare",
+    "systemd-tmpfiles",
+    "curl",
+    WINE,
+    MINGW,
+];
+
 const VMRUN: &str = r"C:\Program Files (x86)\VMware\VMware Workstation";
 const DOCKER_DIR: &str = r"C:\Program Files\Docker";
 
@@ -183,15 +194,7 @@ fn expect(report: &serde_json::Value, what: &str, want: &[(&str, &str, &str)]) {
 
 #[test]
 fn dockvm_exe_verify_under_wine_against_the_lab() {
-    if !require_root_and(&[
-        "ip",
-        "nsenter",
-        "unshare",
-        "systemd-tmpfiles",
-        "curl",
-        WINE,
-        MINGW,
-    ]) {
+    if !require_root_and(NEEDS) {
         return;
     }
     let w = WinSide::up("win", &[]);
@@ -380,15 +383,7 @@ fn dockvm_exe_verify_under_wine_against_the_lab() {
 
 #[test]
 fn dockvm_exe_verify_under_wine_sees_a_stale_share() {
-    if !require_root_and(&[
-        "ip",
-        "nsenter",
-        "unshare",
-        "systemd-tmpfiles",
-        "curl",
-        WINE,
-        MINGW,
-    ]) {
+    if !require_root_and(NEEDS) {
         return;
     }
     let w = WinSide::up("winstale", &["share-stale"]);
@@ -412,15 +407,7 @@ fn dockvm_exe_verify_under_wine_sees_a_stale_share() {
 /// bounded: a run Wine leaves stuck in its exit is killed and counted (see below).
 #[test]
 fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
-    if !require_root_and(&[
-        "ip",
-        "nsenter",
-        "unshare",
-        "systemd-tmpfiles",
-        "curl",
-        WINE,
-        MINGW,
-    ]) {
+    if !require_root_and(NEEDS) {
         return;
     }
     let w = WinSide::up("winsoak", &[]);
@@ -489,18 +476,10 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
         }
     }
     let took = started.elapsed();
-    let (containers, files) = w.lab.leftovers();
     eprintln!(
         "{runs} runs (start-up {startup} us, whole {whole} us), {handled} ended by the handler, {exit_hangs} stuck in Wine's exit, {took:?} (seed {first_seed})"
     );
-    assert_eq!(
-        containers, "[]",
-        "probe containers left (seed {first_seed})"
-    );
-    assert!(
-        files.is_empty(),
-        "probe files left: {files:?} (seed {first_seed})"
-    );
+    w.lab.assert_nothing_left(first_seed);
     assert!(
         handled > runs / 4,
         "too few runs were interrupted: {handled} of {runs}"

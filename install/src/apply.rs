@@ -90,15 +90,9 @@ pub fn apply(
                 new,
             } => {
                 for d in dirs {
-                    fs::create_dir(d).map_err(fail(format!("cannot create folder {d}"), d))?;
-                    sum.changed += 1;
-                    say(&format!("created folder {d}"));
+                    make_dir(d, &mut sum, say)?;
                 }
-                sys::write_atomic(path, new, 0o644)
-                    .map_err(fail(format!("cannot write {path}"), path))?;
-                sum.changed += 1;
-                let verb = if old.is_some() { "changed" } else { "created" };
-                say(&format!("{verb} {path}"));
+                write_file(path, old.is_some(), new, 0o644, &mut sum, say)?;
             }
             Action::Unchanged(w) => {
                 sum.unchanged += 1;
@@ -109,11 +103,7 @@ pub fn apply(
                 say(&format!("kept {w}"));
             }
             Action::Advice(w) => say(&format!("note: {w}")),
-            Action::MakeDir(p) => {
-                fs::create_dir(p).map_err(fail(format!("cannot create folder {p}"), p))?;
-                sum.changed += 1;
-                say(&format!("created folder {p}"));
-            }
+            Action::MakeDir(p) => make_dir(p, &mut sum, say)?,
             Action::RemoveDir(p) => match fs::remove_dir(p) {
                 Ok(()) => {
                     sum.changed += 1;
@@ -135,13 +125,7 @@ pub fn apply(
                 old,
                 new,
                 mode,
-            } => {
-                sys::write_atomic(path, new, *mode)
-                    .map_err(fail(format!("cannot write {path}"), path))?;
-                sum.changed += 1;
-                let verb = if old.is_some() { "changed" } else { "created" };
-                say(&format!("{verb} {path}"));
-            }
+            } => write_file(path, old.is_some(), new, *mode, &mut sum, say)?,
             Action::Remove { path, .. } => {
                 remove_file(path)?;
                 sum.changed += 1;
@@ -243,16 +227,10 @@ pub fn show(actions: &[Action]) -> (String, bool) {
                 format!("kept {w}")
             }
             Action::Advice(w) => format!("note: {w}"),
-            Action::MakeDir(p) => format!("would create folder {p}"),
+            Action::MakeDir(p) => would_make_dir(p),
             Action::RemoveDir(p) => format!("would remove folder {p} (if empty)"),
             Action::Backup { path, to } => format!("would back up {path} to {to}"),
-            Action::Write { path, old, new, .. } => {
-                let verb = if old.is_some() { "change" } else { "create" };
-                format!(
-                    "would {verb} {path}\n{}",
-                    diff(path, old.as_deref().unwrap_or_default(), new)
-                )
-            }
+            Action::Write { path, old, new, .. } => would_write(path, old.as_deref(), new),
             Action::Remove { path, old } => {
                 format!("would remove {path} ({} bytes)", old.len())
             }
@@ -262,15 +240,8 @@ pub fn show(actions: &[Action]) -> (String, bool) {
                 old,
                 new,
             } => {
-                let mut l: Vec<String> = dirs
-                    .iter()
-                    .map(|d| format!("would create folder {d}"))
-                    .collect();
-                let verb = if old.is_some() { "change" } else { "create" };
-                l.push(format!(
-                    "would {verb} {path}\n{}",
-                    diff(path, old.as_deref().unwrap_or_default(), new)
-                ));
+                let mut l: Vec<String> = dirs.iter().map(|d| would_make_dir(d)).collect();
+                l.push(would_write(path, old.as_deref(), new));
                 l.join("\n")
             }
             Action::Restore {
@@ -337,6 +308,42 @@ pub fn show(actions: &[Action]) -> (String, bool) {
     (out, changes)
 }
 
+fn make_dir(d: &Utf8Path, sum: &mut Summary, say: &mut dyn FnMut(&str)) -> Result<(), ApplyError> {
+    fs::create_dir(d).map_err(fail(format!("cannot create folder {d}"), d))?;
+    sum.changed += 1;
+    say(&format!("created folder {d}"));
+    Ok(())
+}
+
+fn write_file(
+    path: &Utf8Path,
+    existed: bool,
+    new: &[u8],
+    mode: u32,
+    sum: &mut Summary,
+    say: &mut dyn FnMut(&str),
+) -> Result<(), ApplyError> {
+    sys::write_atomic(path, new, mode).map_err(fail(format!("cannot write {path}"), path))?;
+    sum.changed += 1;
+    say(&format!(
+        "{} {path}",
+        if existed { "changed" } else { "created" }
+    ));
+    Ok(())
+}
+
+fn would_make_dir(d: &Utf8Path) -> String {
+    format!("would create folder {d}")
+}
+
+fn would_write(path: &Utf8Path, old: Option<&[u8]>, new: &[u8]) -> String {
+    let verb = if old.is_some() { "change" } else { "create" };
+    format!(
+        "would {verb} {path}\n{}",
+        diff(path, old.unwrap_or_default(), new)
+    )
+}
+
 /// A unified diff of a file's bytes (shown as UTF-8, lossily, with CRs made visible).
 fn diff(path: &Utf8Path, old: &[u8], new: &[u8]) -> String {
     let show = |b: &[u8]| String::from_utf8_lossy(b).replace('\r', "\\r");
@@ -346,4 +353,52 @@ fn diff(path: &Utf8Path, old: &[u8], new: &[u8]) -> String {
         .context_radius(2)
         .header(path.as_str(), path.as_str())
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(argv: &[&str]) -> (Result<Summary, ApplyError>, Vec<String>) {
+        let mut said = Vec::new();
+        let plan = [
+            Action::Run {
+                argv: argv.iter().map(|a| (*a).to_owned()).collect(),
+                skip: None,
+            },
+            Action::Unchanged("after".into()),
+        ];
+        let r = apply(&plan, &AtomicBool::new(false), &mut |l| {
+            said.push(l.to_owned())
+        });
+        (r, said)
+    }
+
+    #[test]
+    fn a_command_runs_is_said_and_its_failure_stops_the_run() {
+        let (r, said) = run(&["true"]);
+        assert_eq!(r.unwrap().changed, 1);
+        assert_eq!(said, ["ran true", "unchanged after"]);
+        let (r, said) = run(&["sh", "-c", "echo nope >&2; exit 3"]);
+        let e = r.unwrap_err();
+        assert!(
+            e.what.starts_with("sh -c echo nope >&2; exit 3 failed"),
+            "{}",
+            e.what
+        );
+        assert_eq!(e.source.to_string(), "nope");
+        assert!(said.is_empty(), "nothing after a failed command: {said:?}");
+    }
+
+    #[test]
+    fn an_interrupt_stops_the_run_before_the_next_action() {
+        let mut said = Vec::new();
+        let plan = [Action::Unchanged("a".into())];
+        let e = apply(&plan, &AtomicBool::new(true), &mut |l| {
+            said.push(l.to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(e.source.kind(), io::ErrorKind::Interrupted);
+        assert!(said.is_empty());
+    }
 }

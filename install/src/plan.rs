@@ -246,12 +246,9 @@ fn vm_target(tree: &Tree, rel: &str) -> Result<String> {
     Ok(want)
 }
 
-fn state_path(p: &Places, side: Side, vm: &str) -> Result<Utf8PathBuf> {
-    Ok(match side {
-        Side::Vm => p.sys(&format!("/var/lib/dockvm/{vm}/install-state.json")),
-        Side::Wsl => unreachable!("the wsl side keeps no state"),
-        Side::Windows => app_dir(p, vm)?.join("install-state.json"),
-    })
+/// The vm side's state file (the wsl side keeps none; Windows keeps it in [`app_dir`]).
+fn vm_state_path(p: &Places, vm: &str) -> Utf8PathBuf {
+    p.sys(&format!("/var/lib/dockvm/{vm}/install-state.json"))
 }
 
 fn app_dir(p: &Places, vm: &str) -> Result<Utf8PathBuf> {
@@ -344,7 +341,7 @@ fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
             "{daemon_json}: sets \"hosts\": dockerd refuses to start when hosts are given both there and as -H flags, which the drop-in does (moby#25471); remove the \"hosts\" key (the drop-in gives dockerd fd:// and its TCP listener) and run install again"
         )));
     }
-    let state_file = state_path(p, Side::Vm, vm)?;
+    let state_file = vm_state_path(p, vm);
     let old_state = read(look, &state_file)?;
     let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
     let mut body = Vec::new();
@@ -426,7 +423,7 @@ fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
 
 fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
     let vm = &tree.vm;
-    let state_file = state_path(p, Side::Vm, vm)?;
+    let state_file = vm_state_path(p, vm);
     let state = load_state(look, &state_file, vm)?;
     let mut files = Vec::new();
     let mut removed = Vec::new();
@@ -513,20 +510,20 @@ fn state_dirs(p: &Places, s: &State) -> Vec<Utf8PathBuf> {
 }
 
 /// The block's new bytes for a shared file, and whether a backup is due first: only when the
-/// file exists and has no block of this VM yet (it is as its owner left it).
+/// file exists and has no block of this VM yet (it is as its owner left it). A file it
+/// creates is 0644; one it replaces keeps its mode ([`crate::sys::write_atomic`]).
 fn block_edit(
     look: &dyn Look,
     path: &Utf8Path,
     vm: &str,
     block: &[u8],
     out: &mut Vec<Action>,
-    mode: u32,
-) -> Result<bool> {
+) -> Result<()> {
     let cur = read(look, path)?;
     let new = edit::put_block(cur.as_deref().unwrap_or_default(), vm, block);
     if cur.as_deref() == Some(&new[..]) {
         out.push(Action::Unchanged(path.to_string()));
-        return Ok(false);
+        return Ok(());
     }
     if let Some(c) = &cur
         && edit::find_block(c, vm).is_none()
@@ -541,9 +538,9 @@ fn block_edit(
         path: path.to_owned(),
         old: cur,
         new,
-        mode,
+        mode: 0o644,
     });
-    Ok(true)
+    Ok(())
 }
 
 /// Undoes [`block_edit`]: the block goes, every other byte stays (later edits included). When
@@ -670,7 +667,6 @@ fn install_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> 
         vm,
         &tree.file("wsl/profile.sh")?.bytes,
         &mut out,
-        0o644,
     )?;
     let conf = p.sys(WSL_CONF);
     let root = &tree.values.automount_root;
@@ -778,7 +774,7 @@ fn run_command(app: &Utf8Path) -> String {
 fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
     let vm = &tree.vm;
     let app = app_dir(p, vm)?;
-    let state_file = state_path(p, Side::Windows, vm)?;
+    let state_file = app.join("install-state.json");
     let base = app.parent().unwrap_or(&app).to_owned();
     if let Some(other) = look
         .list(&base)
@@ -791,7 +787,6 @@ fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Actio
         )));
     }
     let old_state = read(look, &state_file)?;
-    let first = old_state.is_none();
     let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
     let mut body = Vec::new();
     // The app folder is the state file's: `with_state` creates and records it.
@@ -814,7 +809,7 @@ fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Actio
     // DOCKER_HOST, REG_SZ; what it was before the first install is recorded once.
     let want = RegValue::string(REG_SZ, &tree.values.docker_host);
     let cur = reg(look, ENVIRONMENT, "DOCKER_HOST")?;
-    if first || !state.docker_host.recorded {
+    if !state.docker_host.recorded {
         state.docker_host.recorded = true;
         state.docker_host.before = cur.clone();
     }
@@ -899,7 +894,6 @@ fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Actio
         vm,
         &tree.file("windows/hosts.txt")?.bytes,
         &mut body,
-        0o644,
     )?;
     Ok(with_state(look, p, &state_file, state, old_state, body))
 }
@@ -930,7 +924,7 @@ fn set_value(
 fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
     let vm = &tree.vm;
     let app = app_dir(p, vm)?;
-    let state_file = state_path(p, Side::Windows, vm)?;
+    let state_file = app.join("install-state.json");
     let state = load_state(look, &state_file, vm)?;
     let mut out = Vec::new();
     let mut env_changed = false;

@@ -86,6 +86,16 @@ impl Lab {
             .unwrap_or_default();
         (String::from_utf8_lossy(&ps.stdout).trim().to_owned(), files)
     }
+
+    /// A soak's verdict: no probe container in the VM and no probe file in the share.
+    pub fn assert_nothing_left(&self, seed: u64) {
+        let (containers, files) = self.leftovers();
+        assert_eq!(containers, "[]", "probe containers left (seed {seed})");
+        assert!(
+            files.is_empty(),
+            "probe files left: {files:?} (seed {seed})"
+        );
+    }
 }
 
 impl Drop for Lab {

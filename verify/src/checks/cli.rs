@@ -71,7 +71,11 @@ fn windows(ctx: &Ctx<'_>, path: &str, registry_path: &str) -> Finding {
         )
         .actual(format!("PATH={path}"))
         .hint("close this terminal and open a new one"),
-        (Some(p), _) if p.parent().is_some_and(|d| same_dir(d.as_str(), dir)) => {
+        (Some(p), _)
+            if p
+                .parent()
+                .is_some_and(|d| dockvm_platform::registry::same_dir(d.as_str(), dir)) =>
+        {
             f(Status::Pass, format!("docker is {p}")).actual(p.to_string())
         }
         (Some(p), _) => f(
@@ -81,11 +85,6 @@ fn windows(ctx: &Ctx<'_>, path: &str, registry_path: &str) -> Finding {
         .actual(p.to_string())
         .hint(format!("remove {} from Path, or put {dir} before it", p.parent().map_or("its folder".into(), |d| d.to_string()))),
     }
-}
-
-/// Whether two Windows folders are the same (case and a final backslash aside).
-fn same_dir(a: &str, b: &str) -> bool {
-    a.trim_end_matches('\\').to_lowercase() == b.trim_end_matches('\\').to_lowercase()
 }
 
 /// The first `dir/name` along a PATH (entries split at `sep`, quotes around one dropped) that

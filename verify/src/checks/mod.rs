@@ -198,3 +198,19 @@ pub fn human(d: Duration) -> String {
         format!("{} ms", d.as_millis())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expand_replaces_known_variables_and_keeps_the_rest_as_written() {
+        let path = std::env::var("PATH").expect("PATH is set in tests");
+        assert_eq!(expand("%PATH%;C:\\x"), format!("{path};C:\\x"));
+        assert_eq!(
+            expand("%DOCKVM_NO_SUCH_VAR%\\bin;100%;%%"),
+            "%DOCKVM_NO_SUCH_VAR%\\bin;100%;%%"
+        );
+        assert_eq!(expand("a%PATH%b"), format!("a{path}b"));
+    }
+}
