@@ -187,3 +187,62 @@ fn bat_files_run_by_wine_cmd_pass_the_spec_paths_to_vmrun() {
         "stops at the first share that cannot be added: {got:?}"
     );
 }
+
+/// With `tls = true`: regedit imports the three variables, DOCKER_CERT_PATH as REG_EXPAND_SZ
+/// (the `hex(2):` lines, continuations included) holding `%USERPROFILE%` unexpanded, and the
+/// remove file deletes all three.
+#[test]
+fn tls_reg_files_set_and_remove_the_three_variables() {
+    if !require(have(WINE), "needs wine64 (ci/install-deps installs it)") {
+        return;
+    }
+    let wine = Wine::new();
+    let text =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tls.toml")).unwrap();
+    let (spec, arts) = render(&text);
+    let dir = wine.dir.join("out");
+    fs::create_dir_all(&dir).unwrap();
+    for a in &arts {
+        if a.path.as_str().ends_with(".reg") {
+            fs::write(dir.join(a.path.file_name().unwrap()), &a.bytes).unwrap();
+        }
+    }
+    let query = |name: &str| {
+        let out = wine.run(&["reg", "query", r"HKCU\Environment", "/v", name]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .map(|l| {
+                l.split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<String>>()
+            })
+    };
+    let import = wine.run(&["regedit", "/S", &Wine::win(&dir.join("dockvm-env.reg"))]);
+    assert!(import.status.success());
+    assert_eq!(
+        query("DOCKER_HOST").unwrap(),
+        ["DOCKER_HOST", "REG_SZ", &spec.docker_host()]
+    );
+    assert_eq!(
+        query("DOCKER_TLS_VERIFY").unwrap(),
+        ["DOCKER_TLS_VERIFY", "REG_SZ", "1"]
+    );
+    assert_eq!(
+        query("DOCKER_CERT_PATH").unwrap(),
+        [
+            "DOCKER_CERT_PATH",
+            "REG_EXPAND_SZ",
+            r"%USERPROFILE%\.docker\dockvm-secure"
+        ]
+    );
+    let remove = wine.run(&[
+        "regedit",
+        "/S",
+        &Wine::win(&dir.join("dockvm-env-remove.reg")),
+    ]);
+    assert!(remove.status.success());
+    for name in ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
+        assert_eq!(query(name), None, "{name} removed");
+    }
+}

@@ -120,6 +120,35 @@ pub fn reg_sz(s: &str) -> Result<String, EncodeError> {
     ))
 }
 
+/// A REG_EXPAND_SZ value line of a .reg file: `"NAME"=hex(2):` and the value's UTF-16LE
+/// bytes with the terminating NUL, as regedit writes it (lines wrapped before 80 columns, a
+/// `\` at the end of each but the last, continuation lines indented by two spaces). A .reg
+/// file has no other way to say REG_EXPAND_SZ, the type that keeps `%USERPROFILE%` unexpanded.
+pub fn reg_expand_sz_line(name: &str, value: &str) -> Result<String, EncodeError> {
+    check_line("a .reg value name", name)?;
+    check_line("a .reg string", value)?;
+    let mut bytes: Vec<u8> = value.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    bytes.extend_from_slice(&[0, 0]);
+    let mut out = format!(
+        "\"{}\"=hex(2):",
+        name.replace('\\', "\\\\").replace('"', "\\\"")
+    );
+    let mut line_start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        let piece = if i + 1 < bytes.len() {
+            format!("{b:02x},")
+        } else {
+            format!("{b:02x}")
+        };
+        if out.len() - line_start + piece.len() > 78 {
+            out.push_str("\\\n  ");
+            line_start = out.len() - 2;
+        }
+        out.push_str(&piece);
+    }
+    Ok(out)
+}
+
 /// A PowerShell single-quoted string. PowerShell treats the typographic single quotes
 /// (U+2018..U+201B) as quotes too, and doubling is the escape for each of them.
 pub fn ps_single(s: &str) -> Result<String, EncodeError> {

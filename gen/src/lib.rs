@@ -10,5 +10,5 @@ pub mod render;
 pub mod write;
 
 pub use artifact::{Artifact, Encoding, LineEndings, Side};
-pub use render::{InstallValues, LinkValue, MANIFEST, RenderError, exec_start, render};
+pub use render::{InstallValues, LinkValue, MANIFEST, RenderError, TlsValues, exec_start, render};
 pub use write::{Drift, DriftKind, WriteError, WriteReport, check_tree, write_tree};

@@ -9,7 +9,7 @@ use crate::artifact::{Artifact, Encoding, LineEndings, Side};
 use crate::encode::{self, EncodeError};
 use askama::Template;
 use camino::Utf8PathBuf;
-use dockvm_spec::{Package, Spec};
+use dockvm_spec::{Package, Spec, tls};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -38,6 +38,8 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
                 vm_name: &vm_name,
                 listen_url: spec.listen_url(),
                 exec_start: exec_start(spec),
+                tls: spec.docker.tls,
+                tls_dir: tls::VM_DIR,
             }
             .render_to("drop-in")?,
         ),
@@ -75,6 +77,12 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
             EnvReg {
                 vm_name: &vm_name,
                 docker_host: encode::reg_sz(&spec.docker_host())?,
+                tls: spec.docker.tls,
+                cert_dir_name: spec.cert_dir_name(),
+                cert_path_line: encode::reg_expand_sz_line(
+                    "DOCKER_CERT_PATH",
+                    &spec.windows_cert_path(),
+                )?,
             }
             .render_to("env reg")?,
         ),
@@ -82,7 +90,11 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
             "windows/dockvm-env-remove.reg",
             Some(r"HKEY_CURRENT_USER\Environment"),
             Encoding::Utf16LeBom,
-            EnvRemoveReg { vm_name: &vm_name }.render_to("env remove reg")?,
+            EnvRemoveReg {
+                vm_name: &vm_name,
+                tls: spec.docker.tls,
+            }
+            .render_to("env remove reg")?,
         ),
         windows(
             "windows/add-docker-to-path.ps1",
@@ -121,6 +133,8 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
         Profile {
             vm_name: &vm_name,
             docker_host: encode::sh_word(&spec.docker_host())?,
+            tls: spec.docker.tls,
+            cert_dir_name: spec.cert_dir_name(),
         }
         .render_to("profile")?,
     ));
@@ -144,6 +158,9 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
         root: spec.wsl.automount_root.to_string(),
         first_link: links[0].sh.clone(),
         links: &links,
+        tls: spec.docker.tls,
+        tls_dir: tls::VM_DIR,
+        cert_dir_name: spec.cert_dir_name(),
     };
     out.push(Artifact {
         path: "INSTALL.md".into(),
@@ -175,8 +192,8 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
 pub const MANIFEST: &str = "manifest.json";
 
 /// The dockerd command line for the drop-in: the stock one of the package, plus the TCP
-/// listener with TLS explicitly off (dockerd 27+ otherwise waits 15 s at start, later
-/// versions refuse to start).
+/// listener, either with mutual TLS (`--tlsverify` and the files in [`tls::VM_DIR`]) or with TLS
+/// explicitly off (dockerd 27+ otherwise waits 15 s at start, later versions refuse to start).
 pub fn exec_start(spec: &Spec) -> String {
     let stock = match spec.docker.package {
         Package::DockerCe => {
@@ -187,8 +204,19 @@ pub fn exec_start(spec: &Spec) -> String {
             "/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS"
         }
     };
-    // Both values are typed (an Ipv4Addr and a u16): nothing to encode.
-    format!("{stock} -H {} --tls=false", spec.listen_url())
+    // Both values are typed (an Ipv4Addr and a u16), the paths constants: nothing to encode.
+    if spec.docker.tls {
+        let dir = tls::VM_DIR;
+        format!(
+            "{stock} -H {} --tlsverify --tlscacert={dir}/{} --tlscert={dir}/{} --tlskey={dir}/{}",
+            spec.listen_url(),
+            tls::CA,
+            tls::SERVER_CERT,
+            tls::SERVER_KEY
+        )
+    } else {
+        format!("{stock} -H {} --tls=false", spec.listen_url())
+    }
 }
 
 /// What `dockvm install` needs besides the files, in the manifest: install reads the tree that
@@ -205,6 +233,21 @@ pub struct InstallValues {
     pub automount_root: String,
     /// The path-equivalence links the tmpfiles file makes in the VM.
     pub links: Vec<LinkValue>,
+    /// With `docker.tls`: where the certificates go and what points clients at them. Absent
+    /// for a plain spec, so that its manifest stays as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsValues>,
+}
+
+/// Where `dockvm install --certs` puts the TLS files, and the variables that point at them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TlsValues {
+    /// The VM's folder for the CA and server files (`/etc/docker/dockvm`).
+    pub vm_dir: String,
+    /// The client folder under the home folder, on Windows and in WSL: `.docker/dockvm-<vm>`.
+    pub client_dir: String,
+    /// `DOCKER_CERT_PATH` for `HKCU\Environment` (REG_EXPAND_SZ, unexpanded).
+    pub windows_cert_path: String,
 }
 
 /// One link of the tmpfiles file: `path` -> `target`.
@@ -228,6 +271,11 @@ fn install_values(spec: &Spec) -> InstallValues {
                 target: s.vm_mount().into_string(),
             })
             .collect(),
+        tls: spec.docker.tls.then(|| TlsValues {
+            vm_dir: tls::VM_DIR.to_owned(),
+            client_dir: format!(".docker/{}", spec.cert_dir_name()),
+            windows_cert_path: spec.windows_cert_path(),
+        }),
     }
 }
 
@@ -398,6 +446,8 @@ struct DropIn<'a> {
     vm_name: &'a str,
     listen_url: String,
     exec_start: String,
+    tls: bool,
+    tls_dir: &'static str,
 }
 
 #[derive(Template)]
@@ -426,12 +476,16 @@ struct HostsBlock<'a> {
 struct EnvReg<'a> {
     vm_name: &'a str,
     docker_host: String,
+    tls: bool,
+    cert_dir_name: String,
+    cert_path_line: String,
 }
 
 #[derive(Template)]
 #[template(path = "windows/dockvm-env-remove.reg", escape = "none")]
 struct EnvRemoveReg<'a> {
     vm_name: &'a str,
+    tls: bool,
 }
 
 #[derive(Template)]
@@ -464,6 +518,8 @@ struct ResetShares<'a> {
 struct Profile<'a> {
     vm_name: &'a str,
     docker_host: String,
+    tls: bool,
+    cert_dir_name: String,
 }
 
 #[derive(Template)]
@@ -485,4 +541,7 @@ struct Install<'a> {
     root: String,
     first_link: String,
     links: &'a [Link],
+    tls: bool,
+    tls_dir: &'static str,
+    cert_dir_name: String,
 }

@@ -1132,6 +1132,7 @@ mod tests {
                 autostart: false,
                 automount_root: "/mnt/".into(),
                 links: Vec::new(),
+                tls: None,
             },
             files: vec![
                 file("windows/start-vm.bat", b"@echo off\r\n"),

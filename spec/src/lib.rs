@@ -9,6 +9,7 @@
 mod diag;
 mod load;
 mod raw;
+pub mod tls;
 mod types;
 
 pub use diag::{Diagnostic, SpecError};

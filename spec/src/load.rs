@@ -264,10 +264,13 @@ impl Validator<'_> {
                 port: None,
                 listen: None,
                 package: None,
+                tls: None,
             },
         );
+        let tls = r.tls.as_ref().is_some_and(|t| *t.get_ref());
         let port = match &r.port {
-            None => Some(2375),
+            // Docker's own convention: 2375 plain, 2376 with TLS.
+            None => Some(if tls { 2376 } else { 2375 }),
             Some(p) => match u16::try_from(*p.get_ref()) {
                 Ok(n) if n > 0 => Some(n),
                 _ => {
@@ -285,8 +288,9 @@ impl Validator<'_> {
             (None, ip) => ip,
             (Some(l), ip) => match l.get_ref().parse::<Ipv4Addr>() {
                 Ok(a) if a.is_unspecified() => {
+                    let what = if tls { "TLS" } else { "plain-TCP" };
                     self.warn(l.span(), "docker.listen", Some(format!("{:?}", l.get_ref())),
-                        "dockerd will accept plain-TCP connections on every interface of the VM, not only the VMware network; prefer vm.ip".into());
+                        format!("dockerd will accept {what} connections on every interface of the VM, not only the VMware network; prefer vm.ip"));
                     Some(a)
                 }
                 Ok(a) if Some(a) == ip => Some(a),
@@ -317,6 +321,7 @@ impl Validator<'_> {
             port: port?,
             listen: listen?,
             package: package?,
+            tls,
         })
     }
 
@@ -514,13 +519,30 @@ mod tests {
     }
 
     #[test]
+    fn tls_defaults_to_off_and_moves_the_default_port_to_2376() {
+        let plain = load_str("d", crate::DEFAULT_SPEC).unwrap().spec;
+        assert!(!plain.docker.tls);
+        assert_eq!(plain.docker.port, 2375);
+        let text = crate::DEFAULT_SPEC.replace("tls = false", "tls = true");
+        let tls = load_str("t", &text).unwrap().spec;
+        assert!(tls.docker.tls);
+        assert_eq!(tls.docker_host(), "tcp://local.test:2376");
+        assert_eq!(tls.windows_cert_path(), r"%USERPROFILE%\.docker\dockvm-dev");
+        let explicit = text.replace("# port = 2375", "port = 2375");
+        assert_eq!(load_str("e", &explicit).unwrap().spec.docker.port, 2375);
+        let bad = crate::DEFAULT_SPEC.replace("tls = false", "tls = \"yes\"");
+        let e = load_str("b.toml", &bad).unwrap_err().to_string();
+        assert!(e.contains("docker.tls") && e.contains("b.toml:12"), "{e}");
+    }
+
+    #[test]
     fn listen_on_all_interfaces_is_a_warning_with_its_line() {
         let text =
             crate::DEFAULT_SPEC.replace(r#"listen = "192.168.130.2""#, r#"listen = "0.0.0.0""#);
         let l = load_str("all.toml", &text).unwrap();
         assert_eq!(l.warnings.len(), 1);
         assert_eq!(l.warnings[0].key, "docker.listen");
-        assert_eq!(l.warnings[0].line, 13);
+        assert_eq!(l.warnings[0].line, 14);
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub(crate) struct RawDocker {
     pub port: S<i64>,
     pub listen: S<String>,
     pub package: S<String>,
+    pub tls: S<bool>,
 }
 
 #[derive(Debug, Deserialize)]

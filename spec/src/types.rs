@@ -34,6 +34,8 @@ pub struct Docker {
     /// The address dockerd binds in the VM: `vm.ip` or `0.0.0.0`.
     pub listen: Ipv4Addr,
     pub package: Package,
+    /// Mutual TLS on the TCP listener (`--tlsverify`): clients need a certificate of the CA.
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +72,17 @@ impl Spec {
     /// `tcp://<listen>:<port>`: the TCP listener dockerd gets in the VM.
     pub fn listen_url(&self) -> String {
         format!("tcp://{}:{}", self.docker.listen, self.docker.port)
+    }
+
+    /// The folder name, under `~/.docker` on Windows and in WSL, of the client certificates:
+    /// `dockvm-<vm>`, so that two VMs' certificates never share a folder.
+    pub fn cert_dir_name(&self) -> String {
+        format!("dockvm-{}", self.vm.name)
+    }
+
+    /// `DOCKER_CERT_PATH` as the Windows registry holds it (REG_EXPAND_SZ, unexpanded).
+    pub fn windows_cert_path(&self) -> String {
+        format!(r"%USERPROFILE%\.docker\{}", self.cert_dir_name())
     }
 
     /// The path at which WSL sees a share's Windows folder (drvfs automount).

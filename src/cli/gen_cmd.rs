@@ -20,10 +20,13 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(args.spec.as_deref())?;
     let artifacts = dockvm_gen::render(&loaded.spec).map_err(|e| Failure::Input(e.into()))?;
-    eprintln!(
-        "dockvm: warning: dockerd will listen on {} with plain TCP and no TLS: anyone who can reach it is root in the VM",
-        loaded.spec.listen_url()
-    );
+    if !loaded.spec.docker.tls {
+        eprintln!(
+            "dockvm: warning: dockerd will listen on {} with plain TCP and no TLS: anyone who can reach it is root in the VM; \
+             set `tls = true` under [docker] and run `dockvm certs` (README, \"Mutual TLS\")",
+            loaded.spec.listen_url()
+        );
+    }
     if args.check {
         let drift =
             dockvm_gen::check_tree(&args.out, &artifacts).map_err(|e| Failure::Io(e.into()))?;
