@@ -4,6 +4,7 @@
 //! stale tree, `verify` found a failing check); 2 bad spec or usage; 3 an I/O failure, or for
 //! `verify` a check that could not be evaluated.
 
+mod certs_cmd;
 mod gen_cmd;
 mod init;
 mod install_cmd;
@@ -38,6 +39,8 @@ enum Command {
     Install(install_cmd::Args),
     /// Undo `dockvm install` on one side exactly: only what install added goes.
     Uninstall(install_cmd::Args),
+    /// Issue the CA, server and client certificates for `tls = true` (or renew them).
+    Certs(certs_cmd::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -72,6 +75,7 @@ pub fn run() -> ExitCode {
         Command::Verify(a) => verify_cmd::run(a),
         Command::Install(a) => install_cmd::run(a, install_cmd::Mode::Install),
         Command::Uninstall(a) => install_cmd::run(a, install_cmd::Mode::Uninstall),
+        Command::Certs(a) => certs_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
