@@ -31,13 +31,17 @@ pub struct Args {
     /// Re-run failing checks until they pass or DUR has passed (for a VM that is booting).
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     wait: Option<Duration>,
-    /// Run only these checks (and their prerequisites): name, port, docker-api, env, profile,
-    /// share:NAME, or share for every share. Repeat or separate with commas.
+    /// Run only these checks (and their prerequisites): vm, name, port, tls, docker-api, env,
+    /// docker-cli, profile, share:NAME, or share for every share. Repeat or separate with commas.
     #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
     only: Vec<String>,
     /// Do not run these checks.
     #[arg(long, value_name = "ID", num_args = 1.., value_delimiter = ',')]
     skip: Vec<String>,
+    /// With `tls = true`: the folder holding ca.pem, cert.pem and key.pem (default:
+    /// DOCKER_CERT_PATH, else ~/.docker/dockvm-VM).
+    #[arg(long, value_name = "DIR")]
+    certs: Option<Utf8PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<Outcome, Failure> {
@@ -66,6 +70,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         timeout: args.timeout,
         wait: args.wait,
         selection,
+        certs: args.certs,
     };
     let show_progress = std::io::stderr().is_terminal() || args.wait.is_some();
     let progress = |m: &str| {

@@ -6,19 +6,18 @@
 use crate::http;
 use camino::Utf8PathBuf;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Something verify created.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Item {
     /// A probe file under a share's WSL path.
     File(Utf8PathBuf),
     /// A probe container, by name (registered before the create request, so an interrupt
     /// during that request still removes it).
-    Container { api: SocketAddr, name: String },
+    Container { api: http::Endpoint, name: String },
 }
 
 /// Where a container's creation stands, which decides how it is removed.
@@ -144,7 +143,7 @@ fn remove(item: &Item, stage: Stage) {
             let path = format!("/containers/{name}?force=1&v=1");
             while Instant::now() < give_up {
                 let deadline = (Instant::now() + Duration::from_secs(5)).min(give_up);
-                match http::request(*api, "DELETE", &path, None, deadline, 64 * 1024) {
+                match http::request(api, "DELETE", &path, None, deadline, 64 * 1024) {
                     Ok(r) if r.status == 204 || r.status == 200 => return,
                     Ok(r) if r.status == 404 && stage == Stage::Created => return,
                     _ => std::thread::sleep(Duration::from_millis(100)),

@@ -4,14 +4,15 @@ use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
 
-/// A check's stable id: `vm`, `name`, `port`, `docker-api`, `env`, `docker-cli`, `profile`,
-/// `share:<name>`.
+/// A check's stable id: `vm`, `name`, `port`, `tls`, `docker-api`, `env`, `docker-cli`,
+/// `profile`, `share:<name>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(into = "String")]
 pub enum CheckId {
     Vm,
     Name,
     Port,
+    Tls,
     DockerApi,
     Env,
     DockerCli,
@@ -33,7 +34,9 @@ impl CheckId {
         match self {
             // A VM that is not running explains a dead port: one root cause, not a timeout.
             CheckId::Port => &[CheckId::Vm],
-            CheckId::DockerApi => &[CheckId::Port],
+            CheckId::Tls => &[CheckId::Port],
+            // `tls` exists only for a spec with docker.tls; without it, this is `port` alone.
+            CheckId::DockerApi => &[CheckId::Port, CheckId::Tls],
             CheckId::Share(_) => &[CheckId::DockerApi],
             _ => &[],
         }
@@ -46,6 +49,7 @@ impl fmt::Display for CheckId {
             CheckId::Vm => f.write_str("vm"),
             CheckId::Name => f.write_str("name"),
             CheckId::Port => f.write_str("port"),
+            CheckId::Tls => f.write_str("tls"),
             CheckId::DockerApi => f.write_str("docker-api"),
             CheckId::Env => f.write_str("env"),
             CheckId::DockerCli => f.write_str("docker-cli"),

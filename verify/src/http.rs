@@ -1,13 +1,60 @@
-//! A small HTTP/1.0 client for the Docker Engine API over plain TCP, with a hard deadline and
-//! a size limit on every exchange, and errors that say what was seen: a server that accepts and
-//! never answers, one that answers garbage, one that never stops sending.
+//! A small HTTP/1.0 client for the Docker Engine API over plain TCP or TLS (rustls), with a
+//! hard deadline and a size limit on every exchange, and errors that say what was seen: a
+//! server that accepts and never answers, one that answers garbage, one that never stops
+//! sending, a TLS alert.
 //!
 //! HTTP/1.0 with `Connection: close` keeps it simple: dockerd (Go's net/http) then answers
 //! without chunking and closes the connection, so a response ends at EOF or Content-Length.
 
+use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Where the Docker Engine API is, and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    /// `None`: plain TCP.
+    pub tls: Option<Tls>,
+}
+
+/// A TLS client: its configuration (roots, client certificate) and the name it verifies.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub config: Arc<rustls::ClientConfig>,
+    pub server_name: ServerName<'static>,
+}
+
+impl Endpoint {
+    pub fn plain(addr: SocketAddr) -> Endpoint {
+        Endpoint { addr, tls: None }
+    }
+
+    /// `https://` or `http://` and the address, for messages.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+}
+
+/// A connection an exchange runs over: plain TCP, or TLS over it.
+pub trait Conn: Read + Write {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Conn for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Conn for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+}
 
 /// A response: status, headers (names lower-cased), body.
 #[derive(Debug, Clone)]
@@ -43,6 +90,9 @@ pub enum HttpError {
     TooLong { limit: usize },
     #[error("not HTTP: the answer starts with {}", show_bytes(.0))]
     NotHttp(Vec<u8>),
+    /// The TLS layer failed: an alert from the server, a certificate refused, not TLS at all.
+    #[error("TLS: {0}")]
+    Tls(rustls::Error),
     #[error("{0}")]
     Io(io::Error),
 }
@@ -55,18 +105,47 @@ pub fn show_bytes(b: &[u8]) -> String {
     format!("{s:?}")
 }
 
+/// Connects within the deadline.
+pub fn connect(addr: SocketAddr, deadline: Instant) -> Result<TcpStream, HttpError> {
+    let left = remaining(deadline).ok_or(HttpError::Connect(io::ErrorKind::TimedOut.into()))?;
+    let s = TcpStream::connect_timeout(&addr, left).map_err(HttpError::Connect)?;
+    s.set_nodelay(true).map_err(HttpError::Io)?;
+    Ok(s)
+}
+
 /// Sends one request and reads the whole response before `deadline`, at most `limit` bytes.
 pub fn request(
-    addr: SocketAddr,
+    ep: &Endpoint,
     method: &str,
     path: &str,
     body: Option<(&str, &[u8])>,
     deadline: Instant,
     limit: usize,
 ) -> Result<Response, HttpError> {
-    let left = remaining(deadline).ok_or(HttpError::Connect(io::ErrorKind::TimedOut.into()))?;
-    let mut s = TcpStream::connect_timeout(&addr, left).map_err(HttpError::Connect)?;
-    s.set_nodelay(true).map_err(HttpError::Io)?;
+    let budget = remaining(deadline).unwrap_or_default();
+    let tcp = connect(ep.addr, deadline)?;
+    match &ep.tls {
+        None => exchange(&mut { tcp }, method, path, body, deadline, limit, budget),
+        Some(t) => {
+            let conn = rustls::ClientConnection::new(t.config.clone(), t.server_name.clone())
+                .map_err(HttpError::Tls)?;
+            let mut s = rustls::StreamOwned::new(conn, tcp);
+            exchange(&mut s, method, path, body, deadline, limit, budget)
+        }
+    }
+}
+
+/// One request and its response over an open connection (a TLS one handshakes on the first
+/// write, within the same deadline).
+pub fn exchange<C: Conn>(
+    s: &mut C,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &[u8])>,
+    deadline: Instant,
+    limit: usize,
+    budget: Duration,
+) -> Result<Response, HttpError> {
     let mut req = format!(
         "{method} {path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: dockvm\r\nConnection: close\r\n"
     );
@@ -81,11 +160,32 @@ pub fn request(
     if let Some((_, b)) = body {
         out.extend_from_slice(b);
     }
-    s.set_write_timeout(remaining(deadline))
+    s.tcp()
+        .set_write_timeout(remaining(deadline))
+        .map_err(HttpError::Io)?;
+    // The handshake reads too: it needs the read deadline before the first write.
+    s.tcp()
+        .set_read_timeout(remaining(deadline))
         .map_err(HttpError::Io)?;
     s.write_all(&out)
-        .map_err(|e| timeout_or(e, HttpError::Silent(left)))?;
-    read_response(&mut s, deadline, limit, left)
+        .and_then(|()| s.flush())
+        .map_err(|e| classify(e, HttpError::Silent(budget)))?;
+    read_response(s, deadline, limit, budget)
+}
+
+/// An I/O error as an [`HttpError`]: a timeout as `timeout`, a TLS failure as [`HttpError::Tls`].
+fn classify(e: io::Error, timeout: HttpError) -> HttpError {
+    if let Some(t) = tls_error(&e) {
+        return HttpError::Tls(t);
+    }
+    timeout_or(e, timeout)
+}
+
+/// The rustls error inside an I/O error, if that is what it is.
+pub fn tls_error(e: &io::Error) -> Option<rustls::Error> {
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())
+        .cloned()
 }
 
 fn remaining(deadline: Instant) -> Option<Duration> {
@@ -100,8 +200,8 @@ fn timeout_or(e: io::Error, timeout: HttpError) -> HttpError {
     }
 }
 
-fn read_response(
-    s: &mut TcpStream,
+fn read_response<C: Conn>(
+    s: &mut C,
     deadline: Instant,
     limit: usize,
     budget: Duration,
@@ -116,7 +216,9 @@ fn read_response(
                 HttpError::Stalled { got: buf.len() }
             });
         };
-        s.set_read_timeout(Some(left)).map_err(HttpError::Io)?;
+        s.tcp()
+            .set_read_timeout(Some(left))
+            .map_err(HttpError::Io)?;
         match s.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {
@@ -146,7 +248,10 @@ fn read_response(
                 });
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(HttpError::Io(e)),
+            // A TLS peer that closes without close_notify: the end of the answer all the same
+            // (HTTP/1.0 ends at EOF); an empty answer stays an error below.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !buf.is_empty() => break,
+            Err(e) => return Err(classify(e, HttpError::Io(io::ErrorKind::TimedOut.into()))),
         }
     }
     if buf.is_empty() {

@@ -37,6 +37,8 @@ pub struct Options {
     /// Keep re-running failing checks for this long.
     pub wait: Option<Duration>,
     pub selection: Selection,
+    /// With `docker.tls`: the client certificate folder, instead of `DOCKER_CERT_PATH`.
+    pub certs: Option<camino::Utf8PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,12 +72,19 @@ pub fn run(
 ) -> Outcome {
     let start = Instant::now();
     let image_ready = Mutex::new(false);
+    let tls = spec
+        .docker
+        .tls
+        .then(|| checks::tls::TlsSetup::load(spec, env, opts.certs.as_deref()));
+    let api = checks::endpoint(spec, tls.as_ref());
     let ctx = Ctx {
         spec,
         env,
         timeout: opts.timeout,
         cleanup,
         image_ready: &image_ready,
+        tls: tls.as_ref(),
+        api: &api,
     };
     let all = checks::all(spec);
     let sel = &opts.selection;

@@ -1,7 +1,8 @@
 //! `docker-api`: the Docker Engine API answers at `vm.ip:docker.port`: `GET /_ping` is `OK`,
 //! `GET /version` is a Linux engine. Anything else that listens there (another HTTP server,
 //! a non-HTTP service, a server that accepts and never answers, an endless answer) fails within
-//! the deadline, saying what was seen. A healthy engine over plain TCP is a `warn`.
+//! the deadline, saying what was seen. A healthy engine over plain TCP is a `warn`; a TLS
+//! port on a plain spec is named as such.
 
 use super::port::classify;
 use super::{Ctx, human};
@@ -15,7 +16,11 @@ const LIMIT: usize = 64 * 1024;
 pub fn check(ctx: &Ctx<'_>) -> Finding {
     let addr = ctx.api_addr();
     let deadline = Instant::now() + ctx.timeout;
-    let expected = format!("the Docker Engine API of a Linux engine at http://{addr}");
+    let api = match ctx.endpoint(CheckId::DockerApi) {
+        Ok(a) => a,
+        Err(f) => return *f,
+    };
+    let expected = format!("the Docker Engine API of a Linux engine at {}", api.url());
     let fail = |reason: String, actual: String| {
         Finding::new(CheckId::DockerApi, Status::Fail, reason).expected(expected.clone()).actual(actual).hint(format!(
             "something other than dockerd owns {addr}: in the VM, `ss -ltnp | grep :{}` names it; stop it or \
@@ -23,7 +28,7 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
             addr.port()
         ))
     };
-    let ping = match http::request(addr, "GET", "/_ping", None, deadline, LIMIT) {
+    let ping = match http::request(api, "GET", "/_ping", None, deadline, LIMIT) {
         Ok(r) => r,
         Err(HttpError::Connect(e)) => {
             return classify(CheckId::DockerApi, addr, &e, ctx.timeout).expected(expected);
@@ -51,6 +56,19 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         .header("server")
         .map(|s| format!(", Server: {s}"))
         .unwrap_or_default();
+    if ping.status == 400
+        && api.tls.is_none()
+        && ping.body_text().contains("HTTP request to an HTTPS server")
+    {
+        return Finding::new(
+            CheckId::DockerApi,
+            Status::Fail,
+            format!("{addr} speaks TLS; set docker.tls = true in the spec (dockerd runs with TLS flags, the spec says plain TCP)"),
+        )
+        .expected(expected)
+        .actual(format!("{}: {}", ping.status_line, ping.body_text().trim()))
+        .hint("`tls = true` under [docker], `dockvm certs`, `dockvm gen` and `dockvm install --certs DIR`; or remove the --tls flags from dockerd in the VM");
+    }
     if ping.status != 200 || ping.body != b"OK" {
         let body = http::show_bytes(&ping.body);
         return fail(
@@ -61,7 +79,7 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
             format!("{}{server}", ping.status_line),
         );
     }
-    let version = match http::request(addr, "GET", "/version", None, deadline, LIMIT) {
+    let version = match http::request(api, "GET", "/version", None, deadline, LIMIT) {
         Ok(r) if r.status == 200 => r,
         Ok(r) => {
             return fail(
@@ -84,8 +102,8 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         }
     };
     let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("?").to_owned();
-    let (engine, api, os) = (field("Version"), field("ApiVersion"), field("Os"));
-    let actual = format!("Docker Engine {engine}, API {api}, {os}");
+    let (engine, api_version, os) = (field("Version"), field("ApiVersion"), field("Os"));
+    let actual = format!("Docker Engine {engine}, API {api_version}, {os}");
     if os != "linux" {
         return Finding::new(
             CheckId::DockerApi,
@@ -95,6 +113,15 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         .expected(expected)
         .actual(actual)
         .hint("switch the VM's engine to Linux containers");
+    }
+    if api.tls.is_some() {
+        return Finding::new(
+            CheckId::DockerApi,
+            Status::Pass,
+            format!("{actual} answers at {}, over mutual TLS", api.url()),
+        )
+        .expected(expected)
+        .actual(actual);
     }
     Finding::new(
         CheckId::DockerApi,
@@ -106,5 +133,5 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     )
     .expected(expected)
     .actual(actual)
-    .hint("keep the VM on a host-only or NAT VMware network that only this PC reaches")
+    .hint("keep the VM on a host-only or NAT VMware network that only this PC reaches, or set tls = true under [docker] (README, \"Mutual TLS\")")
 }

@@ -1,4 +1,5 @@
-//! `env`: `DOCKER_HOST` in this environment is `tcp://<hostname>:<port>`; a warning when a
+//! `env`: `DOCKER_HOST` in this environment is `tcp://<hostname>:<port>`, and with
+//! `docker.tls` `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` are set (unset without); a warning when a
 //! docker context is also set, since DOCKER_HOST silently wins over it (docker/cli#1809). On
 //! Windows also as new terminals get it (the registry), which is where a terminal opened
 //! before it was set differs from the next one.
@@ -8,6 +9,93 @@ use crate::finding::{CheckId, Finding, Status};
 use camino::Utf8PathBuf;
 
 pub fn check(ctx: &Ctx<'_>) -> Finding {
+    let host = docker_host(ctx);
+    if !matches!(host.status, Status::Pass | Status::Warn) {
+        return host;
+    }
+    match tls_variables(ctx) {
+        Some(f) if f.status > host.status => f,
+        _ => host,
+    }
+}
+
+/// `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH`: set with `docker.tls`, unset without. A finding
+/// when something is wrong, `None` when all is well.
+fn tls_variables(ctx: &Ctx<'_>) -> Option<Finding> {
+    let e = ctx.env;
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    let profile = ctx.spec.wsl.profile.to_string();
+    let where_ = if e.windows.is_some() {
+        "this terminal".to_owned()
+    } else {
+        format!("this shell (the block of wsl/profile.sh in {profile} sets them)")
+    };
+    let f = |status, reason: String, expected: &str| {
+        Finding::new(CheckId::Env, status, reason).expected(expected.to_owned())
+    };
+    if ctx.spec.docker.tls {
+        let expected = format!(
+            "DOCKER_HOST={}, DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH set",
+            ctx.spec.docker_host()
+        );
+        if let Some(w) = &e.windows {
+            let missing: Vec<&str> = [
+                ("DOCKER_TLS_VERIFY", &w.user_tls_verify),
+                ("DOCKER_CERT_PATH", &w.user_cert_path),
+            ]
+            .into_iter()
+            .filter(|(_, v)| !set(v))
+            .map(|(n, _)| n)
+            .collect();
+            if !missing.is_empty() {
+                return Some(
+                    f(Status::Fail, format!("{} not set under HKEY_CURRENT_USER\\Environment: new terminals talk to a TLS port without TLS", missing.join(" and ")), &expected)
+                        .actual("unset in the registry")
+                        .hint("`dockvm install --certs DIR` (or `reg import windows\\dockvm-env.reg`), then open a new terminal"),
+                );
+            }
+        }
+        if !set(&e.docker_tls_verify) {
+            return Some(
+                f(Status::Fail, format!("DOCKER_TLS_VERIFY is not set in {where_}: the docker CLI speaks plain HTTP to dockerd's TLS port and gets no answer it understands"), &expected)
+                    .actual("DOCKER_TLS_VERIFY unset")
+                    .hint("add the block of wsl/profile.sh (it exports DOCKER_TLS_VERIFY=1) and open a new shell; on Windows, `dockvm install`"),
+            );
+        }
+        if !set(&e.docker_cert_path) {
+            return Some(
+                f(Status::Fail, format!("DOCKER_CERT_PATH is not set in {where_}: the docker CLI looks for ca.pem, cert.pem and key.pem in ~/.docker instead of ~/.docker/{}", ctx.spec.cert_dir_name()), &expected)
+                    .actual("DOCKER_CERT_PATH unset")
+                    .hint("add the block of wsl/profile.sh (it exports DOCKER_CERT_PATH) and open a new shell; on Windows, `dockvm install`"),
+            );
+        }
+        return None;
+    }
+    let expected = format!(
+        "DOCKER_HOST={}, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH unset",
+        ctx.spec.docker_host()
+    );
+    let registry_tls = e.windows.as_ref().is_some_and(|w| set(&w.user_tls_verify));
+    if set(&e.docker_tls_verify) || registry_tls {
+        let v = e.docker_tls_verify.clone().unwrap_or_default();
+        return Some(
+            f(Status::Fail, format!("DOCKER_TLS_VERIFY is set ({v:?}{}), but dockerd speaks plain TCP: the docker CLI will try TLS and fail", if registry_tls { ", and under HKEY_CURRENT_USER\\Environment" } else { "" }), &expected)
+                .actual(format!("DOCKER_TLS_VERIFY={v}"))
+                .hint("unset it (a left-over of docker-machine or of a TLS setup): remove it from the profile, or on Windows `reg delete HKCU\\Environment /v DOCKER_TLS_VERIFY`; or set tls = true in the spec"),
+        );
+    }
+    if set(&e.docker_cert_path) {
+        let v = e.docker_cert_path.clone().unwrap_or_default();
+        return Some(
+            f(Status::Warn, format!("DOCKER_CERT_PATH is set ({v:?}), but dockerd speaks plain TCP: harmless without DOCKER_TLS_VERIFY, but a left-over"), &expected)
+                .actual(format!("DOCKER_CERT_PATH={v}"))
+                .hint("unset it, or set tls = true in the spec"),
+        );
+    }
+    None
+}
+
+fn docker_host(ctx: &Ctx<'_>) -> Finding {
     if let Some(w) = &ctx.env.windows
         && let Some(f) = registry(ctx, w)
     {

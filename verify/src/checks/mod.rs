@@ -8,6 +8,7 @@ pub mod name;
 pub mod port;
 pub mod profile;
 pub mod share;
+pub mod tls;
 pub mod vm;
 
 use crate::cleanup::Registry;
@@ -22,6 +23,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     pub docker_host: Option<String>,
+    pub docker_tls_verify: Option<String>,
+    pub docker_cert_path: Option<String>,
     pub docker_context: Option<String>,
     pub docker_config: Option<Utf8PathBuf>,
     pub home: Option<Utf8PathBuf>,
@@ -46,6 +49,9 @@ pub struct WindowsEnv {
     pub system_docker_host: Option<String>,
     /// The Path new terminals get: the system Path, then the user's, `%VARS%` expanded.
     pub registry_path: String,
+    /// `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` under `HKCU\Environment`, as stored.
+    pub user_tls_verify: Option<String>,
+    pub user_cert_path: Option<String>,
 }
 
 impl WindowsEnv {
@@ -65,6 +71,8 @@ impl WindowsEnv {
             user_docker_host: get(Hive::CurrentUser, ENVIRONMENT, "DOCKER_HOST"),
             system_docker_host: get(Hive::LocalMachine, SYSTEM_ENVIRONMENT, "DOCKER_HOST"),
             registry_path: expand(&format!("{system};{user}")),
+            user_tls_verify: get(Hive::CurrentUser, ENVIRONMENT, "DOCKER_TLS_VERIFY"),
+            user_cert_path: get(Hive::CurrentUser, ENVIRONMENT, "DOCKER_CERT_PATH"),
         }
     }
 }
@@ -105,6 +113,8 @@ impl Env {
         let version = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
         Env {
             docker_host: std::env::var("DOCKER_HOST").ok(),
+            docker_tls_verify: std::env::var("DOCKER_TLS_VERIFY").ok(),
+            docker_cert_path: std::env::var("DOCKER_CERT_PATH").ok(),
             docker_context: var("DOCKER_CONTEXT"),
             docker_config: var("DOCKER_CONFIG").map(Utf8PathBuf::from),
             // Windows has no HOME; the docker CLI's config lives under %USERPROFILE% there.
@@ -130,6 +140,10 @@ pub struct Ctx<'a> {
     /// Whether the probe image is known to exist; the lock also serializes its creation
     /// between concurrent share checks.
     pub image_ready: &'a std::sync::Mutex<bool>,
+    /// With `docker.tls`: the client's certificate folder, loaded once.
+    pub tls: Option<&'a tls::TlsSetup>,
+    /// How to reach the Docker API (over TLS with `docker.tls`), or why it cannot be reached.
+    pub api: &'a Result<crate::http::Endpoint, String>,
 }
 
 impl Ctx<'_> {
@@ -147,19 +161,47 @@ impl Ctx<'_> {
     pub fn api_addr(&self) -> SocketAddr {
         SocketAddr::from((self.spec.vm.ip, self.spec.docker.port))
     }
+
+    /// The endpoint of the Docker API, or the `error` finding of check `id` that cannot use it
+    /// (the client files of TLS are unusable, which `tls` reports as the root cause).
+    pub fn endpoint(&self, id: CheckId) -> Result<&crate::http::Endpoint, Box<Finding>> {
+        self.api.as_ref().map_err(|e| {
+            Box::new(
+                Finding::new(
+                    id,
+                    crate::finding::Status::Error,
+                    format!("cannot talk TLS to the Docker API: {e}"),
+                )
+                .hint("see the tls check"),
+            )
+        })
+    }
+}
+
+/// How the checks reach the Docker API: over TLS with the client files of `tls` (when the spec
+/// has `docker.tls`), else plain TCP.
+pub fn endpoint(spec: &Spec, tls: Option<&tls::TlsSetup>) -> Result<crate::http::Endpoint, String> {
+    match tls {
+        Some(t) => t.endpoint(spec),
+        None => Ok(crate::http::Endpoint::plain(SocketAddr::from((
+            spec.vm.ip,
+            spec.docker.port,
+        )))),
+    }
 }
 
 /// Every check of a spec, in report order.
 pub fn all(spec: &Spec) -> Vec<CheckId> {
-    let mut ids = vec![
-        CheckId::Vm,
-        CheckId::Name,
-        CheckId::Port,
+    let mut ids = vec![CheckId::Vm, CheckId::Name, CheckId::Port];
+    if spec.docker.tls {
+        ids.push(CheckId::Tls);
+    }
+    ids.extend([
         CheckId::DockerApi,
         CheckId::Env,
         CheckId::DockerCli,
         CheckId::Profile,
-    ];
+    ]);
     ids.extend(
         spec.shares
             .iter()
@@ -174,6 +216,7 @@ pub fn run(id: &CheckId, ctx: &Ctx<'_>) -> Finding {
         CheckId::Vm => vm::check(ctx),
         CheckId::Name => name::check(ctx),
         CheckId::Port => port::check(ctx),
+        CheckId::Tls => tls::check(ctx),
         CheckId::DockerApi => api::check(ctx),
         CheckId::Env => env::check(ctx),
         CheckId::DockerCli => cli::check(ctx),

@@ -7,7 +7,7 @@
 use super::{Ctx, human};
 use crate::cleanup::{Guard, Item, Stage};
 use crate::finding::{CheckId, Finding, Status};
-use crate::http::{self, HttpError, Response};
+use crate::http::{self, Endpoint, HttpError, Response};
 use camino::Utf8Path;
 use dockvm_spec::Share;
 use std::time::Instant;
@@ -77,6 +77,10 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         ));
     }
 
+    let api = match ctx.endpoint(id.clone()) {
+        Ok(a) => a,
+        Err(e) => return e.expected(expected.clone()),
+    };
     let token = random_hex();
     let file_name = format!(".dockvm-probe-{token}");
     let probe = wsl.join(&file_name);
@@ -100,7 +104,7 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         .hint("verify writes (and removes) one small file in each share; give it write access");
     }
 
-    if let Err(e) = ensure_image(ctx, deadline) {
+    if let Err(e) = ensure_image(ctx, api, deadline) {
         return f(
             Status::Error,
             format!("cannot prepare the probe image {PROBE_IMAGE}: {e}"),
@@ -109,15 +113,23 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
     }
     let name = format!("dockvm-probe-{token}");
     let container_guard = ctx.cleanup.guard(Item::Container {
-        api: ctx.api_addr(),
+        api: api.clone(),
         name: name.clone(),
     });
     // The bind source is the path as the VM has it (the link tmpfiles made), on either side.
-    match create(ctx, &container_guard, &name, vm_path.as_str(), deadline) {
+    match create(
+        ctx,
+        api,
+        &container_guard,
+        &name,
+        vm_path.as_str(),
+        deadline,
+    ) {
         Ok(()) => {}
         Err(Created::SourceMissing) => {
             return missing_in_vm(
                 ctx,
+                api,
                 share,
                 &vm_path,
                 deadline,
@@ -136,7 +148,7 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
     // a GET starts a helper process, about 55 ms). The file's name holds a fresh 128-bit
     // token, so finding it, with the size written, proves the same folder as reading it would.
     let path = format!("/containers/{name}/archive?path=/probe/{file_name}");
-    match http::request(ctx.api_addr(), "HEAD", &path, None, deadline, LIMIT) {
+    match http::request(api, "HEAD", &path, None, deadline, LIMIT) {
         Ok(r) if r.status == 200 => match path_stat(&r) {
             Some((n, size)) if n == file_name && size == token.len() as u64 => f(
                 Status::Pass,
@@ -187,6 +199,7 @@ fn stale_hint(ctx: &Ctx<'_>, share: &Share) -> String {
 /// mounted" by trying the share's own mount point.
 fn missing_in_vm(
     ctx: &Ctx<'_>,
+    api: &Endpoint,
     share: &Share,
     wsl: &Utf8Path,
     deadline: Instant,
@@ -195,10 +208,10 @@ fn missing_in_vm(
     let mount = share.vm_mount();
     let name = format!("dockvm-probe-{}", random_hex());
     let guard = ctx.cleanup.guard(Item::Container {
-        api: ctx.api_addr(),
+        api: api.clone(),
         name: name.clone(),
     });
-    let mounted = create(ctx, &guard, &name, mount.as_str(), deadline);
+    let mounted = create(ctx, api, &guard, &name, mount.as_str(), deadline);
     let (reason, hint) = match mounted {
         Ok(()) => (
             format!("path missing in the VM: {wsl} does not exist there, though the share is mounted at {mount}: the link is missing"),
@@ -227,6 +240,7 @@ enum Created {
 /// Creates the probe container `name`, keeping `guard` told how far it got.
 fn create(
     ctx: &Ctx<'_>,
+    api: &Endpoint,
     guard: &Guard<'_>,
     name: &str,
     source: &str,
@@ -249,7 +263,7 @@ fn create(
         .create(Stage::InFlight, || ())
         .map_err(|_| Created::Other("interrupted".to_owned()))?;
     let r = http::request(
-        ctx.api_addr(),
+        api,
         "POST",
         &format!("/containers/create?name={name}"),
         Some(("application/json", &body)),
@@ -277,12 +291,11 @@ fn create(
 
 /// Imports the 0-byte probe image once; later runs find and reuse it, and within a run only
 /// the first share check asks.
-fn ensure_image(ctx: &Ctx<'_>, deadline: Instant) -> Result<(), String> {
+fn ensure_image(ctx: &Ctx<'_>, api: &Endpoint, deadline: Instant) -> Result<(), String> {
     let mut ready = ctx.image_ready.lock().unwrap_or_else(|e| e.into_inner());
     if *ready {
         return Ok(());
     }
-    let api = ctx.api_addr();
     let r = http::request(
         api,
         "GET",
