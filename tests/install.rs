@@ -676,3 +676,209 @@ fn interrupted_at_random_moments_install_leaves_whole_files_and_undoes_exactly()
         "too few runs were interrupted: {interrupted} of {runs}"
     );
 }
+
+const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tls.toml");
+
+impl Setup {
+    /// `dockvm certs` for the spec, into `<dir>/certs`; returns the folder.
+    fn certs(&self, spec: &str, extra: &[&str]) -> Utf8PathBuf {
+        let dir = self.dir.join("certs");
+        let out = run(dockvm()
+            .args(["certs", "--spec", spec, "--out", dir.as_str()])
+            .args(extra));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        dir
+    }
+}
+
+fn mode_of(p: &Utf8Path) -> u32 {
+    fs::metadata(p).unwrap().mode() & 0o7777
+}
+
+#[test]
+fn tls_vm_side_places_the_server_files_and_undoes_exactly() {
+    let s = Setup::new(TLS);
+    fs::create_dir_all(s.dir.join("root/var/lib")).unwrap();
+    s.put(
+        "root/etc/docker/daemon.json",
+        br#"{"log-driver": "journald"}"#,
+    );
+    let certs = s.certs(TLS, &[]);
+    let before = s.both();
+
+    // Without --certs the drop-in would have dockerd read files that are not there: refused.
+    let out = s.run("install", "vm", &[]);
+    assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("etc/docker/dockvm/ca.pem: missing") && e.contains("--certs DIR"),
+        "{e}"
+    );
+    assert_eq!(s.both(), before, "a refused install wrote something");
+
+    let out = ok(&s.run("install", "vm", &["--certs", certs.as_str()]));
+    let dir = s.root().join("etc/docker/dockvm");
+    for (f, mode) in [
+        ("ca.pem", 0o644),
+        ("server-cert.pem", 0o644),
+        ("server-key.pem", 0o600),
+    ] {
+        assert_eq!(
+            fs::read(dir.join(f)).unwrap(),
+            fs::read(certs.join(f)).unwrap(),
+            "{f}"
+        );
+        assert_eq!(mode_of(&dir.join(f)), mode, "{f}");
+    }
+    assert_eq!(mode_of(&dir), 0o700);
+    for f in ["ca-key.pem", "cert.pem", "key.pem"] {
+        assert!(!dir.join(f).exists(), "{f} does not belong in the VM");
+    }
+    assert!(out.contains("skipped systemctl restart docker"), "{out}");
+
+    // Again: nothing changes. Then a renewal changes the server files only, keys still 0600.
+    let out = ok(&s.run("install", "vm", &["--certs", certs.as_str()]));
+    assert!(out.ends_with("0 changed, 6 unchanged\n"), "{out}");
+    s.certs(TLS, &["--renew"]);
+    let out = ok(&s.run("install", "vm", &["--certs", certs.as_str()]));
+    assert!(
+        out.contains("changed ") && out.contains("server-cert.pem"),
+        "{out}"
+    );
+    assert!(out.contains("skipped systemctl restart docker"), "{out}");
+    assert_eq!(
+        fs::read(dir.join("server-key.pem")).unwrap(),
+        fs::read(certs.join("server-key.pem")).unwrap()
+    );
+    assert_eq!(mode_of(&dir.join("server-key.pem")), 0o600);
+
+    let out = ok(&s.run("uninstall", "vm", &[]));
+    assert_eq!(
+        s.both(),
+        before,
+        "uninstall did not give back the bytes\n{out}"
+    );
+}
+
+#[test]
+fn tls_wsl_side_places_the_client_files_privately_and_undoes_exactly() {
+    let s = Setup::new(TLS);
+    s.put("home/.profile", b"# mine\n");
+    s.put("home/.docker/config.json", b"{\"auths\": {}}\n");
+    // A file of the user's where install puts one: backed up, and given back on uninstall.
+    s.put(
+        "home/.docker/dockvm-secure/cert.pem",
+        b"my own old certificate\n",
+    );
+    let certs = s.certs(TLS, &[]);
+    let before = s.both();
+
+    ok(&s.run("install", "wsl", &["--certs", certs.as_str()]));
+    let dir = s.home().join(".docker/dockvm-secure");
+    for (f, mode) in [("ca.pem", 0o644), ("key.pem", 0o600)] {
+        assert_eq!(
+            fs::read(dir.join(f)).unwrap(),
+            fs::read(certs.join(f)).unwrap(),
+            "{f}"
+        );
+        assert_eq!(mode_of(&dir.join(f)), mode, "{f}");
+    }
+    assert_eq!(
+        fs::read(dir.join("cert.pem")).unwrap(),
+        fs::read(certs.join("cert.pem")).unwrap()
+    );
+    assert_eq!(
+        fs::read(dir.join("cert.pem.dockvm-backup")).unwrap(),
+        b"my own old certificate\n"
+    );
+    for f in ["ca-key.pem", "server-key.pem", "server-cert.pem"] {
+        assert!(!dir.join(f).exists(), "{f} does not belong on a client");
+    }
+    let profile = fs::read_to_string(s.home().join(".profile")).unwrap();
+    assert!(
+        profile.contains("export DOCKER_CERT_PATH=\"$HOME/.docker/dockvm-secure\""),
+        "{profile}"
+    );
+    // The folder's files are what DOCKER_CERT_PATH leads the shell to.
+    let sh = run(Command::new("sh").env_clear().env("HOME", s.home()).args([
+        "-c",
+        ". \"$HOME/.profile\"; cat \"$DOCKER_CERT_PATH/ca.pem\"",
+    ]));
+    assert_eq!(sh.stdout, fs::read(certs.join("ca.pem")).unwrap());
+    let out2 = ok(&s.run("install", "wsl", &["--certs", certs.as_str()]));
+    assert!(out2.ends_with("0 changed, 5 unchanged\n"), "{out2}");
+
+    let out = ok(&s.run("uninstall", "wsl", &[]));
+    assert_eq!(
+        s.both(),
+        before,
+        "uninstall did not give back the bytes\n{out}"
+    );
+}
+
+#[test]
+fn tls_wsl_side_keeps_a_file_changed_since_install_and_says_where_files_are_missing() {
+    let s = Setup::new(TLS);
+    s.put("home/.profile", b"# mine\n");
+    let certs = s.certs(TLS, &[]);
+    // Without --certs: the profile points at a folder that has no files, and install says so.
+    let out = ok(&s.run("install", "wsl", &[]));
+    assert!(
+        out.contains("has no ca.pem") && out.contains("--certs DIR"),
+        "{out}"
+    );
+    ok(&s.run("install", "wsl", &["--certs", certs.as_str()]));
+    let key = s.home().join(".docker/dockvm-secure/key.pem");
+    fs::write(&key, b"edited by hand\n").unwrap();
+    let out = ok(&s.run("uninstall", "wsl", &[]));
+    assert!(out.contains("changed since install"), "{out}");
+    assert_eq!(fs::read(&key).unwrap(), b"edited by hand\n");
+    assert!(!s.home().join(".docker/dockvm-secure/ca.pem").exists());
+    assert!(
+        !s.home().join(".local").exists(),
+        "the state and its folders are gone"
+    );
+}
+
+#[test]
+fn certs_are_refused_for_a_plain_tree_or_an_incomplete_folder() {
+    let plain = Setup::new(DEFAULT);
+    let certs = plain.certs(TLS, &[]);
+    let before = plain.both();
+    let out = plain.run("install", "vm", &["--certs", certs.as_str()]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        text(&out.stderr).contains("generated without `tls = true`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(plain.both(), before);
+
+    let s = Setup::new(TLS);
+    let certs = s.certs(TLS, &[]);
+    fs::remove_file(certs.join("server-key.pem")).unwrap();
+    let before = s.both();
+    let out = s.run("install", "vm", &["--certs", certs.as_str()]);
+    assert_eq!(code(&out), 2);
+    let e = text(&out.stderr);
+    assert!(
+        e.contains(&format!("server-key.pem missing in {certs}")),
+        "{e}"
+    );
+    // The client side does not need the server key.
+    ok(&s.run("install", "wsl", &["--certs", certs.as_str()]));
+    fs::write(
+        certs.join("key.pem"),
+        fs::read(certs.join("ca-key.pem")).unwrap(),
+    )
+    .unwrap();
+    let out = s.run("install", "wsl", &["--certs", certs.as_str()]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        text(&out.stderr).contains("key.pem is not the key of"),
+        "{}",
+        text(&out.stderr)
+    );
+    ok(&s.run("uninstall", "wsl", &[]));
+    assert_eq!(s.both().1, before.1);
+}

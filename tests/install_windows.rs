@@ -273,3 +273,136 @@ fn hex2(value: &str) -> String {
     // Compare without the wrapping: unwrap the export instead.
     bytes.join(",")
 }
+
+const TLS_SPEC: &str = r#"
+[vm]
+name = "wintls"
+vmx = 'D:\vm\wintls.vmx'
+ip = "192.168.130.2"
+
+[docker]
+tls = true
+
+[[shares]]
+name = "d"
+host_path = 'D:\'
+"#;
+
+/// With `tls = true` and `--certs`: DOCKER_TLS_VERIFY (REG_SZ) and DOCKER_CERT_PATH
+/// (REG_EXPAND_SZ, `%USERPROFILE%` unexpanded) beside DOCKER_HOST, the client files under
+/// `%USERPROFILE%\.docker\dockvm-<vm>`, and uninstall gives back the values the user had. A
+/// tree without TLS installed over it gives the TLS values back too.
+#[test]
+fn windows_side_with_tls_sets_the_variables_and_places_the_client_files() {
+    if !require(
+        have(WINE) && have(MINGW),
+        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
+    ) {
+        return;
+    }
+    let exe = dockvm_exe();
+    let wine = Wine::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = utf8_dir(&tmp);
+    let gen_tree = |spec: &str, out: &str| {
+        fs::write(dir.join("spec.toml"), spec).unwrap();
+        let o = run(support::dockvm()
+            .args(["gen", "--spec"])
+            .arg(dir.join("spec.toml"))
+            .arg("--out")
+            .arg(dir.join(out)));
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    };
+    gen_tree(TLS_SPEC, "gen");
+    gen_tree(&TLS_SPEC.replace("tls = true", "tls = false"), "gen-plain");
+    let certs = dir.join("certs");
+    let o = run(support::dockvm()
+        .args(["certs", "--spec"])
+        .arg(dir.join("spec.toml"))
+        .args(["--out", certs.as_str()]));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    fs::write(wine.hosts(), HOSTS).unwrap();
+    // The user had a DOCKER_CERT_PATH of their own (docker-machine's, say).
+    let o = wine.run(&[
+        "reg",
+        "add",
+        ENV,
+        "/v",
+        "DOCKER_CERT_PATH",
+        "/t",
+        "REG_SZ",
+        "/d",
+        r"C:\machine\certs",
+        "/f",
+    ]);
+    assert!(o.status.success());
+    let env_before = wine.export(ENV);
+    let from = Wine::win(&dir.join("gen"));
+    let certs_win = Wine::win(&certs);
+
+    let out = ok(&dockvm(
+        &wine,
+        &exe,
+        &["install", "--from", &from, "--certs", &certs_win],
+    ));
+    let q = |name: &str| text(&wine.run(&["reg", "query", ENV, "/v", name]).stdout);
+    assert!(
+        q("DOCKER_TLS_VERIFY").contains("DOCKER_TLS_VERIFY    REG_SZ    1"),
+        "{out}"
+    );
+    let env = wine.export(ENV);
+    assert!(
+        env.contains(&format!(
+            "\"DOCKER_CERT_PATH\"=hex(2):{}",
+            hex2(r"%USERPROFILE%\.docker\dockvm-wintls")
+        )),
+        "{env}"
+    );
+    let folder = wine.drive_c(r"C:\users\root\.docker\dockvm-wintls");
+    for f in ["ca.pem", "cert.pem", "key.pem"] {
+        assert_eq!(
+            fs::read(folder.join(f)).unwrap(),
+            fs::read(certs.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert!(!folder.join("ca-key.pem").exists() && !folder.join("server-key.pem").exists());
+    // A new process expands DOCKER_CERT_PATH to the folder that holds the files.
+    let echo = wine.run(&["cmd", "/c", "echo %DOCKER_CERT_PATH%"]);
+    assert_eq!(
+        text(&echo.stdout).trim(),
+        r"C:\users\root\.docker\dockvm-wintls"
+    );
+    let again = ok(&dockvm(
+        &wine,
+        &exe,
+        &["install", "--from", &from, "--certs", &certs_win],
+    ));
+    assert!(again.contains("0 changed, "), "{again}");
+
+    // The plain tree of the same VM over it: the TLS values go back to the user's.
+    ok(&dockvm(
+        &wine,
+        &exe,
+        &["install", "--from", &Wine::win(&dir.join("gen-plain"))],
+    ));
+    assert!(
+        !q("DOCKER_TLS_VERIFY").contains("REG_SZ"),
+        "{}",
+        q("DOCKER_TLS_VERIFY")
+    );
+    assert!(q("DOCKER_CERT_PATH").contains(r"C:\machine\certs"));
+    ok(&dockvm(
+        &wine,
+        &exe,
+        &["install", "--from", &from, "--certs", &certs_win],
+    ));
+
+    ok(&dockvm(&wine, &exe, &["uninstall", "--from", &from]));
+    assert_eq!(wine.export(ENV), env_before);
+    assert!(
+        !wine.drive_c(r"C:\users\root\.docker").exists(),
+        "the folders install made are gone"
+    );
+    assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);
+}

@@ -129,7 +129,8 @@ pub fn fingerprint(der: &[u8]) -> String {
         .join(":")
 }
 
-/// What a client needs for mutual TLS, read from one folder (`DOCKER_CERT_PATH`).
+/// One side's files of mutual TLS, read from one folder: the CA and a certificate with its key
+/// (the client's, from `DOCKER_CERT_PATH`; or the server's, for the VM).
 #[derive(Debug, Clone)]
 pub struct ClientFiles {
     pub dir: Utf8PathBuf,
@@ -137,6 +138,8 @@ pub struct ClientFiles {
     pub ca: Vec<CertificateDer<'static>>,
     /// `cert.pem` (the client certificate and any intermediates) with `key.pem`'s key.
     pub identity: Arc<rustls::sign::CertifiedKey>,
+    /// The files read, `ca.pem` first, with their bytes.
+    pub files: Vec<(&'static str, Vec<u8>)>,
 }
 
 /// Why a client folder cannot be used, with the file named.
@@ -161,11 +164,19 @@ impl ClientFiles {
     /// Reads `ca.pem`, `cert.pem` and `key.pem` from `dir` and checks that the key is the
     /// certificate's.
     pub fn load(dir: &Utf8Path) -> Result<ClientFiles, ClientFilesError> {
+        Self::load_as(dir, tls::CLIENT_CERT, tls::CLIENT_KEY)
+    }
+
+    /// Like [`ClientFiles::load`], with other names for the certificate and key (the VM's
+    /// `server-cert.pem` and `server-key.pem`).
+    pub fn load_as(
+        dir: &Utf8Path,
+        cert_name: &'static str,
+        key_name: &'static str,
+    ) -> Result<ClientFiles, ClientFilesError> {
         let path = |f: &str| dir.join(f);
-        let missing: Vec<&'static str> = tls::CLIENT_FILES
-            .into_iter()
-            .filter(|f| !path(f).is_file())
-            .collect();
+        let names = [tls::CA, cert_name, key_name];
+        let missing: Vec<&'static str> = names.into_iter().filter(|f| !path(f).is_file()).collect();
         if !missing.is_empty() {
             return Err(ClientFilesError::Missing {
                 dir: dir.to_owned(),
@@ -193,8 +204,8 @@ impl ClientFiles {
             Ok(v)
         };
         let ca = certs(tls::CA)?;
-        let chain = certs(tls::CLIENT_CERT)?;
-        let key_path = path(tls::CLIENT_KEY);
+        let chain = certs(cert_name)?;
+        let key_path = path(key_name);
         let key = std::fs::read(&key_path)
             .map_err(|e| e.to_string())
             .and_then(|b| PrivateKeyDer::from_pem_slice(&b).map_err(|e| e.to_string()))
@@ -214,14 +225,26 @@ impl ClientFiles {
         let identity = rustls::sign::CertifiedKey::new(chain, signing);
         if identity.keys_match().is_err() {
             return Err(ClientFilesError::Mismatch {
-                cert: path(tls::CLIENT_CERT),
+                cert: path(cert_name),
                 key: key_path,
             });
         }
+        let files = names
+            .into_iter()
+            .map(|n| {
+                std::fs::read(path(n))
+                    .map(|b| (n, b))
+                    .map_err(|e| ClientFilesError::Bad {
+                        path: path(n),
+                        why: e.to_string(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(ClientFiles {
             dir: dir.to_owned(),
             ca,
             identity: Arc::new(identity),
+            files,
         })
     }
 }

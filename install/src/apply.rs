@@ -104,6 +104,10 @@ pub fn apply(
             }
             Action::Advice(w) => say(&format!("note: {w}")),
             Action::MakeDir(p) => make_dir(p, &mut sum, say)?,
+            Action::MakePrivateDir(p) => {
+                make_dir(p, &mut sum, say)?;
+                sys::make_private(p).map_err(fail(format!("cannot make {p} private"), p))?;
+            }
             Action::RemoveDir(p) => match fs::remove_dir(p) {
                 Ok(()) => {
                     sum.changed += 1;
@@ -228,6 +232,7 @@ pub fn show(actions: &[Action]) -> (String, bool) {
             }
             Action::Advice(w) => format!("note: {w}"),
             Action::MakeDir(p) => would_make_dir(p),
+            Action::MakePrivateDir(p) => format!("{} (0700)", would_make_dir(p)),
             Action::RemoveDir(p) => format!("would remove folder {p} (if empty)"),
             Action::Backup { path, to } => format!("would back up {path} to {to}"),
             Action::Write { path, old, new, .. } => would_write(path, old.as_deref(), new),

@@ -11,7 +11,7 @@
 
 use crate::edit;
 use crate::registry::{self, ENVIRONMENT, REG_EXPAND_SZ, REG_SZ, RUN, RegValue};
-use crate::state::{LinkRecord, State};
+use crate::state::{FileRecord, LinkRecord, Recorded, State};
 use crate::tree::{Tree, TreeError};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::io;
@@ -61,6 +61,8 @@ pub struct Places {
     /// Windows: `%SystemRoot%` and `%LOCALAPPDATA%`.
     pub system_root: Option<Utf8PathBuf>,
     pub local_app_data: Option<Utf8PathBuf>,
+    /// Windows: `%USERPROFILE%`, which holds `.docker` (the client certificates of TLS).
+    pub user_profile: Option<Utf8PathBuf>,
 }
 
 impl Places {
@@ -70,17 +72,28 @@ impl Places {
     }
 
     /// A path as the state records it: without the root on the vm and wsl sides, so a staged
-    /// image keeps a state that is right once it boots.
+    /// image keeps a state that is right once it boots; a path under `$HOME` (outside the
+    /// root) as `~/...`, since the root does not apply to it.
     pub fn logical(&self, path: &Utf8Path) -> String {
-        match path.strip_prefix(&self.root) {
-            Ok(rest) if self.root != Utf8Path::new("/") => format!("/{rest}"),
-            _ => path.to_string(),
+        if self.root != Utf8Path::new("/")
+            && let Ok(rest) = path.strip_prefix(&self.root)
+        {
+            return format!("/{rest}");
         }
+        if let Some(home) = &self.home
+            && home != Utf8Path::new("/")
+            && let Ok(rest) = path.strip_prefix(home)
+        {
+            return format!("~/{rest}");
+        }
+        path.to_string()
     }
 
     /// The system path of a path the state recorded.
     pub fn real(&self, recorded: &str) -> Utf8PathBuf {
-        if recorded.starts_with('/') {
+        if let (Some(rest), Some(home)) = (recorded.strip_prefix("~/"), &self.home) {
+            home.join(rest)
+        } else if recorded.starts_with('/') {
             self.sys(recorded)
         } else {
             Utf8PathBuf::from(recorded)
@@ -96,6 +109,8 @@ pub enum Action {
     /// Something dockvm leaves alone, and why.
     Kept(String),
     MakeDir(Utf8PathBuf),
+    /// A folder only its owner may enter (0700): where private keys go.
+    MakePrivateDir(Utf8PathBuf),
     /// Removed only if empty when it comes to it.
     RemoveDir(Utf8PathBuf),
     /// Copies the file as it is now to `to` (done once, before the first change).
@@ -385,6 +400,22 @@ fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
         });
         changed[i] = true;
     }
+    let certs_changed = match tls_dir(tree, p, Side::Vm)? {
+        Some(dir) => {
+            if tree.certs.is_none()
+                && let Some(missing) = dockvm_spec::tls::VM_FILES
+                    .iter()
+                    .find(|f| !look.exists(&dir.join(f)))
+            {
+                return Err(PlanError::Refused(format!(
+                    "{}: missing, and the drop-in has dockerd read it (tls = true): dockerd would not start; pass --certs DIR, the folder `dockvm certs` wrote",
+                    dir.join(missing)
+                )));
+            }
+            place_certs(look, p, tree, &dir, &mut state, &mut body)?
+        }
+        None => false,
+    };
     let [drop_in, mount, tmpfiles] = changed;
     let run = |argv: &[&str]| Action::Run {
         argv: argv.iter().map(|s| (*s).to_owned()).collect(),
@@ -415,7 +446,8 @@ fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
             "/etc/tmpfiles.d/dockvm.conf",
         ]));
     }
-    if drop_in || mount {
+    // dockerd reads its certificates when it starts.
+    if drop_in || mount || certs_changed {
         body.push(run(&["systemctl", "restart", "docker"]));
     }
     Ok(with_state(look, p, &state_file, state, old_state, body))
@@ -452,6 +484,10 @@ fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>>
             (None, None) => files.push(Action::Unchanged(format!("{path} (absent)"))),
         }
     }
+    let certs_removed = match &state {
+        Some(s) => remove_certs(look, p, s, &mut files)?,
+        None => false,
+    };
     let [drop_in, mount, _] = touched;
     let run = |argv: &[&str]| Action::Run {
         argv: argv.iter().map(|s| (*s).to_owned()).collect(),
@@ -476,13 +512,261 @@ fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>>
     if touched.iter().any(|t| *t) {
         out.push(run(&["systemctl", "daemon-reload"]));
     }
-    if drop_in || mount {
+    if drop_in || mount || certs_removed {
         out.push(run(&["systemctl", "restart", "docker"]));
     }
     if let Some(s) = &state {
         out.append(&mut remove_state(p, &state_file, s, s.to_bytes()));
     }
     Ok(out)
+}
+
+/// Where the side's TLS files go, for a tree generated with `tls = true`: the VM's
+/// `/etc/docker/dockvm`, or `.docker/dockvm-<vm>` under the home folder (WSL) or
+/// `%USERPROFILE%` (Windows). The manifest's values must be exactly those, so an edited
+/// manifest cannot aim install at another folder.
+fn tls_dir(tree: &Tree, p: &Places, side: Side) -> Result<Option<Utf8PathBuf>> {
+    let Some(t) = &tree.values.tls else {
+        return Ok(None);
+    };
+    let name = format!("dockvm-{}", tree.vm);
+    let want = (
+        dockvm_spec::tls::VM_DIR.to_owned(),
+        format!(".docker/{name}"),
+        format!(r"%USERPROFILE%\.docker\{name}"),
+    );
+    if (&t.vm_dir, &t.client_dir, &t.windows_cert_path) != (&want.0, &want.1, &want.2) {
+        return Err(PlanError::Refused(format!(
+            "{}: its tls values are not the ones `dockvm gen` writes for VM {}: run `dockvm gen` again to rewrite the tree",
+            tree.dir.join("manifest.json"),
+            tree.vm
+        )));
+    }
+    Ok(Some(match side {
+        Side::Vm => p.sys(dockvm_spec::tls::VM_DIR),
+        Side::Wsl => home(p)?.join(".docker").join(&name),
+        Side::Windows => p
+            .user_profile
+            .as_ref()
+            .ok_or_else(|| {
+                PlanError::Refused(
+                    "%USERPROFILE% is not set: the client certificates go under it".into(),
+                )
+            })?
+            .join(".docker")
+            .join(&name),
+    }))
+}
+
+fn home(p: &Places) -> Result<&Utf8Path> {
+    p.home
+        .as_deref()
+        .ok_or_else(|| PlanError::Refused("$HOME is not set".into()))
+}
+
+fn sha256(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// Plans the `--certs` files into `dir` (created 0700 with its missing parents, recorded):
+/// keys 0600, certificates 0644; a file of someone else's is backed up first. Each file
+/// written is recorded with its SHA-256. Returns whether anything changes.
+fn place_certs(
+    look: &dyn Look,
+    p: &Places,
+    tree: &Tree,
+    dir: &Utf8Path,
+    state: &mut State,
+    body: &mut Vec<Action>,
+) -> Result<bool> {
+    let Some(src) = &tree.certs else {
+        return Ok(false);
+    };
+    let mut changed = false;
+    for d in missing_dirs(look, &dir.join("x")) {
+        state.created_dirs.push(p.logical(&d));
+        body.push(Action::MakePrivateDir(d));
+    }
+    for (name, bytes) in &src.files {
+        let path = dir.join(name);
+        let logical = p.logical(&path);
+        let cur = read(look, &path)?;
+        if cur.as_deref() == Some(&bytes[..]) {
+            body.push(Action::Unchanged(path.to_string()));
+            continue;
+        }
+        let ours = cur.as_ref().is_some_and(|c| {
+            state
+                .certs
+                .iter()
+                .any(|r| r.path == logical && r.sha256 == sha256(c))
+        });
+        if cur.is_some() && !ours && !look.exists(&backup_of(&path)) {
+            body.push(Action::Backup {
+                path: path.clone(),
+                to: backup_of(&path),
+            });
+        }
+        body.push(Action::Write {
+            path,
+            old: cur,
+            new: bytes.clone(),
+            mode: if dockvm_spec::tls::is_key(name) {
+                0o600
+            } else {
+                0o644
+            },
+        });
+        state.certs.retain(|r| r.path != logical);
+        state.certs.push(FileRecord {
+            path: logical,
+            sha256: sha256(bytes),
+        });
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Plans the removal of the TLS files install placed: each goes while it is what install
+/// wrote (a backup is restored instead); one changed since is kept. Returns whether any goes.
+fn remove_certs(look: &dyn Look, p: &Places, s: &State, out: &mut Vec<Action>) -> Result<bool> {
+    let mut any = false;
+    for r in &s.certs {
+        let path = p.real(&r.path);
+        let backup = backup_of(&path);
+        match (read(look, &path)?, read(look, &backup)?) {
+            (cur, Some(orig)) => {
+                out.push(Action::Restore {
+                    path,
+                    backup,
+                    old: cur.unwrap_or_default(),
+                    new: orig,
+                });
+                any = true;
+            }
+            (Some(cur), None) if sha256(&cur) == r.sha256 => {
+                out.push(Action::Remove { path, old: cur });
+                any = true;
+            }
+            (Some(_), None) => out.push(Action::Kept(format!(
+                "{path}: changed since install (not the file it placed)"
+            ))),
+            (None, None) => out.push(Action::Unchanged(format!("{path} (absent)"))),
+        }
+    }
+    Ok(any)
+}
+
+/// A registry value install owns: what it was before the first install is recorded once.
+fn own_value(
+    look: &dyn Look,
+    body: &mut Vec<Action>,
+    rec: &mut Recorded,
+    name: &str,
+    want: RegValue,
+    changed: &mut bool,
+) -> Result<()> {
+    let cur = reg(look, ENVIRONMENT, name)?;
+    if !rec.recorded {
+        rec.recorded = true;
+        rec.before = cur.clone();
+    }
+    set_value(body, ENVIRONMENT, name, cur, want, changed);
+    Ok(())
+}
+
+/// Gives a value install set back as it was before (deleted if it did not exist), unless it
+/// was changed since.
+fn give_back(
+    look: &dyn Look,
+    out: &mut Vec<Action>,
+    before: Option<RegValue>,
+    name: &str,
+    ours: &RegValue,
+    changed: &mut bool,
+) -> Result<()> {
+    match reg(look, ENVIRONMENT, name)? {
+        Some(cur) if &cur == ours && before.as_ref() == Some(&cur) => out.push(Action::Unchanged(
+            format!(r"HKEY_CURRENT_USER\Environment\{name} (it was so before install)"),
+        )),
+        Some(cur) if &cur == ours => {
+            *changed = true;
+            match before {
+                Some(before) => out.push(Action::SetReg {
+                    key: ENVIRONMENT,
+                    name: name.into(),
+                    old: Some(cur),
+                    new: before,
+                }),
+                None => out.push(Action::DeleteReg {
+                    key: ENVIRONMENT,
+                    name: name.into(),
+                    old: cur,
+                }),
+            }
+        }
+        Some(cur) => out.push(Action::Kept(format!(
+            r"HKEY_CURRENT_USER\Environment\{name} = {}: not the value install set",
+            cur.show()
+        ))),
+        None => out.push(Action::Unchanged(format!(
+            r"HKEY_CURRENT_USER\Environment\{name} (absent)"
+        ))),
+    }
+    Ok(())
+}
+
+/// The TLS values of `HKCU\Environment`: `DOCKER_TLS_VERIFY` (REG_SZ) and `DOCKER_CERT_PATH`
+/// (REG_EXPAND_SZ, `%USERPROFILE%` kept unexpanded).
+/// ([`tls_dir`] holds the manifest's value to this one.)
+fn tls_reg_values(vm: &str) -> [(&'static str, RegValue); 2] {
+    [
+        ("DOCKER_TLS_VERIFY", RegValue::string(REG_SZ, "1")),
+        (
+            "DOCKER_CERT_PATH",
+            RegValue::string(
+                REG_EXPAND_SZ,
+                &format!(r"%USERPROFILE%\.docker\dockvm-{vm}"),
+            ),
+        ),
+    ]
+}
+
+/// The wsl side's state file, kept only once install has placed TLS files (the profile block
+/// and wsl.conf carry their own ownership).
+fn wsl_state_path(p: &Places, vm: &str) -> Result<Utf8PathBuf> {
+    Ok(home(p)?
+        .join(".local/state/dockvm")
+        .join(vm)
+        .join("install-state.json"))
+}
+
+/// Places the side's TLS files, or says where they are missing.
+fn certs_step(
+    look: &dyn Look,
+    p: &Places,
+    tree: &Tree,
+    side: Side,
+    state: &mut State,
+    body: &mut Vec<Action>,
+) -> Result<bool> {
+    let Some(dir) = tls_dir(tree, p, side)? else {
+        return Ok(false);
+    };
+    if tree.certs.is_some() {
+        return place_certs(look, p, tree, &dir, state, body);
+    }
+    if !look.exists(&dir.join(dockvm_spec::tls::CA)) {
+        body.push(Action::Advice(format!(
+            "DOCKER_CERT_PATH points at {dir}, which has no {}: run install again with --certs DIR (the folder `dockvm certs` wrote)",
+            dockvm_spec::tls::CA
+        )));
+    }
+    Ok(false)
 }
 
 /// The folders install created are removed (innermost first) before the state that records
@@ -709,7 +993,17 @@ fn install_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> 
             "{WSL_CONF} changed: run `wsl --shutdown` in Windows, then open WSL again (WSL reads it only when it starts)"
         )));
     }
-    Ok(out)
+    if tree.values.tls.is_none() {
+        return Ok(out);
+    }
+    let state_file = wsl_state_path(p, vm)?;
+    let old_state = read(look, &state_file)?;
+    let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
+    certs_step(look, p, tree, Side::Wsl, &mut state, &mut out)?;
+    if tree.certs.is_none() && old_state.is_none() {
+        return Ok(out);
+    }
+    Ok(with_state(look, p, &state_file, state, old_state, out))
 }
 
 fn uninstall_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
@@ -749,6 +1043,12 @@ fn uninstall_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>
             }
             backup_cleanup(&conf, Some(orig), &new, &mut out);
         }
+    }
+    let state_file = wsl_state_path(p, vm)?;
+    if let Some(s) = load_state(look, &state_file, vm)? {
+        remove_certs(look, p, &s, &mut out)?;
+        let old = read(look, &state_file)?.unwrap_or_default();
+        out.append(&mut remove_state(p, &state_file, &s, old));
     }
     Ok(out)
 }
@@ -821,6 +1121,44 @@ fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Actio
         want,
         &mut env_changed,
     );
+    // With TLS, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH too; a tree without TLS after one with
+    // gives them back (the docker CLI fails against a plain port with DOCKER_TLS_VERIFY set).
+    let [(verify_name, verify), (path_name, path)] = tls_reg_values(vm);
+    if tree.values.tls.is_some() {
+        own_value(
+            look,
+            &mut body,
+            &mut state.tls_verify,
+            verify_name,
+            verify,
+            &mut env_changed,
+        )?;
+        own_value(
+            look,
+            &mut body,
+            &mut state.cert_path,
+            path_name,
+            path,
+            &mut env_changed,
+        )?;
+    } else {
+        for (rec, name, ours) in [
+            (&mut state.tls_verify, verify_name, &verify),
+            (&mut state.cert_path, path_name, &path),
+        ] {
+            if rec.recorded {
+                give_back(
+                    look,
+                    &mut body,
+                    rec.before.clone(),
+                    name,
+                    ours,
+                    &mut env_changed,
+                )?;
+                *rec = Recorded::default();
+            }
+        }
+    }
     // Path: docker_dir appended once, the value's type kept (REG_EXPAND_SZ stays so). An entry
     // an earlier install added for another docker_dir goes; the value before the first install
     // stays recorded.
@@ -886,6 +1224,7 @@ fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Actio
     if env_changed {
         body.push(Action::Broadcast);
     }
+    certs_step(look, p, tree, Side::Windows, &mut state, &mut body)?;
     // The hosts file last: it needs an administrator, and everything else is done without one.
     let hosts = hosts_path(p)?;
     block_edit(
@@ -1021,6 +1360,25 @@ fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Act
             )));
         }
     }
+    if let Some(s) = &state {
+        let [(verify_name, verify), (path_name, path)] = tls_reg_values(vm);
+        for (rec, name, ours) in [
+            (&s.tls_verify, verify_name, &verify),
+            (&s.cert_path, path_name, &path),
+        ] {
+            if rec.recorded {
+                give_back(
+                    look,
+                    &mut out,
+                    rec.before.clone(),
+                    name,
+                    ours,
+                    &mut env_changed,
+                )?;
+            }
+        }
+        remove_certs(look, p, s, &mut out)?;
+    }
     if env_changed {
         out.push(Action::Broadcast);
     }
@@ -1134,6 +1492,7 @@ mod tests {
                 links: Vec::new(),
                 tls: None,
             },
+            certs: None,
             files: vec![
                 file("windows/start-vm.bat", b"@echo off\r\n"),
                 file("windows/stop-vm.bat", b"@echo off\r\n"),
@@ -1153,6 +1512,7 @@ mod tests {
             no_commands: None,
             system_root: Some(r"C:\Windows".into()),
             local_app_data: Some(r"C:\Users\me\AppData\Local".into()),
+            user_profile: Some(r"C:\Users\me".into()),
         }
     }
 

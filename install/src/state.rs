@@ -25,6 +25,22 @@ pub struct State {
     /// The `Run` value before install.
     #[serde(default, skip_serializing_if = "is_default")]
     pub run: Recorded,
+    /// `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` under `HKCU\Environment` before install.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub tls_verify: Recorded,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub cert_path: Recorded,
+    /// The TLS files install placed (`--certs`), each with the SHA-256 of what it wrote:
+    /// uninstall removes a file only while it is still that.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certs: Vec<FileRecord>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRecord {
+    pub path: String,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

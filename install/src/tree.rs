@@ -2,7 +2,9 @@
 //! against its sha256, so what gets installed is exactly what was generated and reviewed.
 
 use camino::{Utf8Path, Utf8PathBuf};
+use dockvm_certs::read::ClientFiles;
 use dockvm_gen::InstallValues;
+use dockvm_spec::tls;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -21,6 +23,8 @@ pub enum TreeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("--certs {0}")]
+    Certs(String),
     #[error(
         "{path}: its sha256 is {actual}, manifest.json says {expected}: the file was changed after `dockvm gen`; run `dockvm gen` (or restore it) and review the diff"
     )]
@@ -66,6 +70,17 @@ pub struct Tree {
     pub vm: String,
     pub values: InstallValues,
     pub files: Vec<TreeFile>,
+    /// The TLS files of the side, from `--certs DIR`.
+    pub certs: Option<CertSource>,
+}
+
+/// The TLS files one side gets (`--certs DIR`), read and checked: the VM's `ca.pem`,
+/// `server-cert.pem` and `server-key.pem`, or a client's `ca.pem`, `cert.pem` and `key.pem`,
+/// each key the key of its certificate.
+#[derive(Debug, Clone)]
+pub struct CertSource {
+    pub dir: Utf8PathBuf,
+    pub files: Vec<(&'static str, Vec<u8>)>,
 }
 
 impl Tree {
@@ -129,7 +144,36 @@ impl Tree {
             vm: m.vm,
             values,
             files,
+            certs: None,
         })
+    }
+
+    /// Adds the TLS files of `side` from `dir` (what `dockvm certs` wrote); refused for a tree
+    /// generated without `tls = true`, or when a file is missing or a key is not its
+    /// certificate's.
+    pub fn with_certs(mut self, dir: &Utf8Path, side: &str) -> Result<Tree, TreeError> {
+        if self.values.tls.is_none() {
+            return Err(TreeError::Certs(format!(
+                "{dir}: {} was generated without `tls = true` under [docker]: set it, run `dockvm gen`, and install again",
+                self.dir
+            )));
+        }
+        let loaded = if side == "vm" {
+            ClientFiles::load_as(dir, tls::SERVER_CERT, tls::SERVER_KEY)
+        } else {
+            ClientFiles::load(dir)
+        }
+        .map_err(|e| {
+            TreeError::Certs(format!(
+                "{dir}: {e}; pass the folder `dockvm certs` wrote (default ~/.dockvm/{}/tls)",
+                self.vm
+            ))
+        })?;
+        self.certs = Some(CertSource {
+            dir: dir.to_owned(),
+            files: loaded.files,
+        });
+        Ok(self)
     }
 
     /// The file at `rel`; a checked tree of the side has every file gen writes for it.

@@ -24,6 +24,12 @@ pub struct Args {
     /// would change, 0 if the side is as the tree wants it.
     #[arg(long)]
     dry_run: bool,
+    /// With `tls = true`: the folder `dockvm certs` wrote. Install places the side's files from
+    /// it (the VM: ca.pem, server-cert.pem, server-key.pem in /etc/docker/dockvm; Windows and
+    /// WSL: ca.pem, cert.pem, key.pem in .docker/dockvm-VM under the home folder); uninstall
+    /// removes what install placed, with or without it.
+    #[arg(long, value_name = "DIR")]
+    certs: Option<Utf8PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -99,9 +105,17 @@ pub fn run(args: Args, mode: Mode) -> Result<Outcome, Failure> {
         no_commands,
         system_root: env_path("SystemRoot"),
         local_app_data: env_path("LOCALAPPDATA"),
+        user_profile: env_path("USERPROFILE"),
     };
-    let tree = dockvm_install::Tree::load(&args.from, side.as_str())
+    let mut tree = dockvm_install::Tree::load(&args.from, side.as_str())
         .map_err(|e| Failure::Input(e.into()))?;
+    if let Some(dir) = &args.certs
+        && mode == Mode::Install
+    {
+        tree = tree
+            .with_certs(dir, side.as_str())
+            .map_err(|e| Failure::Input(e.into()))?;
+    }
     let host = sys::Host;
     let plan = match mode {
         Mode::Install => dockvm_install::install(side, &tree, &places, &host),

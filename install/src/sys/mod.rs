@@ -63,16 +63,35 @@ impl Look for Host {
 
 /// Writes `bytes` to `path` so that a reader sees the old file or the new one, never a part: a
 /// temporary file in the same folder, synced, renamed over. A replaced file keeps its mode and
-/// owner; a new one gets `mode`, and the owner of its folder.
+/// owner (a private `mode`, such as a key's 0600, is applied to it all the same); a new one
+/// gets `mode`, and the owner of its folder.
 pub fn write_atomic(path: &Utf8Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    write_like(path, bytes, fs::metadata(path).ok(), mode)
+    // A key's 0600 stays private even where the file it replaces was not.
+    let private = mode & 0o077 == 0;
+    write_like(path, bytes, fs::metadata(path).ok(), mode, private)
+}
+
+#[allow(unused_variables)]
+fn set_mode(path: &std::path::Path, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}
+
+/// Makes a folder only its owner may enter (0700); nothing on Windows, where a folder under
+/// the user's profile is private to the user already.
+pub fn make_private(dir: &Utf8Path) -> io::Result<()> {
+    set_mode(dir.as_std_path(), 0o700)
 }
 
 /// Copies `path` to `to` with its mode and owner, atomically: restoring the copy by renaming it
 /// back gives the file exactly as it was.
 pub fn backup(path: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
     let bytes = fs::read(path)?;
-    write_like(to, &bytes, Some(fs::metadata(path)?), 0o600)
+    write_like(to, &bytes, Some(fs::metadata(path)?), 0o600, false)
 }
 
 fn write_like(
@@ -80,6 +99,7 @@ fn write_like(
     bytes: &[u8],
     old: Option<fs::Metadata>,
     mode: u32,
+    force_mode: bool,
 ) -> io::Result<()> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(Utf8Path::new("."));
@@ -88,6 +108,10 @@ fn write_like(
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     imp::give_attributes(tmp.path(), old.as_ref(), dir.as_std_path(), mode)?;
+    if force_mode {
+        // Before the rename: the new bytes are never readable under the old mode.
+        set_mode(tmp.path(), mode)?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
