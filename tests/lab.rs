@@ -505,3 +505,124 @@ fn verify_interrupted_at_random_moments_leaves_nothing() {
     );
     assert!(took < Duration::from_secs(120), "{took:?}");
 }
+
+/// The lab with `tls = true`: dockerd runs from the TLS drop-in with the files `dockvm certs`
+/// wrote and `dockvm install --certs` placed; the real docker CLI in WSL, with the profile's
+/// DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, talks to it and sees the share; verify
+/// passes every check. Then `dockvm certs --renew`: the CA stays, the VM gets the new server
+/// files, dockerd restarts, and the client's old files still work.
+#[test]
+fn tls_lab_passes_the_docker_cli_works_and_renewal_keeps_clients() {
+    if !require_root_and(&[
+        "/usr/sbin/dockerd",
+        "ip",
+        "nsenter",
+        "unshare",
+        "systemd-tmpfiles",
+        "curl",
+        "docker",
+        "openssl",
+    ]) {
+        return;
+    }
+    {
+        let lab = Lab::up_with("tls", &[], TLS_SPEC);
+        let (code, report, _) = lab.verify(&[]);
+        assert_eq!(code, 0, "{report:#}");
+        for c in report["checks"].as_array().unwrap() {
+            assert_eq!(c["status"], "pass", "{c}");
+        }
+        let (_, tls) = status_reason(&report, "tls");
+        assert!(tls.contains("a client without one refused"), "{tls}");
+        // The drop-in that ran has --tlsverify; a client without certificates gets nothing.
+        let argv = std::fs::read_to_string(format!("{}/vm/dockerd.argv", lab.dir())).unwrap();
+        assert!(argv.lines().any(|l| l == "--tlsverify"), "{argv}");
+        std::fs::write(
+            format!("{}/windows-d/projects/hello.txt", lab.dir()),
+            "written on Windows\n",
+        )
+        .unwrap();
+        let round_trip = r#"test "$DOCKER_HOST" = tcp://local.test:2376
+            test "$DOCKER_TLS_VERIFY" = 1
+            test "$DOCKER_CERT_PATH" = "$HOME/.docker/dockvm-lab"
+            docker version --format '{{.Server.Os}}' >/dev/null
+            id=$(docker create -v /mnt/d/projects:/x:ro dockvm-probe:empty /x)
+            docker cp "$id:/x/hello.txt" - | tar -xO
+            docker rm "$id" >/dev/null"#;
+        let out = lab.wsl(&["sh", "-ec", round_trip]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "written on Windows\n");
+        let stranger = lab.wsl(&[
+            "sh",
+            "-c",
+            "DOCKER_TLS_VERIFY= DOCKER_CERT_PATH= docker --tls version --format '{{.Server.Os}}'",
+        ]);
+        assert!(
+            !stranger.status.success(),
+            "a client without a certificate got in"
+        );
+
+        // Renewal: same CA, new server certificate in the VM, dockerd restarted; the WSL side
+        // keeps its old client files and still gets in.
+        let certs = format!("{}/certs", lab.dir());
+        let fingerprint = || {
+            let o = run(Command::new("openssl").args([
+                "x509",
+                "-noout",
+                "-fingerprint",
+                "-sha256",
+                "-in",
+                &format!("{certs}/ca.pem"),
+            ]));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        let ca = fingerprint();
+        let old_server = std::fs::read(format!("{certs}/server-cert.pem")).unwrap();
+        let spec = format!("{}/{TLS_SPEC}", env!("CARGO_MANIFEST_DIR"));
+        let o = run(support::dockvm().args(["certs", "--spec", &spec, "--out", &certs, "--renew"]));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(fingerprint(), ca, "--renew keeps the CA");
+        let o = run(support::dockvm().args([
+            "install",
+            "--side",
+            "vm",
+            "--from",
+            &format!("{}/generated", lab.dir()),
+            "--root",
+            &format!("{}/vmroot", lab.dir()),
+            "--certs",
+            &certs,
+        ]));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+        let installed = std::fs::read(format!(
+            "{}/vmroot/etc/docker/dockvm/server-cert.pem",
+            lab.dir()
+        ))
+        .unwrap();
+        assert_ne!(installed, old_server);
+        lab.restart_dockerd();
+        let client = std::fs::read(format!(
+            "{}/wsl/home/.docker/dockvm-lab/cert.pem",
+            lab.dir()
+        ))
+        .unwrap();
+        assert_ne!(
+            client,
+            std::fs::read(format!("{certs}/cert.pem")).unwrap(),
+            "WSL kept the old client"
+        );
+        let out = lab.wsl(&["docker", "version", "--format", "{{.Server.Os}}"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (code, report, _) = lab.verify(&[]);
+        assert_eq!(code, 0, "{report:#}");
+    }
+    assert!(lab_gone("tls"), "the lab was not removed");
+}

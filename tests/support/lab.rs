@@ -6,23 +6,33 @@ use std::time::{Duration, Instant};
 
 pub const LAB: &str = "ci/lab/lab";
 pub const SPEC: &str = "ci/lab/lab.toml";
+/// The lab with `tls = true`.
+pub const TLS_SPEC: &str = "ci/lab/lab-tls.toml";
 
 /// A running lab, removed on drop.
 pub struct Lab {
     pub name: &'static str,
+    /// The spec the lab was built from (relative to the repository).
+    pub spec: &'static str,
 }
 
 impl Lab {
     pub fn up(name: &'static str, faults: &[&str]) -> Lab {
+        Lab::up_with(name, faults, SPEC)
+    }
+
+    /// A lab built from another spec ([`TLS_SPEC`]).
+    pub fn up_with(name: &'static str, faults: &[&str], spec: &'static str) -> Lab {
         let mut cmd = Command::new(LAB);
         cmd.args(["up", name])
-            .env("DOCKVM_BIN", env!("CARGO_BIN_EXE_dockvm"));
+            .env("DOCKVM_BIN", env!("CARGO_BIN_EXE_dockvm"))
+            .env("LAB_SPEC", spec);
         for f in faults {
             cmd.args(["--fault", f]);
         }
         let out = run(&mut cmd);
         // Constructed before the assertion, so a failed `up` is still taken down.
-        let lab = Lab { name };
+        let lab = Lab { name, spec };
         assert!(
             out.status.success(),
             "lab up {name} {faults:?}: {}",
@@ -46,7 +56,7 @@ impl Lab {
     pub fn verify(&self, env: &[&str]) -> (i32, serde_json::Value, Duration) {
         let mut args = vec!["env"];
         args.extend_from_slice(env);
-        let spec = format!("{}/{SPEC}", env!("CARGO_MANIFEST_DIR"));
+        let spec = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), self.spec);
         args.extend_from_slice(&[
             env!("CARGO_BIN_EXE_dockvm"),
             "verify",
@@ -66,6 +76,17 @@ impl Lab {
             )
         });
         (out.status.code().unwrap_or(-1), report, took)
+    }
+
+    /// Restarts the VM's dockerd (it rereads its certificates), waiting until it answers.
+    pub fn restart_dockerd(&self) {
+        let out = run(Command::new(LAB).args(["restart", self.name]));
+        assert!(
+            out.status.success(),
+            "lab restart {}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn dir(&self) -> String {
