@@ -44,8 +44,12 @@ const DOCKER_DIR: &str = r"C:\Program Files\Docker";
 
 impl WinSide {
     fn up(name: &'static str, faults: &[&str]) -> WinSide {
+        WinSide::up_with(name, faults, SPEC)
+    }
+
+    fn up_with(name: &'static str, faults: &[&str], spec: &'static str) -> WinSide {
         let exe = dockvm_exe();
-        let lab = Lab::up(name, faults);
+        let lab = Lab::up_with(name, faults, spec);
         let prefix = Utf8PathBuf::from(format!("{}/wine", lab.dir()));
         fs::create_dir_all(&prefix).unwrap();
         let w = WinSide { lab, prefix, exe };
@@ -85,8 +89,25 @@ impl WinSide {
             [b"127.0.0.1 localhost\r\n" as &[u8], &block].concat(),
         )
         .unwrap();
-        w.reg_add("DOCKER_HOST", "REG_SZ", "tcp://local.test:2375");
         w.reg_add("Path", "REG_EXPAND_SZ", DOCKER_DIR);
+        if spec == TLS_SPEC {
+            // As `dockvm.exe install --certs` leaves it: the client files under %USERPROFILE%
+            // and the three variables.
+            w.reg_add("DOCKER_HOST", "REG_SZ", "tcp://local.test:2376");
+            w.reg_add("DOCKER_TLS_VERIFY", "REG_SZ", "1");
+            w.reg_add(
+                "DOCKER_CERT_PATH",
+                "REG_EXPAND_SZ",
+                r"%USERPROFILE%\.docker\dockvm-lab",
+            );
+            let dir = w.drive_c(r"C:\users\root\.docker\dockvm-lab");
+            fs::create_dir_all(&dir).unwrap();
+            for f in ["ca.pem", "cert.pem", "key.pem"] {
+                fs::copy(format!("{}/certs/{f}", w.lab.dir()), dir.join(f)).unwrap();
+            }
+        } else {
+            w.reg_add("DOCKER_HOST", "REG_SZ", "tcp://local.test:2375");
+        }
         w
     }
 
@@ -111,6 +132,10 @@ impl WinSide {
             "env".to_owned(),
             "-u".to_owned(),
             "DOCKER_HOST".to_owned(),
+            "-u".to_owned(),
+            "DOCKER_TLS_VERIFY".to_owned(),
+            "-u".to_owned(),
+            "DOCKER_CERT_PATH".to_owned(),
             format!("WINEPREFIX={}", self.prefix),
             "WINEDEBUG=-all".to_owned(),
             "WINEDLLOVERRIDES=mscoree,mshtml=".to_owned(),
@@ -146,7 +171,7 @@ impl WinSide {
     /// the same cmd (so a `reg add` there reaches new terminals but not this one). The words
     /// go to cmd one by one (Wine quotes each that needs it); `&` among them chains.
     fn verify(&self, before: &[&str]) -> (i32, serde_json::Value) {
-        let spec = Wine::win(&Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join(SPEC));
+        let spec = Wine::win(&Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join(self.lab.spec));
         let exe = Wine::win(&self.exe);
         let mut args = vec!["cmd", "/c"];
         args.extend_from_slice(before);
@@ -487,5 +512,38 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     assert!(
         exit_hangs * 100 <= runs * 3,
         "{exit_hangs} of {runs} runs stuck after a Ctrl-C (seed {first_seed})"
+    );
+}
+
+/// `tls = true` from cmd: dockvm.exe (rustls with ring, cross-compiled) makes both handshakes
+/// with the client files that DOCKER_CERT_PATH (REG_EXPAND_SZ, %USERPROFILE% expanded by
+/// Windows) points at, and the share canary runs over TLS. Without DOCKER_TLS_VERIFY for new
+/// terminals, `env` says so.
+#[test]
+fn dockvm_exe_verify_under_wine_with_mutual_tls() {
+    if !require_root_and(NEEDS) || !require(have("openssl"), "needs openssl") {
+        return;
+    }
+    let w = WinSide::up_with("wintls", &[], TLS_SPEC);
+    let (code, report) = w.verify(&[]);
+    expect(&report, "tls from cmd", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    for id in ["tls", "docker-api", "env", "share:d"] {
+        assert_eq!(finding(&report, id)["status"], "pass", "{id}: {report:#}");
+    }
+    let (_, reason) = status_reason(&report, "tls");
+    assert!(
+        reason.contains(r"C:\users\root\.docker\dockvm-lab")
+            && reason.contains("a client without one refused"),
+        "{reason}"
+    );
+    w.reg_delete("DOCKER_TLS_VERIFY");
+    let (code, report) = w.verify(&[]);
+    assert_eq!(code, 1);
+    let (status, reason) = status_reason(&report, "env");
+    assert_eq!(status, "fail");
+    assert!(
+        reason.starts_with(r"DOCKER_TLS_VERIFY not set under HKEY_CURRENT_USER\Environment"),
+        "{reason}"
     );
 }
