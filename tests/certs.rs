@@ -26,20 +26,34 @@ fn openssl(args: &[&str]) -> (bool, String) {
     )
 }
 
+/// `openssl x509 -in <pem> -noout <args>`: its output (it must succeed).
+fn x509(pem: &Utf8Path, args: &[&str]) -> String {
+    let mut all = vec!["x509", "-in", pem.as_str(), "-noout"];
+    all.extend_from_slice(args);
+    let (ok, out) = openssl(&all);
+    assert!(ok, "openssl {all:?}: {out}");
+    out
+}
+
+/// Whether the certificate expires within `days` days (`openssl x509 -checkend`).
+fn expires_within(pem: &Utf8Path, days: u64) -> bool {
+    let (_, out) = openssl(&[
+        "x509",
+        "-in",
+        pem.as_str(),
+        "-noout",
+        "-checkend",
+        &(days * 86400).to_string(),
+    ]);
+    out.contains("will expire")
+}
+
 fn mode(p: &Utf8Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
 fn fingerprint(pem: &Utf8Path) -> String {
-    let (ok, out) = openssl(&[
-        "x509",
-        "-in",
-        pem.as_str(),
-        "-noout",
-        "-fingerprint",
-        "-sha256",
-    ]);
-    assert!(ok, "{out}");
+    let out = x509(pem, &["-fingerprint", "-sha256"]);
     out.trim().rsplit('=').next().unwrap().to_owned()
 }
 
@@ -77,33 +91,18 @@ fn certificates_verify_with_openssl_and_carry_the_sans_usages_and_modes() {
         let (ok, text) = openssl(&["verify", "-CAfile", p("ca.pem").as_str(), p(f).as_str()]);
         assert!(ok && text.contains(": OK"), "{f}: {text}");
     }
-    let (ok, server) = openssl(&[
-        "x509",
-        "-in",
-        p("server-cert.pem").as_str(),
-        "-noout",
-        "-ext",
-        "subjectAltName,extendedKeyUsage",
-    ]);
-    assert!(ok, "{server}");
+    let server = x509(
+        &p("server-cert.pem"),
+        &["-ext", "subjectAltName,extendedKeyUsage"],
+    );
     assert!(
         server.contains("DNS:docker.local.test, IP Address:192.168.56.20")
             && server.contains("TLS Web Server Authentication")
             && !server.contains("Client Authentication"),
         "{server}"
     );
-    let (ok, client) = openssl(&[
-        "x509",
-        "-in",
-        p("cert.pem").as_str(),
-        "-noout",
-        "-ext",
-        "extendedKeyUsage",
-    ]);
-    assert!(
-        ok && client.contains("TLS Web Client Authentication"),
-        "{client}"
-    );
+    let client = x509(&p("cert.pem"), &["-ext", "extendedKeyUsage"]);
+    assert!(client.contains("TLS Web Client Authentication"), "{client}");
     // ECDSA P-256 keys, each the key of its certificate.
     for (cert, key) in [
         ("ca.pem", "ca-key.pem"),
@@ -119,38 +118,10 @@ fn certificates_verify_with_openssl_and_carry_the_sans_usages_and_modes() {
         assert!(text.contains("prime256v1"), "{key}: {text}");
     }
     // The CA: 10 years, CA:TRUE; the leaves: 825 days by default.
-    let (_, ca) = openssl(&[
-        "x509",
-        "-in",
-        p("ca.pem").as_str(),
-        "-noout",
-        "-ext",
-        "basicConstraints",
-        "-checkend",
-        &(9 * 365 * 86400).to_string(),
-    ]);
-    assert!(
-        ca.contains("CA:TRUE") && ca.contains("will not expire"),
-        "{ca}"
-    );
-    let (_, leaf) = openssl(&[
-        "x509",
-        "-in",
-        p("server-cert.pem").as_str(),
-        "-noout",
-        "-checkend",
-        &(824 * 86400).to_string(),
-    ]);
-    assert!(leaf.contains("will not expire"), "{leaf}");
-    let (_, leaf) = openssl(&[
-        "x509",
-        "-in",
-        p("server-cert.pem").as_str(),
-        "-noout",
-        "-checkend",
-        &(826 * 86400).to_string(),
-    ]);
-    assert!(leaf.contains("will expire"), "{leaf}");
+    assert!(x509(&p("ca.pem"), &["-ext", "basicConstraints"]).contains("CA:TRUE"));
+    assert!(!expires_within(&p("ca.pem"), 9 * 365));
+    assert!(!expires_within(&p("server-cert.pem"), 824));
+    assert!(expires_within(&p("server-cert.pem"), 826));
     // Modes: keys 0600, certificates 0644, the folder and the parents it made 0700.
     for f in ["ca-key.pem", "server-key.pem", "key.pem"] {
         assert_eq!(mode(&p(f)), 0o600, "{f}");
@@ -224,27 +195,15 @@ fn an_existing_folder_is_refused_and_renew_keeps_the_ca() {
         ["cert.pem", "key.pem", "server-cert.pem", "server-key.pem"]
     );
     assert_eq!(fingerprint(&dir.join("ca.pem")), ca_before, "the CA stays");
-    let (_, sans) = openssl(&[
-        "x509",
-        "-in",
-        dir.join("server-cert.pem").as_str(),
-        "-noout",
-        "-ext",
-        "subjectAltName",
-    ]);
+    let sans = x509(&dir.join("server-cert.pem"), &["-ext", "subjectAltName"]);
     assert!(
         sans.contains("DNS:moved.local.test, IP Address:192.168.56.99"),
         "{sans}"
     );
-    let (_, days) = openssl(&[
-        "x509",
-        "-in",
-        dir.join("server-cert.pem").as_str(),
-        "-noout",
-        "-checkend",
-        &(31 * 86400).to_string(),
-    ]);
-    assert!(days.contains("will expire"), "--days 30: {days}");
+    assert!(
+        expires_within(&dir.join("server-cert.pem"), 31),
+        "--days 30"
+    );
     // The old client certificate still verifies against the (same) CA; so do the new ones.
     let old = utf8_dir(&t).join("old-cert.pem");
     std::fs::write(&old, old_client).unwrap();

@@ -383,21 +383,8 @@ fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
                 body.push(Action::MakeDir(d));
             }
         }
-        if let Some(c) = &cur
-            && marked_vm(c).is_none()
-            && !look.exists(&backup_of(&path))
-        {
-            body.push(Action::Backup {
-                path: path.clone(),
-                to: backup_of(&path),
-            });
-        }
-        body.push(Action::Write {
-            path,
-            old: cur,
-            new: f.bytes.clone(),
-            mode: f.mode,
-        });
+        let theirs = cur.as_ref().is_some_and(|c| marked_vm(c).is_none());
+        replace(look, &mut body, path, cur, f.bytes.clone(), f.mode, theirs);
         changed[i] = true;
     }
     let certs_changed = match tls_dir(tree, p, Side::Vm)? {
@@ -572,6 +559,31 @@ fn sha256(b: &[u8]) -> String {
         .collect()
 }
 
+/// Writes `new` over a whole file; a file that is someone else's (`theirs`) is backed up first,
+/// once.
+fn replace(
+    look: &dyn Look,
+    body: &mut Vec<Action>,
+    path: Utf8PathBuf,
+    cur: Option<Vec<u8>>,
+    new: Vec<u8>,
+    mode: u32,
+    theirs: bool,
+) {
+    if theirs && !look.exists(&backup_of(&path)) {
+        body.push(Action::Backup {
+            path: path.clone(),
+            to: backup_of(&path),
+        });
+    }
+    body.push(Action::Write {
+        path,
+        old: cur,
+        new,
+        mode,
+    });
+}
+
 /// Plans the `--certs` files into `dir` (created 0700 with its missing parents, recorded):
 /// keys 0600, certificates 0644; a file of someone else's is backed up first. Each file
 /// written is recorded with its SHA-256. Returns whether anything changes.
@@ -605,22 +617,13 @@ fn place_certs(
                 .iter()
                 .any(|r| r.path == logical && r.sha256 == sha256(c))
         });
-        if cur.is_some() && !ours && !look.exists(&backup_of(&path)) {
-            body.push(Action::Backup {
-                path: path.clone(),
-                to: backup_of(&path),
-            });
-        }
-        body.push(Action::Write {
-            path,
-            old: cur,
-            new: bytes.clone(),
-            mode: if dockvm_spec::tls::is_key(name) {
-                0o600
-            } else {
-                0o644
-            },
-        });
+        let theirs = cur.is_some() && !ours;
+        let mode = if dockvm_spec::tls::is_key(name) {
+            0o600
+        } else {
+            0o644
+        };
+        replace(look, body, path, cur, bytes.clone(), mode, theirs);
         state.certs.retain(|r| r.path != logical);
         state.certs.push(FileRecord {
             path: logical,
