@@ -534,6 +534,8 @@ fn tls_lab_passes_the_docker_cli_works_and_renewal_keeps_clients() {
         }
         let (_, tls) = status_reason(&report, "tls");
         assert!(tls.contains("a client without one refused"), "{tls}");
+        // The canary's container was created and removed over TLS: nothing is left.
+        lab.assert_nothing_left(0);
         // The drop-in that ran has --tlsverify; a client without certificates gets nothing.
         let argv = std::fs::read_to_string(format!("{}/vm/dockerd.argv", lab.dir())).unwrap();
         assert!(argv.lines().any(|l| l == "--tlsverify"), "{argv}");

@@ -463,3 +463,34 @@ fn a_certificate_close_to_expiry_is_a_warning_with_its_date() {
     );
     assert_eq!(status_reason(&report, "docker-api").0, "pass");
 }
+
+#[test]
+fn a_server_certificate_not_valid_yet_is_named_with_its_start() {
+    let Some(s) = setup() else { return };
+    // The same CA issues a server certificate that starts in two days (a clock ahead).
+    let future = s.root.join("future");
+    copy_dir(&s.certs, &future);
+    let read = |f: &str| std::fs::read_to_string(future.join(f)).unwrap();
+    let ca = dockvm_certs::Ca::load(&read("ca.pem"), &read("ca-key.pem")).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let pair = ca
+        .server(
+            "local.test",
+            "127.0.0.1".parse().unwrap(),
+            dockvm_certs::Validity {
+                not_before: now + time::Duration::days(2),
+                not_after: now + time::Duration::days(30),
+            },
+        )
+        .unwrap();
+    std::fs::write(future.join("server-cert.pem"), pair.cert).unwrap();
+    std::fs::write(future.join("server-key.pem"), pair.key).unwrap();
+    let _d = dockerd(s.port, &tlsverify(&future));
+    let report = verify(&s.spec, &s.certs, s.port, &[]);
+    let (status, reason) = status_reason(&report, "tls");
+    assert_eq!(status, "fail", "{reason}");
+    assert!(
+        reason.starts_with("the server's certificate is not valid yet: valid from "),
+        "{reason}"
+    );
+}
