@@ -104,7 +104,7 @@ fn check_lists_missing_and_stale_files_exits_1_and_writes_nothing() {
         &spec,
         fs::read_to_string("examples/default.toml")
             .unwrap()
-            .replace("2375", "2380"),
+            .replace("# port = 2375", "port = 2380"),
     )
     .unwrap();
     gen_cmd("examples/default.toml", &out, &[]);
