@@ -96,6 +96,10 @@ fn outcome() -> Outcome {
             ),
         ],
         duration: Duration::from_millis(2104),
+        leftovers: dockvm_verify::sweep::Leftovers {
+            containers: 1,
+            files: 2,
+        },
     }
 }
 

@@ -18,15 +18,39 @@ fn api(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// Probe containers the daemon still has.
-fn probe_containers(port: u16) -> Vec<String> {
+/// The probe containers the daemon has: (name, label value, mount source).
+fn all_probes(port: u16) -> Vec<(String, String, String)> {
     let (_, body) = http_get(api(port), "/containers/json?all=1", Duration::from_secs(5)).unwrap();
     let list: serde_json::Value = serde_json::from_str(&body).unwrap();
     list.as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["Labels"].get("dockvm.probe").is_some())
-        .map(|c| c["Names"][0].as_str().unwrap_or("").to_owned())
+        .filter_map(|c| {
+            let label = c["Labels"].get("dockvm.probe")?.as_str()?.to_owned();
+            Some((
+                c["Names"][0].as_str().unwrap_or("").to_owned(),
+                label,
+                c["Mounts"][0]["Source"].as_str().unwrap_or("").to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// A run's own probe containers the daemon still has (not the kept ones).
+fn probe_containers(port: u16) -> Vec<String> {
+    all_probes(port)
+        .into_iter()
+        .filter(|(_, label, _)| label != "kept")
+        .map(|(n, _, _)| n)
+        .collect()
+}
+
+/// The kept probe containers: (name, mount source).
+fn kept_containers(port: u16) -> Vec<(String, String)> {
+    all_probes(port)
+        .into_iter()
+        .filter(|(_, label, _)| label == "kept")
+        .map(|(n, _, s)| (n, s))
         .collect()
 }
 
@@ -227,6 +251,11 @@ fn share_canary_names_each_broken_link_and_leaves_nothing_behind() {
         );
     }
     assert_eq!(probe_containers(port), Vec::<String>::new());
+    // The healthy share's container is kept for the next run; none for the broken ones.
+    assert_eq!(
+        kept_containers(port),
+        [("/dockvm-probe-lab-good".to_owned(), "/mnt/d".to_owned())]
+    );
     let image = probe_image_id(port).expect("the probe image is kept");
 
     // A second run reuses the image, and a read-only WSL folder is "could not evaluate" (3).
@@ -248,6 +277,14 @@ fn share_canary_names_each_broken_link_and_leaves_nothing_behind() {
         &[],
     );
     assert_eq!(code, 0, "{report:#}");
+    let actual = finding(&report, "share:good")["actual"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        actual,
+        "probe file seen through the kept probe container dockvm-probe-lab-good"
+    );
     assert_eq!(probe_image_id(port), Some(image));
     assert_eq!(probe_containers(port), Vec::<String>::new());
     assert_eq!(probe_files(&good), Vec::<String>::new());
@@ -261,6 +298,18 @@ enum Stall {
     /// Forward `/containers/create` only after 1.5 s: the container appears after an
     /// interrupt that came while its creation was under way.
     CreateLate,
+    /// Never forward `/archive` of a run's own container (`dockvm-probe-<token>`): the slow
+    /// path waits with its container created; the kept container's requests go through.
+    TokenArchive,
+}
+
+/// Whether a request line asks for the archive of a run's own container (a 32-hex token name).
+fn token_archive(line: &str) -> bool {
+    line.split("/containers/dockvm-probe-")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .is_some_and(|n| n.len() == 32 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        && line.contains("/archive")
 }
 
 /// A proxy in front of dockerd; `seen` turns true when a stalled request arrives.
@@ -284,6 +333,11 @@ fn stalling_proxy(
                     .unwrap_or("")
                     .to_owned();
                 match stall {
+                    Stall::TokenArchive if token_archive(&line) => {
+                        seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_secs(60));
+                        return;
+                    }
                     Stall::Archive if line.contains("/archive") => {
                         seen.store(true, std::sync::atomic::Ordering::SeqCst);
                         std::thread::sleep(Duration::from_secs(60));
@@ -391,6 +445,16 @@ fn an_interrupted_share_check_removes_its_file_and_container() {
     if !require_root_and(&["/usr/sbin/dockerd"]) {
         return;
     }
+    // Stalled on the slow path, with the run's own container created.
+    interrupt_through(Stall::TokenArchive);
+}
+
+/// Interrupted on the fast path, before any container of its own exists.
+#[test]
+fn an_interrupt_on_the_fast_path_removes_the_probe_file() {
+    if !require_root_and(&["/usr/sbin/dockerd"]) {
+        return;
+    }
     interrupt_through(Stall::Archive);
 }
 
@@ -402,4 +466,282 @@ fn an_interrupt_during_container_creation_still_removes_the_container() {
         return;
     }
     interrupt_through(Stall::CreateLate);
+}
+
+/// One request to the daemon at 127.0.0.1:`port`: the status line.
+fn api_request(port: u16, method: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(api(port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: docker\r\n\r\n").unwrap();
+    let mut b = String::new();
+    let _ = s.read_to_string(&mut b);
+    b.lines().next().unwrap_or("").to_owned()
+}
+
+/// A spec whose VM is the loopback daemon at `port` and whose one share `d` is `host` under
+/// the automount root `root/`.
+fn loopback_share_spec(root: &Utf8Path, port: u16, host: &str) -> Utf8PathBuf {
+    let spec = root.join(format!("spec-{port}-{}.toml", host.len()));
+    fs::write(
+        &spec,
+        format!(
+            "[vm]\nname = \"lab\"\nvmx = 'D:\\l.vmx'\nip = \"127.0.0.1\"\n[docker]\nport = {port}\n[wsl]\nautomount_root = \"{root}/\"\n\
+             [[shares]]\nname = \"d\"\nhost_path = '{host}'\n"
+        ),
+    )
+    .unwrap();
+    spec
+}
+
+/// How the share check saw the probe: through the kept container or a fresh one.
+fn seen_through(report: &serde_json::Value) -> &'static str {
+    let (status, reason) = status_reason(report, "share:d");
+    assert_eq!(status, "pass", "{reason}\n{report:#}");
+    match finding(report, "share:d")["actual"].as_str().unwrap() {
+        a if a.contains("kept probe container") => "kept",
+        a if a.contains("fresh probe container") => "fresh",
+        a => panic!("{a}"),
+    }
+}
+
+/// The kept container is made on the first run, used after, and made anew when it was
+/// removed, when the image went with it, and when the share's path changed; `dockvm clean`
+/// then leaves no probe container, image or file.
+#[test]
+fn the_kept_container_is_made_anew_when_needed_and_clean_removes_everything() {
+    if !require_root_and(&["/usr/sbin/dockerd"]) {
+        return;
+    }
+    let (_dockerd, port) = loopback_dockerd(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = utf8_dir(&tmp);
+    fs::create_dir_all(root.join("d/sub")).unwrap();
+    let spec = loopback_share_spec(&root, port, r"D:\");
+    let run = |spec: &Utf8Path| {
+        let (code, report, err) =
+            verify_json(None, &["--spec", spec.as_str(), "--only", "share"], &[]);
+        assert_eq!(code, 0, "{report:#}\n{err}");
+        seen_through(&report)
+    };
+    let kept = |source: &Utf8Path| vec![("/dockvm-probe-lab-d".to_owned(), source.to_string())];
+    assert_eq!(run(&spec), "fresh");
+    assert_eq!(kept_containers(port), kept(&root.join("d")));
+    assert_eq!(run(&spec), "kept");
+
+    // docker rm of the kept container.
+    assert!(
+        api_request(port, "DELETE", "/containers/dockvm-probe-lab-d?force=1").contains(" 204 ")
+    );
+    assert_eq!(run(&spec), "fresh");
+    assert_eq!(kept_containers(port), kept(&root.join("d")));
+    assert_eq!(run(&spec), "kept");
+
+    // The container and the image gone (what `docker system prune -a` does).
+    assert!(
+        api_request(port, "DELETE", "/containers/dockvm-probe-lab-d?force=1").contains(" 204 ")
+    );
+    assert!(api_request(port, "DELETE", "/images/dockvm-probe:empty").contains(" 200 "));
+    assert_eq!(run(&spec), "fresh");
+    assert!(probe_image_id(port).is_some());
+    assert_eq!(run(&spec), "kept");
+
+    // The share's path changed in the spec: the kept container looks at the old one.
+    let moved = loopback_share_spec(&root, port, r"D:\sub");
+    assert_eq!(run(&moved), "fresh");
+    assert_eq!(kept_containers(port), kept(&root.join("d/sub")));
+    assert_eq!(run(&moved), "kept");
+    assert_eq!(probe_containers(port), Vec::<String>::new());
+    assert_eq!(probe_files(&root.join("d/sub")), Vec::<String>::new());
+
+    // clean: every probe container (kept, and one a killed run left), the image, probe files.
+    fs::write(root.join("d/sub/.dockvm-probe-0123"), "left").unwrap();
+    let out = run_clean(&moved);
+    assert!(
+        out.contains("removed container dockvm-probe-lab-d"),
+        "{out}"
+    );
+    assert!(out.contains("removed image dockvm-probe:empty"), "{out}");
+    assert!(out.contains(".dockvm-probe-0123"), "{out}");
+    assert_eq!(all_probes(port), Vec::new());
+    assert_eq!(probe_image_id(port), None);
+    assert_eq!(probe_files(&root.join("d/sub")), Vec::<String>::new());
+    // Again: nothing left to remove, and it says so.
+    assert!(run_clean(&moved).ends_with("0 container(s), 0 image, 0 file(s) removed\n"));
+}
+
+fn run_clean(spec: &Utf8Path) -> String {
+    let out = run(std::process::Command::new(env!("CARGO_BIN_EXE_dockvm"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["clean", "--spec", spec.as_str()]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A verify killed (SIGKILL: no handler runs) on the slow path leaves its probe file and its
+/// container. The next run leaves them while they are younger than the threshold (another run
+/// may own them), and removes and counts them once they are older
+/// (`DOCKVM_LEFTOVER_AGE_SECS`, for tests only, stands in for the 10 minutes).
+#[test]
+fn a_killed_runs_leftovers_are_removed_by_a_later_run_once_old_enough() {
+    if !require_root_and(&["/usr/sbin/dockerd"]) {
+        return;
+    }
+    let (_dockerd, port) = loopback_dockerd(None);
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let proxy = stalling_proxy(api(port), Stall::TokenArchive, seen.clone());
+    let tmp = tempfile::tempdir().unwrap();
+    let root = utf8_dir(&tmp);
+    let share = root.join("d");
+    fs::create_dir(&share).unwrap();
+    let through_proxy = loopback_share_spec(&root, proxy, r"D:\");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dockvm"))
+        .args([
+            "verify",
+            "--spec",
+            through_proxy.as_str(),
+            "--only",
+            "share:d",
+            "--timeout",
+            "30s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !seen.load(std::sync::atomic::Ordering::SeqCst) || probe_containers(port).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the slow path never came"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(probe_files(&share).len(), 1);
+    assert_eq!(probe_containers(port).len(), 1);
+
+    let direct = loopback_share_spec(&root, port, r"D:\");
+    let args = ["--spec", direct.as_str(), "--only", "share"];
+    // Younger than the default 10 minutes: left alone.
+    let (code, report, _) = verify_json(None, &args, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["leftovers_removed"],
+        serde_json::json!({"containers": 0, "files": 0})
+    );
+    assert_eq!(probe_files(&share).len(), 1);
+    assert_eq!(probe_containers(port).len(), 1);
+    // Older than the threshold: removed and counted; the run's own probe is not touched.
+    let (code, report, _) = verify_json(None, &args, &[("DOCKVM_LEFTOVER_AGE_SECS", "0")]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["leftovers_removed"],
+        serde_json::json!({"containers": 1, "files": 1})
+    );
+    assert_eq!(probe_files(&share), Vec::<String>::new());
+    assert_eq!(probe_containers(port), Vec::<String>::new());
+    assert_eq!(kept_containers(port).len(), 1, "the kept container stays");
+}
+
+/// Each share fault is diagnosed as before when a kept container from an earlier healthy run
+/// is in place: the VM's share is another folder, the link is gone, the share is unmounted.
+#[test]
+fn faults_after_a_healthy_run_are_diagnosed_past_the_kept_container() {
+    if !require_root_and(&[
+        "/usr/sbin/dockerd",
+        "unshare",
+        "mount",
+        "nsenter",
+        "systemd-tmpfiles",
+    ]) {
+        return;
+    }
+    let port = free_port();
+    let (lab, tmpfiles) = lab(port, &[("d", r"D:\")]);
+    let (good, other) = (lab.folder("good"), lab.folder("other"));
+    let vm = format!(
+        "mount -t tmpfs dockvm-vm /mnt\nmkdir -p /mnt/hgfs/d\nmount --bind {good} /mnt/hgfs/d\nsystemd-tmpfiles --create {tmpfiles}"
+    );
+    let argv: Vec<String> = [
+        "/usr/sbin/dockerd",
+        "-H",
+        &format!("unix://{}/d.sock", lab.dir),
+        "-H",
+        &format!("tcp://127.0.0.1:{port}"),
+        "--tls=false",
+    ]
+    .map(str::to_owned)
+    .into();
+    let mut d = Dockerd::start_in(Some(&vm), &argv);
+    d.wait_ping(api(port), Duration::from_secs(60));
+    let in_vm = |script: &str| {
+        let out = run(std::process::Command::new("nsenter").args([
+            "-t",
+            &d.pid().to_string(),
+            "-m",
+            "sh",
+            "-ec",
+            script,
+        ]));
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let wsl =
+        format!("mount -t tmpfs dockvm-wsl /mnt\nmkdir -p /mnt/d\nmount --bind {good} /mnt/d");
+    let check = || {
+        let (_, report, _) = verify_json(
+            Some(&wsl),
+            &[
+                "--spec",
+                lab.spec.as_str(),
+                "--only",
+                "share",
+                "--timeout",
+                "10s",
+            ],
+            &[],
+        );
+        report
+    };
+    assert_eq!(seen_through(&check()), "fresh");
+    assert_eq!(seen_through(&check()), "kept");
+    let fails_with = |phrase: &str| {
+        let report = check();
+        let (status, reason) = status_reason(&report, "share:d");
+        assert_eq!(status, "fail", "{reason}");
+        assert!(reason.contains(phrase), "{phrase:?} not in {reason:?}");
+        assert_eq!(
+            kept_containers(port).len(),
+            1,
+            "the kept container is still there"
+        );
+    };
+    // The share now shows another folder in the VM.
+    in_vm(&format!(
+        "umount /mnt/hgfs/d; mount --bind {other} /mnt/hgfs/d"
+    ));
+    fails_with("the VM sees a different folder at /mnt/d");
+    in_vm(&format!(
+        "umount /mnt/hgfs/d; mount --bind {good} /mnt/hgfs/d"
+    ));
+    assert_eq!(seen_through(&check()), "kept");
+    // The link is gone.
+    in_vm("rm /mnt/d");
+    fails_with("the link is missing");
+    in_vm("ln -s /mnt/hgfs/d /mnt/d");
+    assert_eq!(seen_through(&check()), "kept");
+    // The share is not mounted (after a reboot without the mount unit).
+    in_vm("umount /mnt/hgfs/d; rmdir /mnt/hgfs/d");
+    fails_with("is not mounted at /mnt/hgfs/d");
+    assert_eq!(probe_containers(port), Vec::<String>::new());
+    assert_eq!(probe_files(&good), Vec::<String>::new());
 }

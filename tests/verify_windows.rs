@@ -247,7 +247,7 @@ fn dockvm_exe_verify_under_wine_against_the_lab() {
         finding(&r, "docker-cli")["reason"],
         r"docker is C:\Program Files\Docker\docker.exe"
     );
-    assert_eq!(w.lab.leftovers(), ("[]".to_owned(), Vec::new()));
+    assert_eq!(w.lab.leftovers(), (Vec::new(), Vec::new()));
 
     // A terminal opened before DOCKER_HOST was set: the registry is right, this process is not.
     w.reg_delete("DOCKER_HOST");
@@ -423,7 +423,7 @@ fn dockvm_exe_verify_under_wine_sees_a_stale_share() {
         )],
     );
     assert_eq!(code, 1);
-    assert_eq!(w.lab.leftovers(), ("[]".to_owned(), Vec::new()));
+    assert_eq!(w.lab.leftovers(), (Vec::new(), Vec::new()));
 }
 
 /// Ctrl-C on Windows at random moments: dockvm.exe's console control handler (Wine turns

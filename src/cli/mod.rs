@@ -5,6 +5,7 @@
 //! `verify` a check that could not be evaluated.
 
 mod certs_cmd;
+mod clean_cmd;
 mod gen_cmd;
 mod init;
 mod install_cmd;
@@ -41,6 +42,8 @@ enum Command {
     Uninstall(install_cmd::Args),
     /// Issue the CA, server and client certificates for `tls = true` (or renew them).
     Certs(certs_cmd::Args),
+    /// Remove verify's kept probe containers, its probe image and any probe files left.
+    Clean(clean_cmd::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -76,6 +79,7 @@ pub fn run() -> ExitCode {
         Command::Install(a) => install_cmd::run(a, install_cmd::Mode::Install),
         Command::Uninstall(a) => install_cmd::run(a, install_cmd::Mode::Uninstall),
         Command::Certs(a) => certs_cmd::run(a),
+        Command::Clean(a) => clean_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -44,6 +44,19 @@ pub struct Args {
     certs: Option<Utf8PathBuf>,
 }
 
+/// `DOCKVM_LEFTOVER_AGE_SECS`, for tests only: the age in seconds above which probe files and
+/// containers are other runs' leftovers (default 600).
+fn leftover_age() -> Result<Duration, Failure> {
+    match std::env::var("DOCKVM_LEFTOVER_AGE_SECS") {
+        Err(_) => Ok(dockvm_verify::sweep::DEFAULT_AGE),
+        Ok(v) => v.parse::<u64>().map(Duration::from_secs).map_err(|_| {
+            Failure::Input(anyhow!(
+                "DOCKVM_LEFTOVER_AGE_SECS={v:?}: expected whole seconds (it is for tests; unset it)"
+            ))
+        }),
+    }
+}
+
 pub fn run(args: Args) -> Result<Outcome, Failure> {
     let (label, loaded) = load_spec(args.spec.as_deref())?;
     let spec = loaded.spec;
@@ -71,6 +84,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         wait: args.wait,
         selection,
         certs: args.certs,
+        leftover_age: leftover_age()?,
     };
     let show_progress = std::io::stderr().is_terminal() || args.wait.is_some();
     let progress = |m: &str| {

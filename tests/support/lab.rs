@@ -93,25 +93,40 @@ impl Lab {
         format!("/tmp/dockvm-lab/{}", self.name)
     }
 
-    /// What verify may have left: the VM's containers (the daemon's list, `[]` when none) and
-    /// the names in the shared folder.
-    pub fn leftovers(&self) -> (String, Vec<std::ffi::OsString>) {
+    /// What verify may have left: the VM's containers but the kept probe containers (their
+    /// names, empty when none) and the names in the shared folder.
+    pub fn leftovers(&self) -> (Vec<String>, Vec<std::ffi::OsString>) {
+        let files = std::fs::read_dir(format!("{}/windows-d/projects", self.dir()))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        (self.containers(false), files)
+    }
+
+    /// The VM's containers, by name: the kept probe containers (`kept`), or all the others.
+    pub fn containers(&self, kept: bool) -> Vec<String> {
         let ps = run(Command::new("curl").args([
             "-s",
             "--unix-socket",
             &format!("{}/vm/docker.sock", self.dir()),
             "http://docker/containers/json?all=1",
         ]));
-        let files = std::fs::read_dir(format!("{}/windows-d/projects", self.dir()))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
-            .unwrap_or_default();
-        (String::from_utf8_lossy(&ps.stdout).trim().to_owned(), files)
+        let list: serde_json::Value = serde_json::from_slice(&ps.stdout)
+            .unwrap_or_else(|e| panic!("{}: the daemon's list ({e})", self.name));
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| (c["Labels"]["dockvm.probe"] == "kept") == kept)
+            .map(|c| c["Names"][0].as_str().unwrap_or("").to_owned())
+            .collect()
     }
 
     /// A soak's verdict: no probe container in the VM and no probe file in the share.
     pub fn assert_nothing_left(&self, seed: u64) {
         let (containers, files) = self.leftovers();
-        assert_eq!(containers, "[]", "probe containers left (seed {seed})");
+        assert!(
+            containers.is_empty(),
+            "probe containers left: {containers:?} (seed {seed})"
+        );
         assert!(
             files.is_empty(),
             "probe files left: {files:?} (seed {seed})"

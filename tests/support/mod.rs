@@ -317,6 +317,11 @@ impl Dockerd {
         );
     }
 
+    /// The daemon's pid (in the mount namespace `start_in` prepared: unshare and sh exec into it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(utf8_dir(&self.dir).join("dockerd.err")).unwrap_or_default()
     }

@@ -64,6 +64,14 @@ impl Registry {
         }
     }
 
+    /// Whether this run holds a container of that name (created, or being created).
+    pub fn holds_container(&self, name: &str) -> bool {
+        self.lock()
+            .items
+            .values()
+            .any(|(i, _)| matches!(i, Item::Container { name: n, .. } if n == name))
+    }
+
     /// Removes every registered item (the interrupt path), and closes the registry: a check
     /// that comes to create something after this is refused ([`Guard::create`]), so nothing
     /// appears that this removal did not see.

@@ -8,12 +8,14 @@
 //! cleans up its file and container on every path, including an interrupt ([`cleanup`]).
 
 pub mod checks;
+pub mod clean;
 pub mod cleanup;
 pub mod command;
 pub mod finding;
 pub mod http;
 pub mod report;
 pub mod runner;
+pub mod sweep;
 
 pub use finding::{Attempt, CheckId, Finding, Status};
 pub use runner::{Options, Outcome, Selection, run};

@@ -64,6 +64,14 @@ pub fn human(vm: &str, o: &Outcome) -> String {
             );
         }
     }
+    let l = o.leftovers;
+    if l.containers + l.files > 0 {
+        let _ = writeln!(
+            out,
+            "removed what earlier runs left (killed before they could clean up): {} probe container(s), {} probe file(s)",
+            l.containers, l.files
+        );
+    }
     let _ = writeln!(out, "{}", summary(o));
     out
 }
@@ -79,6 +87,8 @@ pub fn json(vm: &str, spec_label: &str, o: &Outcome) -> String {
         status: &'static str,
         exit_code: u8,
         duration_ms: u64,
+        /// Probe containers and files of earlier, killed runs that this run removed.
+        leftovers_removed: crate::sweep::Leftovers,
         checks: &'a [Finding],
     }
     let status = match o.exit_code() {
@@ -93,6 +103,7 @@ pub fn json(vm: &str, spec_label: &str, o: &Outcome) -> String {
         status,
         exit_code: o.exit_code(),
         duration_ms: o.duration.as_millis() as u64,
+        leftovers_removed: o.leftovers,
         checks: &o.findings,
     };
     let mut s = serde_json::to_string_pretty(&doc).expect("the report serializes");

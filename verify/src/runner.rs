@@ -39,6 +39,9 @@ pub struct Options {
     pub selection: Selection,
     /// With `docker.tls`: the client certificate folder, instead of `DOCKER_CERT_PATH`.
     pub certs: Option<camino::Utf8PathBuf>,
+    /// Probe files and containers older than this are other runs' leftovers
+    /// ([`crate::sweep::DEFAULT_AGE`]).
+    pub leftover_age: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,8 @@ pub struct Outcome {
     /// One per check, in spec order.
     pub findings: Vec<Finding>,
     pub duration: Duration,
+    /// What this run removed of earlier runs that were killed.
+    pub leftovers: crate::sweep::Leftovers,
 }
 
 impl Outcome {
@@ -77,6 +82,7 @@ pub fn run(
         .tls
         .then(|| checks::tls::TlsSetup::load(spec, env, opts.certs.as_deref()));
     let api = checks::endpoint(spec, tls.as_ref());
+    let sweep = crate::sweep::Sweep::new(opts.leftover_age);
     let ctx = Ctx {
         spec,
         env,
@@ -85,6 +91,7 @@ pub fn run(
         image_ready: &image_ready,
         tls: tls.as_ref(),
         api: &api,
+        sweep: &sweep,
     };
     let all = checks::all(spec);
     let sel = &opts.selection;
@@ -144,6 +151,7 @@ pub fn run(
     Outcome {
         findings,
         duration: start.elapsed(),
+        leftovers: sweep.removed(),
     }
 }
 

@@ -79,30 +79,37 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
             format!("{}{server}", ping.status_line),
         );
     }
-    let version = match http::request(api, "GET", "/version", None, deadline, LIMIT) {
-        Ok(r) if r.status == 200 => r,
-        Ok(r) => {
-            return fail(
-                format!("GET /version on {addr} gave {}", r.status_line),
-                r.status_line,
-            );
+    // `/_ping`'s headers say what `/version` would (`Server: Docker/20.10.24 (linux)`,
+    // `Api-Version`, `Ostype`) at a tenth of its cost; `/version` only when one is missing.
+    let (engine, api_version, os) = match from_ping(&ping) {
+        Some(v) => v,
+        None => {
+            let version = match http::request(api, "GET", "/version", None, deadline, LIMIT) {
+                Ok(r) if r.status == 200 => r,
+                Ok(r) => {
+                    return fail(
+                        format!("GET /version on {addr} gave {}", r.status_line),
+                        r.status_line,
+                    );
+                }
+                Err(e) => return fail(format!("GET /version on {addr}: {e}"), e.to_string()),
+            };
+            let v: serde_json::Value = match serde_json::from_slice(&version.body) {
+                Ok(v) => v,
+                Err(_) => {
+                    return fail(
+                        format!(
+                            "GET /version on {addr} is not JSON: {}",
+                            http::show_bytes(&version.body)
+                        ),
+                        "not JSON".into(),
+                    );
+                }
+            };
+            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("?").to_owned();
+            (field("Version"), field("ApiVersion"), field("Os"))
         }
-        Err(e) => return fail(format!("GET /version on {addr}: {e}"), e.to_string()),
     };
-    let v: serde_json::Value = match serde_json::from_slice(&version.body) {
-        Ok(v) => v,
-        Err(_) => {
-            return fail(
-                format!(
-                    "GET /version on {addr} is not JSON: {}",
-                    http::show_bytes(&version.body)
-                ),
-                "not JSON".into(),
-            );
-        }
-    };
-    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("?").to_owned();
-    let (engine, api_version, os) = (field("Version"), field("ApiVersion"), field("Os"));
     let actual = format!("Docker Engine {engine}, API {api_version}, {os}");
     if os != "linux" {
         return Finding::new(
@@ -134,4 +141,67 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     .expected(expected)
     .actual(actual)
     .hint("keep the VM on a host-only or NAT VMware network that only this PC reaches, or set tls = true under [docker] (README, \"Mutual TLS\")")
+}
+
+/// Engine version, API version and OS from `/_ping`'s headers, when all three are there.
+fn from_ping(ping: &http::Response) -> Option<(String, String, String)> {
+    let server = ping.header("server")?;
+    let engine = server
+        .strip_prefix("Docker/")?
+        .split(' ')
+        .next()?
+        .to_owned();
+    let api = ping.header("api-version")?.to_owned();
+    let os = ping.header("ostype")?.to_owned();
+    (!engine.is_empty() && !api.is_empty() && !os.is_empty()).then_some((engine, api, os))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ping(headers: &[(&str, &str)]) -> http::Response {
+        http::Response {
+            status: 200,
+            status_line: "HTTP/1.1 200 OK".into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: b"OK".to_vec(),
+        }
+    }
+
+    #[test]
+    fn ping_headers_say_engine_api_and_os_or_nothing() {
+        let full = ping(&[
+            ("server", "Docker/20.10.24+dfsg1 (linux)"),
+            ("api-version", "1.41"),
+            ("ostype", "linux"),
+        ]);
+        assert_eq!(
+            from_ping(&full),
+            Some(("20.10.24+dfsg1".into(), "1.41".into(), "linux".into()))
+        );
+        // Any header missing or not Docker's: `/version` is asked instead.
+        assert_eq!(
+            from_ping(&ping(&[("api-version", "1.41"), ("ostype", "linux")])),
+            None
+        );
+        assert_eq!(
+            from_ping(&ping(&[
+                ("server", "nginx"),
+                ("api-version", "1.41"),
+                ("ostype", "linux")
+            ])),
+            None
+        );
+        assert_eq!(
+            from_ping(&ping(&[
+                ("server", "Docker/27.3.1 (linux)"),
+                ("api-version", "1.47")
+            ])),
+            None
+        );
+    }
 }

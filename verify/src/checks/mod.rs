@@ -144,17 +144,15 @@ pub struct Ctx<'a> {
     pub tls: Option<&'a tls::TlsSetup>,
     /// How to reach the Docker API (over TLS with `docker.tls`), or why it cannot be reached.
     pub api: &'a Result<crate::http::Endpoint, String>,
+    /// Earlier runs' leftovers, removed by the share checks.
+    pub sweep: &'a crate::sweep::Sweep,
 }
 
 impl Ctx<'_> {
     /// Where this process sees a share's folder: its Windows path on Windows, the path WSL's
     /// automount gives it elsewhere.
     pub fn local_path(&self, share: &dockvm_spec::Share) -> Utf8PathBuf {
-        if self.env.windows.is_some() {
-            Utf8PathBuf::from(share.host_path.as_str())
-        } else {
-            self.spec.wsl_path(share)
-        }
+        local_path(self.spec, self.env, share)
     }
 
     /// The Docker Engine API as clients reach it: the VM's address and the spec's port.
@@ -175,6 +173,16 @@ impl Ctx<'_> {
                 .hint("see the tls check"),
             )
         })
+    }
+}
+
+/// Where this process sees a share's folder: its Windows path on Windows, the path WSL's
+/// automount gives it elsewhere.
+pub fn local_path(spec: &Spec, env: &Env, share: &dockvm_spec::Share) -> Utf8PathBuf {
+    if env.windows.is_some() {
+        Utf8PathBuf::from(share.host_path.as_str())
+    } else {
+        spec.wsl_path(share)
     }
 }
 

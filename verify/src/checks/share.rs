@@ -2,7 +2,17 @@
 //! and content is written under the share's WSL path; the daemon must find it, with the size
 //! written, through a read-only bind mount of that same path, in a container that is created
 //! but never runs (from a 0-byte image, `dockvm-probe:empty`, imported once and kept). The
-//! daemon's view is a stat through the archive endpoint (HEAD). The file and the container are removed on every path (see [`crate::cleanup`]).
+//! daemon's view is a stat through the archive endpoint (HEAD).
+//!
+//! The fast path: one container per share is kept between runs (`dockvm-probe-<vm>-<share>`,
+//! label `dockvm.probe=kept`). A container that never started resolves its bind mount at each
+//! archive call, so a stat through it (about 2 ms) sees the folder the VM's path leads to now.
+//! Any answer but the probe as written falls back to a fresh container for this run (the
+//! slow path, about 20 ms), which tells a missing link, an unmounted share and a stale share
+//! apart; when that passes, the kept container is made anew (it was missing, or mounts another
+//! path). The probe file and a fresh container are removed on every path (see
+//! [`crate::cleanup`]); probe files and fresh containers older than [`crate::sweep::Sweep`]'s
+//! threshold, left by a killed run, are removed too.
 
 use super::{Ctx, human};
 use crate::cleanup::{Guard, Item, Stage};
@@ -13,7 +23,16 @@ use dockvm_spec::Share;
 use std::time::Instant;
 
 pub const PROBE_IMAGE: &str = "dockvm-probe:empty";
+/// The label of every probe container: `kept` on the kept ones, `true` on a run's fresh ones.
 pub const PROBE_LABEL: &str = "dockvm.probe";
+pub const KEPT: &str = "kept";
+/// The prefix of probe files and of probe containers' names.
+pub const PROBE_PREFIX: &str = "dockvm-probe-";
+
+/// The name of the container kept for a share.
+pub fn kept_name(spec: &dockvm_spec::Spec, share: &Share) -> String {
+    format!("{PROBE_PREFIX}{}-{}", spec.vm.name, share.name)
+}
 const LIMIT: usize = 1024 * 1024;
 
 pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
@@ -82,7 +101,7 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         Err(e) => return e.expected(expected.clone()),
     };
     let token = random_hex();
-    let file_name = format!(".dockvm-probe-{token}");
+    let file_name = format!(".{PROBE_PREFIX}{token}");
     let probe = wsl.join(&file_name);
     let file_guard = ctx.cleanup.guard(Item::File(probe.clone()));
     let written = file_guard.create(Stage::Created, || {
@@ -104,6 +123,37 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         .hint("verify writes (and removes) one small file in each share; give it write access");
     }
 
+    ctx.sweep.files(&wsl, &file_name);
+
+    // The fast path: the kept container's stat of the probe. The first share check of a run
+    // also sweeps other runs' old containers, beside it.
+    let kept = kept_name(ctx.spec, share);
+    let seen = std::thread::scope(|s| {
+        if ctx.sweep.claim() {
+            s.spawn(|| ctx.sweep.containers(api, ctx.cleanup, deadline));
+        }
+        http::request(
+            api,
+            "HEAD",
+            &format!("/containers/{kept}/archive?path=/probe/{file_name}"),
+            None,
+            deadline,
+            LIMIT,
+        )
+        .is_ok_and(|r| {
+            r.status == 200
+                && path_stat(&r)
+                    .is_some_and(|(n, size)| n == file_name && size == token.len() as u64)
+        })
+    });
+    if seen {
+        return f(
+            Status::Pass,
+            format!("{} is the same folder {} and in the VM ({vm_path}): the daemon sees the file written here", share.host_path, here_name),
+        )
+        .actual(format!("probe file seen through the kept probe container {kept}"));
+    }
+
     if let Err(e) = ensure_image(ctx, api, deadline) {
         return f(
             Status::Error,
@@ -111,7 +161,7 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         )
         .actual(e);
     }
-    let name = format!("dockvm-probe-{token}");
+    let name = format!("{PROBE_PREFIX}{token}");
     let container_guard = ctx.cleanup.guard(Item::Container {
         api: api.clone(),
         name: name.clone(),
@@ -148,13 +198,13 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
     // a GET starts a helper process, about 55 ms). The file's name holds a fresh 128-bit
     // token, so finding it, with the size written, proves the same folder as reading it would.
     let path = format!("/containers/{name}/archive?path=/probe/{file_name}");
-    match http::request(api, "HEAD", &path, None, deadline, LIMIT) {
+    let found = match http::request(api, "HEAD", &path, None, deadline, LIMIT) {
         Ok(r) if r.status == 200 => match path_stat(&r) {
             Some((n, size)) if n == file_name && size == token.len() as u64 => f(
                 Status::Pass,
                 format!("{} is the same folder {} and in the VM ({vm_path}): the daemon sees the file written here", share.host_path, here_name),
             )
-            .actual("probe file seen through the bind mount"),
+            .actual("probe file seen through a fresh probe container"),
             Some((n, size)) => f(Status::Fail, format!("the VM sees other content at {} than was written {here_name}", vm_path.join(&file_name)))
                 .actual(format!("{n}, {size} bytes, not the {}-byte probe", token.len()))
                 .hint(stale_hint(ctx, share)),
@@ -169,7 +219,61 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         .hint(stale_hint(ctx, share)),
         Ok(r) => f(Status::Error, format!("looking for the probe: {}", r.status_line)).actual(r.status_line),
         Err(e) => f(Status::Error, format!("looking for the probe: {}", timeout_text(&e, ctx))).actual(e.to_string()),
+    };
+    if found.status == Status::Pass {
+        // The kept container was missing or looks elsewhere: make it anew for the next run.
+        // A failure here costs only the fast path of the next run.
+        let _ = renew_kept(api, &kept, vm_path.as_str(), deadline);
     }
+    found
+}
+
+/// Removes the kept container of a share if it exists, and creates it anew on `source`. A
+/// concurrent run that created it first (409) is as good.
+fn renew_kept(api: &Endpoint, kept: &str, source: &str, deadline: Instant) -> Result<(), String> {
+    let gone = http::request(
+        api,
+        "DELETE",
+        &format!("/containers/{kept}?force=1&v=1"),
+        None,
+        deadline,
+        LIMIT,
+    )
+    .map_err(|e| e.to_string())?;
+    if !matches!(gone.status, 200 | 204 | 404) {
+        return Err(gone.status_line);
+    }
+    let body = container_body(source, KEPT);
+    let r = http::request(
+        api,
+        "POST",
+        &format!("/containers/create?name={kept}"),
+        Some(("application/json", &body)),
+        deadline,
+        LIMIT,
+    )
+    .map_err(|e| e.to_string())?;
+    match r.status {
+        201 | 409 => Ok(()),
+        _ => Err(format!("{} {}", r.status_line, docker_message(&r))),
+    }
+}
+
+/// A probe container's create body: the 0-byte image, a command that never runs, no network,
+/// `source` bound read-only at `/probe` (Mounts, not Binds: a missing source is an error, never
+/// a folder the daemon creates).
+fn container_body(source: &str, label: &str) -> Vec<u8> {
+    let body = serde_json::json!({
+        "Image": PROBE_IMAGE,
+        "Cmd": ["/dockvm-probe-never-runs"],
+        "Labels": { PROBE_LABEL: label },
+        "NetworkDisabled": true,
+        "HostConfig": {
+            "NetworkMode": "none",
+            "Mounts": [{ "Type": "bind", "Source": source, "Target": "/probe", "ReadOnly": true }],
+        },
+    });
+    serde_json::to_vec(&body).expect("JSON")
 }
 
 /// Name and size from the daemon's `X-Docker-Container-Path-Stat` header (base64 JSON).
@@ -206,7 +310,7 @@ fn missing_in_vm(
     base: Finding,
 ) -> Finding {
     let mount = share.vm_mount();
-    let name = format!("dockvm-probe-{}", random_hex());
+    let name = format!("{PROBE_PREFIX}{}", random_hex());
     let guard = ctx.cleanup.guard(Item::Container {
         api: api.clone(),
         name: name.clone(),
@@ -246,17 +350,7 @@ fn create(
     source: &str,
     deadline: Instant,
 ) -> Result<(), Created> {
-    let body = serde_json::json!({
-        "Image": PROBE_IMAGE,
-        "Cmd": ["/dockvm-probe-never-runs"],
-        "Labels": { PROBE_LABEL: "true" },
-        "NetworkDisabled": true,
-        "HostConfig": {
-            "NetworkMode": "none",
-            "Mounts": [{ "Type": "bind", "Source": source, "Target": "/probe", "ReadOnly": true }],
-        },
-    });
-    let body = serde_json::to_vec(&body).expect("JSON");
+    let body = container_body(source, "true");
     // From here until the answer, the container may exist: if no answer comes (a timeout),
     // the guard stays "in flight" and removal keeps trying. After an interrupt, nothing is sent.
     guard

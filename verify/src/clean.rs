@@ -1,0 +1,135 @@
+//! `dockvm clean`: removes everything verify leaves on purpose or by accident: every probe
+//! container (label `dockvm.probe`: the kept ones and any a killed run left), the probe image,
+//! and probe files in the shares. Says what it removed, and what it could not reach.
+
+use crate::checks::share::{PROBE_IMAGE, PROBE_LABEL, PROBE_PREFIX};
+use crate::checks::{self, Env};
+use crate::http::{self, Endpoint};
+use camino::{Utf8Path, Utf8PathBuf};
+use dockvm_spec::Spec;
+use std::time::{Duration, Instant};
+
+/// What `clean` removed, and what it could not do.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    pub containers: Vec<String>,
+    pub image: bool,
+    pub files: Vec<Utf8PathBuf>,
+    /// Each problem in one sentence (the daemon unreachable, a file that would not go).
+    pub problems: Vec<String>,
+}
+
+/// Cleans the VM's daemon (over TLS with `docker.tls`, with the client files of `certs`,
+/// `DOCKER_CERT_PATH` or the default folder) and this side's shares, each request within
+/// `timeout`.
+pub fn clean(spec: &Spec, env: &Env, certs: Option<&Utf8Path>, timeout: Duration) -> Cleaned {
+    let mut out = Cleaned::default();
+    let tls = spec
+        .docker
+        .tls
+        .then(|| checks::tls::TlsSetup::load(spec, env, certs));
+    match checks::endpoint(spec, tls.as_ref()) {
+        Ok(api) => daemon(&api, timeout, &mut out),
+        Err(e) => out.problems.push(format!(
+            "cannot talk TLS to the Docker API: {e}; containers and image left"
+        )),
+    }
+    for share in &spec.shares {
+        let dir = checks::local_path(spec, env, share);
+        files(&dir, &mut out);
+    }
+    out
+}
+
+fn daemon(api: &Endpoint, timeout: Duration, out: &mut Cleaned) {
+    let at = api.url();
+    let filter = format!("{{\"label\":[\"{PROBE_LABEL}\"]}}");
+    let list = http::request(
+        api,
+        "GET",
+        &format!(
+            "/containers/json?all=1&filters={}",
+            crate::sweep::percent(&filter)
+        ),
+        None,
+        Instant::now() + timeout,
+        4 * 1024 * 1024,
+    );
+    let names: Vec<String> = match list {
+        Ok(r) if r.status == 200 => serde_json::from_slice::<serde_json::Value>(&r.body)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| c["Names"][0].as_str())
+            .map(|n| n.trim_start_matches('/').to_owned())
+            .filter(|n| n.starts_with(PROBE_PREFIX))
+            .collect(),
+        Ok(r) => {
+            out.problems
+                .push(format!("listing containers at {at} gave {}", r.status_line));
+            return;
+        }
+        Err(e) => {
+            out.problems.push(format!(
+                "cannot reach the Docker API at {at} ({e}): probe containers and image left"
+            ));
+            return;
+        }
+    };
+    for name in names {
+        match http::request(
+            api,
+            "DELETE",
+            &format!("/containers/{name}?force=1&v=1"),
+            None,
+            Instant::now() + timeout,
+            64 * 1024,
+        ) {
+            Ok(r) if matches!(r.status, 200 | 204) => out.containers.push(name),
+            Ok(r) if r.status == 404 => {}
+            Ok(r) => out
+                .problems
+                .push(format!("removing container {name} gave {}", r.status_line)),
+            Err(e) => out.problems.push(format!("removing container {name}: {e}")),
+        }
+    }
+    match http::request(
+        api,
+        "DELETE",
+        &format!("/images/{PROBE_IMAGE}"),
+        None,
+        Instant::now() + timeout,
+        64 * 1024,
+    ) {
+        Ok(r) if r.status == 200 => out.image = true,
+        Ok(r) if r.status == 404 => {}
+        Ok(r) => out.problems.push(format!(
+            "removing image {PROBE_IMAGE} gave {}",
+            r.status_line
+        )),
+        Err(e) => out
+            .problems
+            .push(format!("removing image {PROBE_IMAGE}: {e}")),
+    }
+}
+
+fn files(dir: &Utf8Path, out: &mut Cleaned) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{PROBE_PREFIX}");
+    for e in entries.flatten() {
+        let Ok(name) = e.file_name().into_string() else {
+            continue;
+        };
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        let path = dir.join(&name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => out.files.push(path),
+            Err(e) => out.problems.push(format!("cannot remove {path}: {e}")),
+        }
+    }
+}
