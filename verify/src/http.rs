@@ -5,6 +5,9 @@
 //!
 //! HTTP/1.0 with `Connection: close` keeps it simple: dockerd (Go's net/http) then answers
 //! without chunking and closes the connection, so a response ends at EOF or Content-Length.
+//! Over TLS, where a handshake costs more than a request, small requests use HTTP/1.1
+//! keep-alive instead and the connection is kept for the next one (ended by Content-Length, a
+//! HEAD's headers, or the last chunk).
 
 use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
@@ -25,6 +28,31 @@ pub struct Endpoint {
 pub struct Tls {
     pub config: Arc<rustls::ClientConfig>,
     pub server_name: ServerName<'static>,
+    /// Connections kept open between requests (keep-alive), shared by every clone.
+    pub idle: Arc<std::sync::Mutex<Vec<TlsStream>>>,
+}
+
+/// A TLS connection to the Docker API.
+pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+impl Tls {
+    pub fn new(config: Arc<rustls::ClientConfig>, server_name: ServerName<'static>) -> Tls {
+        Tls {
+            config,
+            server_name,
+            idle: Arc::default(),
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<TlsStream>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Whether a request's answer is small and framed (Content-Length, or none for HEAD and 204),
+/// so its connection can serve the next one: not the image import, whose answer streams.
+fn keep_alive(path: &str) -> bool {
+    !path.starts_with("/images/create")
 }
 
 impl Endpoint {
@@ -123,16 +151,34 @@ pub fn request(
     limit: usize,
 ) -> Result<Response, HttpError> {
     let budget = remaining(deadline).unwrap_or_default();
-    let tcp = connect(ep.addr, deadline)?;
-    match &ep.tls {
-        None => exchange(&mut { tcp }, method, path, body, deadline, limit, budget),
-        Some(t) => {
-            let conn = rustls::ClientConnection::new(t.config.clone(), t.server_name.clone())
-                .map_err(HttpError::Tls)?;
-            let mut s = rustls::StreamOwned::new(conn, tcp);
-            exchange(&mut s, method, path, body, deadline, limit, budget)
+    let Some(t) = &ep.tls else {
+        let tcp = connect(ep.addr, deadline)?;
+        return exchange(&mut { tcp }, method, path, body, deadline, limit, budget);
+    };
+    let keep = keep_alive(path);
+    // A kept connection first; one the server has closed meanwhile fails before any answer,
+    // and the request goes on a new one. Never a POST: it is not safe to send twice.
+    if keep && method != "POST" {
+        let pooled = t.idle().pop();
+        if let Some(mut s) = pooled
+            && let Ok((r, again)) =
+                exchange_framed(&mut s, method, path, body, deadline, limit, budget, true)
+        {
+            if again {
+                t.idle().push(s);
+            }
+            return Ok(r);
         }
     }
+    let tcp = connect(ep.addr, deadline)?;
+    let conn = rustls::ClientConnection::new(t.config.clone(), t.server_name.clone())
+        .map_err(HttpError::Tls)?;
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    let (r, again) = exchange_framed(&mut s, method, path, body, deadline, limit, budget, keep)?;
+    if again {
+        t.idle().push(s);
+    }
+    Ok(r)
 }
 
 /// One request and its response over an open connection (a TLS one handshakes on the first
@@ -146,9 +192,29 @@ pub fn exchange<C: Conn>(
     limit: usize,
     budget: Duration,
 ) -> Result<Response, HttpError> {
-    let mut req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: dockvm\r\nConnection: close\r\n"
-    );
+    exchange_framed(s, method, path, body, deadline, limit, budget, false).map(|(r, _)| r)
+}
+
+/// [`exchange`], with HTTP/1.1 keep-alive when `keep`: the answer, and whether the
+/// connection may serve another request.
+#[allow(clippy::too_many_arguments)]
+fn exchange_framed<C: Conn>(
+    s: &mut C,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &[u8])>,
+    deadline: Instant,
+    limit: usize,
+    budget: Duration,
+    keep: bool,
+) -> Result<(Response, bool), HttpError> {
+    let mut req = if keep {
+        format!("{method} {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: dockvm\r\n")
+    } else {
+        format!(
+            "{method} {path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: dockvm\r\nConnection: close\r\n"
+        )
+    };
     if let Some((ctype, b)) = body {
         req.push_str(&format!(
             "Content-Type: {ctype}\r\nContent-Length: {}\r\n",
@@ -170,7 +236,14 @@ pub fn exchange<C: Conn>(
     s.write_all(&out)
         .and_then(|()| s.flush())
         .map_err(|e| classify(e, HttpError::Silent(budget)))?;
-    read_response(s, deadline, limit, budget)
+    let r = read_response(s, deadline, limit, budget, method == "HEAD")?;
+    let again = keep
+        && r.status_line.starts_with("HTTP/1.1")
+        && !r
+            .header("connection")
+            .is_some_and(|c| c.eq_ignore_ascii_case("close"))
+        && framed(&r, method == "HEAD") == Some(r.body.len());
+    Ok((r, again))
 }
 
 /// An I/O error as an [`HttpError`]: a timeout as `timeout`, a TLS failure as [`HttpError::Tls`].
@@ -205,6 +278,7 @@ fn read_response<C: Conn>(
     deadline: Instant,
     limit: usize,
     budget: Duration,
+    head: bool,
 ) -> Result<Response, HttpError> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -229,9 +303,13 @@ fn read_response<C: Conn>(
                 if buf.len() >= 5 && !buf.starts_with(b"HTTP/") {
                     return Err(HttpError::NotHttp(buf));
                 }
-                if let Some(r) = parse(&buf)?
-                    && complete(&r)
+                if let Some(mut r) = parse(&buf)?
+                    && let Some(n) = framed(&r, head)
+                    && r.body.len() >= n
                 {
+                    if chunked(&r) {
+                        r.body = unchunk(&r.body);
+                    }
                     return Ok(r);
                 }
             }
@@ -292,9 +370,80 @@ fn parse(buf: &[u8]) -> Result<Option<Response>, HttpError> {
     }))
 }
 
-/// Whether a Content-Length response has all its body (without one, the end is EOF).
-fn complete(r: &Response) -> bool {
-    r.header("content-length")
-        .and_then(|l| l.parse::<usize>().ok())
-        .is_some_and(|l| r.body.len() >= l)
+/// How many body bytes the response has, when its head says so: none for a HEAD or a 204 or
+/// 304, Content-Length, or (chunked) up to the last chunk once it has arrived. `None`: the
+/// body ends at EOF (or has not all arrived).
+fn framed(r: &Response, head: bool) -> Option<usize> {
+    if head || matches!(r.status, 204 | 304) {
+        return Some(0);
+    }
+    if chunked(r) {
+        return chunked_len(&r.body);
+    }
+    r.header("content-length")?.parse().ok()
+}
+
+fn chunked(r: &Response) -> bool {
+    r.header("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+}
+
+/// The length of a chunked body up to and with its last (0-size) chunk, once all of it has
+/// arrived (no trailers: Go sends none).
+fn chunked_len(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let line_end = at + b.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&b[at..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        let next = line_end + 2 + size + 2;
+        if b.len() < next {
+            return None;
+        }
+        if size == 0 {
+            return Some(next);
+        }
+        at = next;
+    }
+}
+
+/// A complete chunked body's data.
+fn unchunk(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(rel) = b
+        .get(at..)
+        .and_then(|r| r.windows(2).position(|w| w == b"\r\n"))
+    {
+        let line_end = at + rel;
+        let size = std::str::from_utf8(&b[at..line_end])
+            .ok()
+            .and_then(|t| usize::from_str_radix(t.split(';').next()?.trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 || b.len() < line_end + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&b[line_end + 2..line_end + 2 + size]);
+        at = line_end + 2 + size + 2;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_are_framed_and_decoded() {
+        let body = b"4\r\nWiki\r\n6;x=y\r\npedia \r\n0\r\n\r\n";
+        assert_eq!(chunked_len(body), Some(body.len()));
+        assert_eq!(unchunk(body), b"Wikipedia ");
+        assert_eq!(
+            chunked_len(&body[..body.len() - 1]),
+            None,
+            "the end has not arrived"
+        );
+        assert_eq!(chunked_len(b"4\r\nWi"), None);
+        assert_eq!(chunked_len(b"zz\r\n"), None);
+    }
 }

@@ -81,10 +81,7 @@ impl TlsSetup {
             .with_client_cert_resolver(Arc::new(Identity(files.identity.clone())));
         Ok(Endpoint {
             addr: std::net::SocketAddr::from((spec.vm.ip, spec.docker.port)),
-            tls: Some(http::Tls {
-                config: Arc::new(config),
-                server_name: server_name(spec),
-            }),
+            tls: Some(http::Tls::new(Arc::new(config), server_name(spec))),
         })
     }
 }
