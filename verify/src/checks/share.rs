@@ -123,12 +123,11 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         .hint("verify writes (and removes) one small file in each share; give it write access");
     }
 
-    ctx.sweep.files(&wsl, &file_name);
-
-    // The fast path: the kept container's stat of the probe. The first share check of a run
-    // also sweeps other runs' old containers, beside it.
+    // The fast path: the kept container's stat of the probe. Beside it, other runs' old probe
+    // files in this share go, and (in the first share check of a run) their old containers.
     let kept = kept_name(ctx.spec, share);
     let seen = std::thread::scope(|s| {
+        s.spawn(|| ctx.sweep.files(&wsl, &file_name));
         if ctx.sweep.claim() {
             s.spawn(|| ctx.sweep.containers(api, ctx.cleanup, deadline));
         }
