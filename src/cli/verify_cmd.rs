@@ -76,6 +76,11 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             known.join(", ")
         )));
     }
+    if args.certs.is_some() && !spec.docker.tls {
+        eprintln!(
+            "dockvm: warning: --certs is ignored: the spec has no `tls = true` under [docker]"
+        );
+    }
     let registry = Arc::new(Registry::default());
     cleanup::install_interrupt_handler(registry.clone())
         .map_err(|e| Failure::Io(anyhow!("cannot handle interrupts: {e}")))?;
