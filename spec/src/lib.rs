@@ -10,6 +10,7 @@ mod diag;
 mod load;
 mod raw;
 pub mod tls;
+pub mod translate;
 mod types;
 
 pub use diag::{Diagnostic, SpecError};

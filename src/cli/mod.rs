@@ -9,6 +9,7 @@ mod clean_cmd;
 mod gen_cmd;
 mod init;
 mod install_cmd;
+mod path_cmd;
 mod verify_cmd;
 
 use anyhow::Context as _;
@@ -44,6 +45,8 @@ enum Command {
     Certs(certs_cmd::Args),
     /// Remove verify's kept probe containers, its probe image and any probe files left.
     Clean(clean_cmd::Args),
+    /// Translate a path between Windows (D:\x) and WSL/VM (/mnt/d/x) through the shares.
+    Path(path_cmd::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -80,6 +83,7 @@ pub fn run() -> ExitCode {
         Command::Uninstall(a) => install_cmd::run(a, install_cmd::Mode::Uninstall),
         Command::Certs(a) => certs_cmd::run(a),
         Command::Clean(a) => clean_cmd::run(a),
+        Command::Path(a) => path_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
