@@ -9,7 +9,10 @@ use std::time::Duration;
 #[command(
     after_help = "verify keeps one stopped probe container per share (dockvm-probe-<vm>-<share>)
 and the 0-byte image dockvm-probe:empty between runs, so that a run costs about 2 ms per share.
-clean removes them, any probe container or file a killed run left, and says what it removed."
+clean removes them, any probe container or file a killed run left, and says what it removed.
+
+Example:
+  dockvm clean --spec dockvm.toml"
 )]
 pub struct Args {
     /// The spec (default: ./dockvm.toml, else the embedded default).

@@ -5,6 +5,9 @@ use camino::Utf8PathBuf;
 use dockvm_gen::DriftKind;
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  dockvm gen --spec dockvm.toml --out generated   # every file, into ./generated
+  dockvm gen --check                               # in CI: exit 1 when the tree is stale")]
 pub struct Args {
     /// The spec (default: ./dockvm.toml, else the embedded default).
     #[arg(long, value_name = "FILE")]

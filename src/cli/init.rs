@@ -6,6 +6,8 @@ use camino::Utf8PathBuf;
 use std::io::Write as _;
 
 #[derive(clap::Args)]
+#[command(after_help = "Example:
+  dockvm init && $EDITOR dockvm.toml && dockvm gen")]
 pub struct Args {
     /// Where to write the spec.
     #[arg(value_name = "PATH", default_value = "dockvm.toml")]

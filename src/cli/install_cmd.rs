@@ -8,6 +8,11 @@ use dockvm_install::{Places, PlanError, Side, sys};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  dockvm install --from generated --dry-run          # WSL: the diff, nothing changed
+  sudo ./dockvm-x86_64-linux install --side vm --from .   # in the VM
+  dockvm.exe install --from generated --certs %USERPROFILE%\\.dockvm\\dev\\tls
+  dockvm uninstall --from generated                  # undoes install exactly")]
 pub struct Args {
     /// The side to act on: the VM (Linux, as root), WSL, or Windows (dockvm.exe). Default:
     /// windows for dockvm.exe, wsl inside WSL; any other Linux must say --side vm.

@@ -6,6 +6,7 @@
 
 mod certs_cmd;
 mod clean_cmd;
+mod completions_cmd;
 mod gen_cmd;
 mod init;
 mod install_cmd;
@@ -24,7 +25,7 @@ use std::process::ExitCode;
     version,
     about = "Docker in a VMware VM, used from Windows and WSL: one spec, every file, one check"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +48,8 @@ enum Command {
     Clean(clean_cmd::Args),
     /// Translate a path between Windows (D:\x) and WSL/VM (/mnt/d/x) through the shares.
     Path(path_cmd::Args),
+    /// Print the completion script of a shell (bash, zsh, fish, powershell, elvish).
+    Completions(completions_cmd::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -84,6 +87,7 @@ pub fn run() -> ExitCode {
         Command::Certs(a) => certs_cmd::run(a),
         Command::Clean(a) => clean_cmd::run(a),
         Command::Path(a) => path_cmd::run(a),
+        Command::Completions(a) => completions_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -18,6 +18,10 @@ enum Format {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  dockvm verify                                  # every check, a table
+  dockvm verify --wait 60s --format junit > verify.xml   # in CI, while the VM boots
+  dockvm verify --only share:d                   # one share (and what it needs)")]
 pub struct Args {
     /// The spec (default: ./dockvm.toml, else the embedded default).
     #[arg(long, value_name = "FILE")]
