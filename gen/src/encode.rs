@@ -177,6 +177,25 @@ pub fn sh_word(s: &str) -> Result<String, EncodeError> {
     Ok(format!("'{}'", s.replace('\'', r"'\''")))
 }
 
+/// A fish single-quoted string: inside, only `\\` and `\'` are escapes.
+pub fn fish_single(s: &str) -> Result<String, EncodeError> {
+    check_line("a fish string", s)?;
+    Ok(format!(
+        "'{}'",
+        s.replace('\\', "\\\\").replace('\'', "\\'")
+    ))
+}
+
+/// The value of cmd's `SET "NAME=value"`: taken literally up to the last `"` of the line, so
+/// only a `"` of its own could end it early.
+pub fn cmd_set_value(s: &str) -> Result<String, EncodeError> {
+    check_line("a cmd SET value", s)?;
+    if s.contains('"') {
+        return Err(refuse("a cmd SET value", s, "a double quote would end it"));
+    }
+    Ok(s.to_owned())
+}
+
 /// A text that must stay ASCII (the Windows hosts file: a non-ASCII byte can disable a line).
 pub fn ascii(s: &str) -> Result<String, EncodeError> {
     check_line("an ASCII field", s)?;

@@ -7,6 +7,7 @@
 pub mod artifact;
 pub mod encode;
 pub mod render;
+pub mod shell_env;
 pub mod write;
 
 pub use artifact::{Artifact, Encoding, LineEndings, Side};

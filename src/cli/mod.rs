@@ -7,6 +7,7 @@
 mod certs_cmd;
 mod clean_cmd;
 mod completions_cmd;
+mod env_cmd;
 mod gen_cmd;
 mod init;
 mod install_cmd;
@@ -50,6 +51,8 @@ enum Command {
     Path(path_cmd::Args),
     /// Print the completion script of a shell (bash, zsh, fish, powershell, elvish).
     Completions(completions_cmd::Args),
+    /// Print the commands that set DOCKER_HOST (and the TLS variables) in a shell, for eval.
+    Env(env_cmd::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -88,6 +91,7 @@ pub fn run() -> ExitCode {
         Command::Clean(a) => clean_cmd::run(a),
         Command::Path(a) => path_cmd::run(a),
         Command::Completions(a) => completions_cmd::run(a),
+        Command::Env(a) => env_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
