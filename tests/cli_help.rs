@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "certs",
     "clean",
     "path",
+    "env",
     "completions",
 ];
 
