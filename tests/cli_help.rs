@@ -16,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "clean",
     "path",
     "env",
+    "schema",
     "completions",
 ];
 

@@ -6,6 +6,7 @@
 //! and free of quotes and control characters, ...). Validation collects every problem at once,
 //! each as a [`Diagnostic`] naming the file, line, key, bad value and what would be valid.
 
+pub mod defaults;
 mod diag;
 mod load;
 mod raw;
@@ -15,6 +16,7 @@ mod types;
 
 pub use diag::{Diagnostic, SpecError};
 pub use load::{Loaded, load_str};
+pub use raw::schema;
 pub use types::{
     Docker, Hostname, Package, PosixDir, ProfilePath, Share, ShareName, Spec, Vm, VmName, Vmware,
     Windows, WindowsPath, Wsl,

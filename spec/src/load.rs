@@ -1,5 +1,6 @@
 //! Phase two: from the raw, spanned spec to a [`Spec`], collecting every problem at once.
 
+use crate::defaults;
 use crate::diag::{Diagnostic, SpecError, line_of};
 use crate::raw::{RawDocker, RawShare, RawSpec, RawVm, RawVmware, RawWindows, RawWsl, S};
 use crate::types::*;
@@ -208,7 +209,7 @@ impl Validator<'_> {
         let name = self.field(
             "vm.name",
             &r.name,
-            Absent::Default("dev"),
+            Absent::Default(defaults::VM_NAME),
             &span,
             VmName::parse,
         );
@@ -239,7 +240,7 @@ impl Validator<'_> {
         let hostname = self.field(
             "vm.hostname",
             &r.hostname,
-            Absent::Default("local.test"),
+            Absent::Default(defaults::HOSTNAME),
             &span,
             Hostname::parse,
         );
@@ -270,7 +271,11 @@ impl Validator<'_> {
         let tls = r.tls.as_ref().is_some_and(|t| *t.get_ref());
         let port = match &r.port {
             // Docker's own convention: 2375 plain, 2376 with TLS.
-            None => Some(if tls { 2376 } else { 2375 }),
+            None => Some(if tls {
+                defaults::TLS_PORT
+            } else {
+                defaults::PORT
+            }),
             Some(p) => match u16::try_from(*p.get_ref()) {
                 Ok(n) if n > 0 => Some(n),
                 _ => {
@@ -313,7 +318,7 @@ impl Validator<'_> {
         let package = self.field(
             "docker.package",
             &r.package,
-            Absent::Default("docker-ce"),
+            Absent::Default(defaults::PACKAGE),
             &span,
             Package::parse,
         );
@@ -330,7 +335,7 @@ impl Validator<'_> {
         let vmrun = self.field(
             "vmware.vmrun",
             &r.vmrun,
-            Absent::Default(DEFAULT_VMRUN),
+            Absent::Default(defaults::VMRUN),
             &span,
             |s| {
                 let p = WindowsPath::parse(s)?;
@@ -338,7 +343,8 @@ impl Validator<'_> {
                     Ok(p)
                 } else {
                     Err(format!(
-                        "expected the path of vmrun.exe, like {DEFAULT_VMRUN}"
+                        "expected the path of vmrun.exe, like {}",
+                        defaults::VMRUN
                     ))
                 }
             },
@@ -359,7 +365,7 @@ impl Validator<'_> {
                 autostart: None,
             },
         );
-        let docker_dir = self.field("windows.docker_dir", &r.docker_dir, Absent::Default(r"C:\Program Files\Docker"), &span, |s| {
+        let docker_dir = self.field("windows.docker_dir", &r.docker_dir, Absent::Default(defaults::DOCKER_DIR), &span, |s| {
             if s.contains(';') {
                 return Err(r"contains ';', the Path separator, which would add a second entry to Path; expected one folder, like C:\Program Files\Docker".into());
             }
@@ -383,14 +389,14 @@ impl Validator<'_> {
         let root = self.field(
             "wsl.automount_root",
             &r.automount_root,
-            Absent::Default("/mnt/"),
+            Absent::Default(defaults::AUTOMOUNT_ROOT),
             &span,
             PosixDir::parse,
         );
         let profile = self.field(
             "wsl.profile",
             &r.profile,
-            Absent::Default("~/.profile"),
+            Absent::Default(defaults::PROFILE),
             &span,
             ProfilePath::parse,
         );
@@ -464,9 +470,6 @@ impl Validator<'_> {
 }
 
 /// The default vmrun.exe location (Workstation up to 17.x).
-pub(crate) const DEFAULT_VMRUN: &str =
-    r"C:\Program Files (x86)\VMware\VMware Workstation\vmrun.exe";
-
 fn parse_vm_ip(s: &str) -> Result<Ipv4Addr, String> {
     const VALID: &str = "expected the VM's fixed IPv4 address, like \"192.168.130.2\"";
     match s.parse::<Ipv4Addr>() {
@@ -532,7 +535,7 @@ mod tests {
         assert_eq!(load_str("e", &explicit).unwrap().spec.docker.port, 2375);
         let bad = crate::DEFAULT_SPEC.replace("tls = false", "tls = \"yes\"");
         let e = load_str("b.toml", &bad).unwrap_err().to_string();
-        assert!(e.contains("docker.tls") && e.contains("b.toml:12"), "{e}");
+        assert!(e.contains("docker.tls") && e.contains("b.toml:13"), "{e}");
     }
 
     #[test]
@@ -542,7 +545,7 @@ mod tests {
         let l = load_str("all.toml", &text).unwrap();
         assert_eq!(l.warnings.len(), 1);
         assert_eq!(l.warnings[0].key, "docker.listen");
-        assert_eq!(l.warnings[0].line, 14);
+        assert_eq!(l.warnings[0].line, 15);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod gen_cmd;
 mod init;
 mod install_cmd;
 mod path_cmd;
+mod schema_cmd;
 mod verify_cmd;
 
 use anyhow::Context as _;
@@ -53,6 +54,8 @@ enum Command {
     Completions(completions_cmd::Args),
     /// Print the commands that set DOCKER_HOST (and the TLS variables) in a shell, for eval.
     Env(env_cmd::Args),
+    /// Print the spec's JSON Schema (for editors).
+    Schema(schema_cmd::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -92,6 +95,7 @@ pub fn run() -> ExitCode {
         Command::Path(a) => path_cmd::run(a),
         Command::Completions(a) => completions_cmd::run(a),
         Command::Env(a) => env_cmd::run(a),
+        Command::Schema(a) => schema_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
