@@ -102,6 +102,23 @@ impl Lab {
         (self.containers(false), files)
     }
 
+    /// Removes the share's kept probe container, so that the next verify takes the slow path.
+    pub fn remove_kept(&self) {
+        let out = run(Command::new("curl").args([
+            "-s",
+            "-X",
+            "DELETE",
+            "--unix-socket",
+            &format!("{}/vm/docker.sock", self.dir()),
+            "http://docker/containers/dockvm-probe-lab-d?force=1",
+        ]));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The VM's containers, by name: the kept probe containers (`kept`), or all the others.
     pub fn containers(&self, kept: bool) -> Vec<String> {
         let ps = run(Command::new("curl").args([
