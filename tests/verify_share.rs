@@ -92,6 +92,23 @@ impl Lab {
     }
 }
 
+/// The "VM": a dockerd on the spec's port, in a mount namespace prepared by `vm_setup`.
+fn vm_dockerd(lab: &Lab, port: u16, vm_setup: &str) -> Dockerd {
+    let argv: Vec<String> = [
+        "/usr/sbin/dockerd",
+        "-H",
+        &format!("unix://{}/d.sock", lab.dir),
+        "-H",
+        &format!("tcp://127.0.0.1:{port}"),
+        "--tls=false",
+    ]
+    .map(str::to_owned)
+    .into();
+    let mut d = Dockerd::start_in(Some(vm_setup), &argv);
+    d.wait_ping(api(port), Duration::from_secs(60));
+    d
+}
+
 /// A spec on 127.0.0.1:`port` with these shares, and its generated tmpfiles file.
 fn lab(port: u16, shares: &[(&str, &str)]) -> (Lab, Utf8PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
@@ -159,22 +176,7 @@ fn share_canary_names_each_broken_link_and_leaves_nothing_behind() {
          systemd-tmpfiles --create {tmpfiles}\n\
          rm /mnt/e"
     );
-    let (_dockerd, _) = {
-        // The daemon listens on the spec's port.
-        let argv: Vec<String> = [
-            "/usr/sbin/dockerd",
-            "-H",
-            &format!("unix://{}/d.sock", lab.dir),
-            "-H",
-            &format!("tcp://127.0.0.1:{port}"),
-            "--tls=false",
-        ]
-        .map(str::to_owned)
-        .into();
-        let mut d = Dockerd::start_in(Some(&vm), &argv);
-        d.wait_ping(api(port), Duration::from_secs(60));
-        (d, port)
-    };
+    let _dockerd = vm_dockerd(&lab, port, &vm);
     let wsl = format!(
         "mount -t tmpfs dockvm-wsl /mnt\n\
          mkdir -p /mnt/d /mnt/e /mnt/f /mnt/g /mnt/h\n\
@@ -668,18 +670,7 @@ fn faults_after_a_healthy_run_are_diagnosed_past_the_kept_container() {
     let vm = format!(
         "mount -t tmpfs dockvm-vm /mnt\nmkdir -p /mnt/hgfs/d\nmount --bind {good} /mnt/hgfs/d\nsystemd-tmpfiles --create {tmpfiles}"
     );
-    let argv: Vec<String> = [
-        "/usr/sbin/dockerd",
-        "-H",
-        &format!("unix://{}/d.sock", lab.dir),
-        "-H",
-        &format!("tcp://127.0.0.1:{port}"),
-        "--tls=false",
-    ]
-    .map(str::to_owned)
-    .into();
-    let mut d = Dockerd::start_in(Some(&vm), &argv);
-    d.wait_ping(api(port), Duration::from_secs(60));
+    let d = vm_dockerd(&lab, port, &vm);
     let in_vm = |script: &str| {
         let out = run(std::process::Command::new("nsenter").args([
             "-t",

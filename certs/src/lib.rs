@@ -76,9 +76,6 @@ pub fn create(
 ) -> Result<Report, CertError> {
     check_days(days)?;
     check_outside_tree(dir)?;
-    if dir.exists() {
-        return Err(CertError::Exists(dir.to_owned()));
-    }
     let ca = Ca::new(spec, now)?;
     let (server, client) = issue::leaves(&ca, spec, days, now)?;
     let files = vec![

@@ -273,7 +273,7 @@ fn install_values(spec: &Spec) -> InstallValues {
             .collect(),
         tls: spec.docker.tls.then(|| TlsValues {
             vm_dir: tls::VM_DIR.to_owned(),
-            client_dir: format!(".docker/{}", spec.cert_dir_name()),
+            client_dir: tls::client_dir(spec.vm.name.as_str()),
             windows_cert_path: spec.windows_cert_path(),
         }),
     }

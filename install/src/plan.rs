@@ -516,11 +516,11 @@ fn tls_dir(tree: &Tree, p: &Places, side: Side) -> Result<Option<Utf8PathBuf>> {
     let Some(t) = &tree.values.tls else {
         return Ok(None);
     };
-    let name = format!("dockvm-{}", tree.vm);
+    let name = dockvm_spec::tls::client_dir_name(&tree.vm);
     let want = (
         dockvm_spec::tls::VM_DIR.to_owned(),
-        format!(".docker/{name}"),
-        format!(r"%USERPROFILE%\.docker\{name}"),
+        dockvm_spec::tls::client_dir(&tree.vm),
+        dockvm_spec::tls::windows_cert_path(&tree.vm),
     );
     if (&t.vm_dir, &t.client_dir, &t.windows_cert_path) != (&want.0, &want.1, &want.2) {
         return Err(PlanError::Refused(format!(
@@ -731,10 +731,7 @@ fn tls_reg_values(vm: &str) -> [(&'static str, RegValue); 2] {
         ("DOCKER_TLS_VERIFY", RegValue::string(REG_SZ, "1")),
         (
             "DOCKER_CERT_PATH",
-            RegValue::string(
-                REG_EXPAND_SZ,
-                &format!(r"%USERPROFILE%\.docker\dockvm-{vm}"),
-            ),
+            RegValue::string(REG_EXPAND_SZ, &dockvm_spec::tls::windows_cert_path(vm)),
         ),
     ]
 }

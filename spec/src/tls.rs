@@ -20,6 +20,22 @@ pub const VM_FILES: [&str; 3] = [CA, SERVER_CERT, SERVER_KEY];
 /// The files a client (Windows, WSL) gets.
 pub const CLIENT_FILES: [&str; 3] = [CA, CLIENT_CERT, CLIENT_KEY];
 
+/// The client folder's name, under `.docker` in the home folder on Windows and in WSL:
+/// `dockvm-<vm>`, so that two VMs' certificates never share a folder.
+pub fn client_dir_name(vm: &str) -> String {
+    format!("dockvm-{vm}")
+}
+
+/// The client folder relative to the home folder, `/`-separated: `.docker/dockvm-<vm>`.
+pub fn client_dir(vm: &str) -> String {
+    format!(".docker/{}", client_dir_name(vm))
+}
+
+/// `DOCKER_CERT_PATH` as the Windows registry holds it (REG_EXPAND_SZ, unexpanded).
+pub fn windows_cert_path(vm: &str) -> String {
+    format!(r"%USERPROFILE%\.docker\{}", client_dir_name(vm))
+}
+
 /// Whether a file of the set is a private key (mode 0600).
 pub fn is_key(file: &str) -> bool {
     file.ends_with("key.pem")

@@ -74,15 +74,14 @@ impl Spec {
         format!("tcp://{}:{}", self.docker.listen, self.docker.port)
     }
 
-    /// The folder name, under `~/.docker` on Windows and in WSL, of the client certificates:
-    /// `dockvm-<vm>`, so that two VMs' certificates never share a folder.
+    /// [`crate::tls::client_dir_name`] of this VM.
     pub fn cert_dir_name(&self) -> String {
-        format!("dockvm-{}", self.vm.name)
+        crate::tls::client_dir_name(self.vm.name.as_str())
     }
 
-    /// `DOCKER_CERT_PATH` as the Windows registry holds it (REG_EXPAND_SZ, unexpanded).
+    /// [`crate::tls::windows_cert_path`] of this VM.
     pub fn windows_cert_path(&self) -> String {
-        format!(r"%USERPROFILE%\.docker\{}", self.cert_dir_name())
+        crate::tls::windows_cert_path(self.vm.name.as_str())
     }
 
     /// The path at which WSL sees a share's Windows folder (drvfs automount).

@@ -2,7 +2,7 @@
 //! container (label `dockvm.probe`: the kept ones and any a killed run left), the probe image,
 //! and probe files in the shares. Says what it removed, and what it could not reach.
 
-use crate::checks::share::{PROBE_IMAGE, PROBE_LABEL, PROBE_PREFIX};
+use crate::checks::share::{PROBE_IMAGE, PROBE_PREFIX};
 use crate::checks::{self, Env};
 use crate::http::{self, Endpoint};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -42,42 +42,17 @@ pub fn clean(spec: &Spec, env: &Env, certs: Option<&Utf8Path>, timeout: Duration
 }
 
 fn daemon(api: &Endpoint, timeout: Duration, out: &mut Cleaned) {
-    let at = api.url();
-    let filter = format!("{{\"label\":[\"{PROBE_LABEL}\"]}}");
-    let list = http::request(
-        api,
-        "GET",
-        &format!(
-            "/containers/json?all=1&filters={}",
-            crate::sweep::percent(&filter)
-        ),
-        None,
-        Instant::now() + timeout,
-        4 * 1024 * 1024,
-    );
-    let names: Vec<String> = match list {
-        Ok(r) if r.status == 200 => serde_json::from_slice::<serde_json::Value>(&r.body)
-            .ok()
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|c| c["Names"][0].as_str())
-            .map(|n| n.trim_start_matches('/').to_owned())
-            .filter(|n| n.starts_with(PROBE_PREFIX))
-            .collect(),
-        Ok(r) => {
-            out.problems
-                .push(format!("listing containers at {at} gave {}", r.status_line));
-            return;
-        }
+    let probes = match crate::sweep::list(api, Instant::now() + timeout) {
+        Ok(p) => p,
         Err(e) => {
             out.problems.push(format!(
-                "cannot reach the Docker API at {at} ({e}): probe containers and image left"
+                "cannot list the probe containers at {} ({e}): probe containers and image left",
+                api.url()
             ));
             return;
         }
     };
-    for name in names {
+    for name in probes.containers.into_iter().map(|p| p.name) {
         match http::request(
             api,
             "DELETE",

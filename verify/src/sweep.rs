@@ -74,27 +74,18 @@ impl Sweep {
 
     /// Removes fresh probe containers older than the threshold that this run does not hold.
     pub fn containers(&self, api: &Endpoint, registry: &Registry, deadline: Instant) {
-        let filter = format!("{{\"label\":[\"{PROBE_LABEL}\"]}}");
-        let path = format!("/containers/json?all=1&filters={}", percent(&filter));
-        let Ok(r) = http::request(api, "GET", &path, None, deadline, 4 * 1024 * 1024) else {
+        let Ok(probes) = list(api, deadline) else {
             return;
         };
-        let Some(now) = r.header("date").and_then(http_date) else {
-            return;
-        };
-        let Ok(serde_json::Value::Array(list)) = serde_json::from_slice(&r.body) else {
-            return;
-        };
-        for c in list {
-            let kept = c["Labels"][PROBE_LABEL].as_str() == Some(KEPT);
-            let created = c["Created"].as_i64().unwrap_or(i64::MAX);
-            let name = c["Names"][0]
-                .as_str()
-                .unwrap_or("")
-                .trim_start_matches('/')
-                .to_owned();
+        let Some(now) = probes.now else { return };
+        for Probe {
+            name,
+            kept,
+            created,
+        } in probes.containers
+        {
             let old = now.saturating_sub(created) >= self.age.as_secs() as i64;
-            if kept || !old || !name.starts_with(PROBE_PREFIX) || registry.holds_container(&name) {
+            if kept || !old || registry.holds_container(&name) {
                 continue;
             }
             if let Ok(r) = http::request(
@@ -119,8 +110,55 @@ impl Sweep {
     }
 }
 
+/// A probe container, as the daemon lists it.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub name: String,
+    /// One of the kept ones (label `dockvm.probe=kept`).
+    pub kept: bool,
+    /// Unix seconds, on the daemon's clock.
+    pub created: i64,
+}
+
+/// The daemon's probe containers (label `dockvm.probe`, a `dockvm-probe-` name), and its
+/// clock (the `Date` header) when it said it.
+pub struct Probes {
+    pub now: Option<i64>,
+    pub containers: Vec<Probe>,
+}
+
+/// Lists the probe containers, or says why it could not.
+pub fn list(api: &Endpoint, deadline: Instant) -> Result<Probes, String> {
+    let filter = format!("{{\"label\":[\"{PROBE_LABEL}\"]}}");
+    let path = format!("/containers/json?all=1&filters={}", percent(&filter));
+    let r = http::request(api, "GET", &path, None, deadline, 4 * 1024 * 1024)
+        .map_err(|e| e.to_string())?;
+    if r.status != 200 {
+        return Err(format!("listing containers gave {}", r.status_line));
+    }
+    let list: Vec<serde_json::Value> =
+        serde_json::from_slice(&r.body).map_err(|e| format!("the container list: {e}"))?;
+    let containers = list
+        .iter()
+        .map(|c| Probe {
+            name: c["Names"][0]
+                .as_str()
+                .unwrap_or("")
+                .trim_start_matches('/')
+                .to_owned(),
+            kept: c["Labels"][PROBE_LABEL].as_str() == Some(KEPT),
+            created: c["Created"].as_i64().unwrap_or(i64::MAX),
+        })
+        .filter(|p| p.name.starts_with(PROBE_PREFIX))
+        .collect();
+    Ok(Probes {
+        now: r.header("date").and_then(http_date),
+        containers,
+    })
+}
+
 /// Percent-encoding of a query value (everything but unreserved characters).
-pub fn percent(s: &str) -> String {
+fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -86,8 +86,12 @@ impl TlsSetup {
     }
 }
 
+/// ring's provider, made once per process (the handshakes' verifiers ask for it repeatedly).
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    static PROVIDER: std::sync::OnceLock<Arc<CryptoProvider>> = std::sync::OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
 }
 
 fn roots(ca: &[CertificateDer<'static>]) -> Result<RootCertStore, String> {
