@@ -736,3 +736,57 @@ fn faults_after_a_healthy_run_are_diagnosed_past_the_kept_container() {
     assert_eq!(probe_containers(port), Vec::<String>::new());
     assert_eq!(probe_files(&good), Vec::<String>::new());
 }
+
+/// The leftover sweep (age 0: every fresh probe container is old enough) removes another run's
+/// container but never one this run holds, nor a kept one.
+#[test]
+fn the_sweep_spares_the_run_s_own_container_and_the_kept_ones() {
+    if !require_root_and(&["/usr/sbin/dockerd"]) {
+        return;
+    }
+    use dockvm_verify::cleanup::{Item, Registry, Stage};
+    let (_dockerd, port) = loopback_dockerd(None);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = utf8_dir(&tmp);
+    fs::create_dir(root.join("d")).unwrap();
+    // A healthy run first: the probe image and the kept container exist.
+    let spec = loopback_share_spec(&root, port, r"D:\");
+    let (code, report, _) = verify_json(None, &["--spec", spec.as_str(), "--only", "share"], &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let create = |name: &str| {
+        let mut s = TcpStream::connect(api(port)).unwrap();
+        let body = format!(
+            r#"{{"Image":"dockvm-probe:empty","Cmd":["/x"],"Labels":{{"dockvm.probe":"true"}},"HostConfig":{{"Mounts":[{{"Type":"bind","Source":"{}","Target":"/probe","ReadOnly":true}}]}}}}"#,
+            root.join("d")
+        );
+        write!(
+            s,
+            "POST /containers/create?name={name} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.0 201"), "{answer}");
+    };
+    let (ours, theirs) = (
+        format!("dockvm-probe-{}", "a".repeat(32)),
+        format!("dockvm-probe-{}", "b".repeat(32)),
+    );
+    create(&ours);
+    create(&theirs);
+    let ep = dockvm_verify::http::Endpoint::plain(api(port));
+    let registry = Registry::default();
+    let guard = registry.guard(Item::Container {
+        api: ep.clone(),
+        name: ours.clone(),
+    });
+    guard.set_stage(Stage::Created);
+    let sweep = dockvm_verify::sweep::Sweep::new(Duration::ZERO);
+    sweep.containers(&ep, &registry, Instant::now() + Duration::from_secs(10));
+    assert_eq!(sweep.removed().containers, 1);
+    assert_eq!(probe_containers(port), [format!("/{ours}")]);
+    assert_eq!(kept_containers(port).len(), 1, "the kept container stays");
+    drop(guard);
+    assert_eq!(probe_containers(port), Vec::<String>::new());
+}
