@@ -129,17 +129,22 @@ fn cmd_under_wine_applies_the_lines() {
     assert!(printed.contains("REM @FOR /f"), "{printed}");
     let text = at_prompt(
         "apply.txt",
-        &format!("{}SET DOCKER_\r\n", printed.replace('\n', "\r\n")),
+        &format!(
+            "{}SET DOCKER_\r\nSET COMPOSE_\r\n",
+            printed.replace('\n', "\r\n")
+        ),
     );
     let mut lines: Vec<&str> = text
         .lines()
         .map(|l| l.rsplit('>').next().unwrap_or(l))
-        .filter(|l| l.starts_with("DOCKER_"))
+        .filter(|l| l.starts_with("DOCKER_") || l.starts_with("COMPOSE_"))
         .collect();
     lines.sort();
     assert_eq!(
         lines,
         [
+            // compose_paths (the default): compose converts D:\ bind sources in this terminal.
+            "COMPOSE_CONVERT_WINDOWS_PATHS=1",
             r"DOCKER_CERT_PATH=C:\Users\a & b 100% (x) it's\.docker\dockvm-secure",
             "DOCKER_HOST=tcp://docker.local.test:2376",
             "DOCKER_TLS_VERIFY=1",

@@ -117,11 +117,11 @@ fn systemd_analyze_refuses_the_drop_in_without_its_execstart_reset() {
 }
 
 #[test]
-fn tmpfiles_creates_each_share_link_at_its_wsl_path() {
+fn tmpfiles_creates_each_share_link_at_its_wsl_and_compose_paths() {
     if !require(have("systemd-tmpfiles"), "needs systemd-tmpfiles (systemd)") {
         return;
     }
-    for name in ["default", "docker-io", "non-ascii"] {
+    for name in ["default", "docker-io", "non-ascii", "tls"] {
         let (spec, arts) = example(name);
         let root = tempfile::tempdir().unwrap();
         let conf = utf8_dir(&root).join("dockvm.conf");
@@ -137,22 +137,35 @@ fn tmpfiles_creates_each_share_link_at_its_wsl_path() {
             "{name}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut want = 0;
         for share in &spec.shares {
-            let wsl = spec.wsl_path(share);
-            let link = scratch.join(wsl.strip_prefix("/").unwrap());
-            let target = fs::read_link(&link).unwrap_or_else(|e| panic!("{name}: {link}: {e}"));
-            assert_eq!(
-                target.to_str().unwrap(),
-                share.vm_mount().as_str(),
-                "{name}: {link}"
-            );
+            // The WSL path, and compose's form of the Windows folder as compose-go converts it
+            // (the same path with automount root `/`, as docker-io.toml has: one link then).
+            let compose = dockvm_spec::translate::compose_convert(share.host_path.as_str())
+                .unwrap()
+                .trim_end_matches('/')
+                .to_owned();
+            let mut paths = vec![spec.wsl_path(share).into_string()];
+            if compose != paths[0] {
+                paths.push(compose);
+            }
+            for p in paths {
+                want += 1;
+                let link = scratch.join(p.strip_prefix('/').unwrap());
+                let target = fs::read_link(&link).unwrap_or_else(|e| panic!("{name}: {link}: {e}"));
+                assert_eq!(
+                    target.to_str().unwrap(),
+                    share.vm_mount().as_str(),
+                    "{name}: {link}"
+                );
+            }
         }
-        // Nothing else: one link per share, plus the folders above them.
+        // Nothing else: those links, plus the folders above them.
         let links = walkdir::WalkDir::new(&scratch)
             .into_iter()
             .filter(|e| e.as_ref().unwrap().path_is_symlink())
             .count();
-        assert_eq!(links, spec.shares.len(), "{name}");
+        assert_eq!(links, want, "{name}");
     }
 }
 

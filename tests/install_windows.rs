@@ -96,6 +96,7 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
     for (key, name, kind, data) in [
         (ENV, "Path", "REG_EXPAND_SZ", r"%USERPROFILE%\bin;C:\Tools"),
         (ENV, "DOCKER_HOST", "REG_SZ", "tcp://old-vm:2375"),
+        (ENV, "COMPOSE_CONVERT_WINDOWS_PATHS", "REG_SZ", "0"),
         (RUN, "OneDrive", "REG_SZ", r"C:\OneDrive.exe /background"),
     ] {
         let o = wine.run(&["reg", "add", key, "/v", name, "/t", kind, "/d", data, "/f"]);
@@ -157,6 +158,10 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
     }
     let echo = wine.run(&["cmd", "/c", "echo %DOCKER_HOST%"]);
     assert_eq!(text(&echo.stdout).trim(), "tcp://local.test:2375");
+    // compose_paths (the default): docker compose converts D:\ paths in new terminals; the
+    // user's "0" comes back on uninstall (the export comparison below).
+    let echo = wine.run(&["cmd", "/c", "echo %COMPOSE_CONVERT_WINDOWS_PATHS%"]);
+    assert_eq!(text(&echo.stdout).trim(), "1");
     // Sent and returned (Wine has no Explorer to act on it); a skipped broadcast would fail here.
     assert!(
         out.contains("ran WM_SETTINGCHANGE \"Environment\" broadcast"),

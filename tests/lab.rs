@@ -112,6 +112,18 @@ const SCENARIOS: &[Scenario] = &[
         other: &[],
     },
     Scenario {
+        name: "nocompose",
+        faults: &["compose-link-missing"],
+        env: &[],
+        fails: &[(
+            "share:d",
+            "docker compose's path /d/projects is missing in the VM, though /mnt/d/projects works",
+        )],
+        skipped: &[],
+        hint: "/d/projects -> /mnt/hgfs/d",
+        other: &[],
+    },
+    Scenario {
         name: "envunset",
         faults: &[],
         env: &["-u", "DOCKER_HOST"],
@@ -331,6 +343,27 @@ fn healthy_lab_every_check_passes_and_the_docker_cli_agrees() {
                docker cp "$id:/x/hello.txt" - | tar -xO
                docker rm "$id" >/dev/null"#,
         ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "written on Windows\n");
+        // docker compose in cmd sends D:\projects\app as /d/projects/app
+        // (COMPOSE_CONVERT_WINDOWS_PATHS=1): the VM links that path to the share too, and a bind
+        // of it reads the same file through the real dockerd.
+        let link = run(Command::new(LAB).args(["vm", "healthy", "readlink", "/d/projects"]));
+        assert_eq!(String::from_utf8_lossy(&link.stdout), "/mnt/hgfs/d\n");
+        let script = format!(
+            r#"src=$({} path --spec {}/{SPEC} --to compose 'D:\projects')
+               test "$src" = /d/projects
+               id=$(docker create -v "$src":/x:ro dockvm-probe:empty /x)
+               docker cp "$id:/x/hello.txt" - | tar -xO
+               docker rm "$id" >/dev/null"#,
+            env!("CARGO_BIN_EXE_dockvm"),
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let out = lab.wsl(&["sh", "-ec", &script]);
         assert!(
             out.status.success(),
             "{}",

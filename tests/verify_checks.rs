@@ -22,7 +22,7 @@ fn spec(ip: &str, port: u16, extra: &str) -> (tempfile::TempDir, Utf8PathBuf) {
         &p,
         format!(
             "[vm]\nname = \"t\"\nvmx = 'D:\\t\\t.vmx'\nip = \"{ip}\"\nhostname = \"local.test\"\n[docker]\nport = {port}\n{extra}\n\
-             [[shares]]\nname = \"d\"\nhost_path = 'D:\\'\n"
+             [windows]\ncompose_paths = false\n[[shares]]\nname = \"d\"\nhost_path = 'D:\\'\n"
         ),
     )
     .unwrap();

@@ -30,7 +30,13 @@ fn all_probes(port: u16) -> Vec<(String, String, String)> {
             Some((
                 c["Names"][0].as_str().unwrap_or("").to_owned(),
                 label,
-                c["Mounts"][0]["Source"].as_str().unwrap_or("").to_owned(),
+                c["Mounts"]
+                    .as_array()?
+                    .iter()
+                    .find(|m| m["Destination"] == "/probe")
+                    .and_then(|m| m["Source"].as_str())
+                    .unwrap_or("")
+                    .to_owned(),
             ))
         })
         .collect()
@@ -92,8 +98,14 @@ impl Lab {
     }
 }
 
-/// The "VM": a dockerd on the spec's port, in a mount namespace prepared by `vm_setup`.
+/// The "VM": a dockerd on the spec's port, in a mount namespace with a root of its own
+/// (`ci/lab/private-root`: compose's links at `/d/...` stay in it), prepared by `vm_setup`.
 fn vm_dockerd(lab: &Lab, port: u16, vm_setup: &str) -> Dockerd {
+    let vm_setup = format!(
+        "{}/ci/lab/private-root {}/vm-root\n{vm_setup}",
+        env!("CARGO_MANIFEST_DIR"),
+        lab.dir
+    );
     let argv: Vec<String> = [
         "/usr/sbin/dockerd",
         "-H",
@@ -104,7 +116,7 @@ fn vm_dockerd(lab: &Lab, port: u16, vm_setup: &str) -> Dockerd {
     ]
     .map(str::to_owned)
     .into();
-    let mut d = Dockerd::start_in(Some(vm_setup), &argv);
+    let mut d = Dockerd::start_in(Some(&vm_setup), &argv);
     d.wait_ping(api(port), Duration::from_secs(60));
     d
 }
@@ -157,15 +169,19 @@ fn share_canary_names_each_broken_link_and_leaves_nothing_behind() {
         ("unmounted", r"F:\"),
         ("stale", r"G:\"),
         ("nowsl", r"H:\proj"),
+        ("nocompose", r"I:\"),
+        ("composeaway", r"J:\"),
     ];
     let (lab, tmpfiles) = lab(port, &shares);
-    let (good, nolink, unmounted, stale_wsl, stale_vm, h) = (
+    let (good, nolink, unmounted, stale_wsl, stale_vm, h, i, j) = (
         lab.folder("good"),
         lab.folder("nolink"),
         lab.folder("unmounted"),
         lab.folder("stale-wsl"),
         lab.folder("stale-vm"),
         lab.folder("h"),
+        lab.folder("i"),
+        lab.folder("j"),
     );
     let vm = format!(
         "mount -t tmpfs dockvm-vm /mnt\n\
@@ -173,18 +189,25 @@ fn share_canary_names_each_broken_link_and_leaves_nothing_behind() {
          mount --bind {good} /mnt/hgfs/good\n\
          mount --bind {nolink} /mnt/hgfs/nolink\n\
          mount --bind {stale_vm} /mnt/hgfs/stale\n\
+         mkdir -p /mnt/hgfs/nocompose /mnt/hgfs/composeaway\n\
+         mount --bind {i} /mnt/hgfs/nocompose\n\
+         mount --bind {j} /mnt/hgfs/composeaway\n\
          systemd-tmpfiles --create {tmpfiles}\n\
-         rm /mnt/e"
+         rm /mnt/e\n\
+         rm /i\n\
+         rm /j && ln -s /mnt/hgfs/good /j"
     );
     let _dockerd = vm_dockerd(&lab, port, &vm);
     let wsl = format!(
         "mount -t tmpfs dockvm-wsl /mnt\n\
-         mkdir -p /mnt/d /mnt/e /mnt/f /mnt/g /mnt/h\n\
+         mkdir -p /mnt/d /mnt/e /mnt/f /mnt/g /mnt/h /mnt/i /mnt/j\n\
          mount --bind {good} /mnt/d\n\
          mount --bind {nolink} /mnt/e\n\
          mount --bind {unmounted} /mnt/f\n\
          mount --bind {stale_wsl} /mnt/g\n\
-         mount --bind {h} /mnt/h"
+         mount --bind {h} /mnt/h\n\
+         mount --bind {i} /mnt/i\n\
+         mount --bind {j} /mnt/j"
     );
     let args = [
         "--spec",
@@ -202,7 +225,22 @@ fn share_canary_names_each_broken_link_and_leaves_nothing_behind() {
         (
             "share:good",
             "pass",
-            &["D:\\ is the same folder in WSL and in the VM"],
+            &[
+                "D:\\ is the same folder in WSL and in the VM (/mnt/d)",
+                "and at /d for docker compose from Windows",
+            ],
+        ),
+        (
+            "share:nocompose",
+            "fail",
+            &[
+                "docker compose's path /i is missing in the VM, though /mnt/i works: the link for compose is missing",
+            ],
+        ),
+        (
+            "share:composeaway",
+            "fail",
+            &["docker compose's path /j leads to another folder in the VM than /mnt/j"],
         ),
         (
             "share:nolink",
@@ -245,7 +283,9 @@ fn share_canary_names_each_broken_link_and_leaves_nothing_behind() {
             .contains("reset-shared-folders.bat")
     );
 
-    for d in [&good, &nolink, &unmounted, &stale_wsl, &stale_vm, &h] {
+    for d in [
+        &good, &nolink, &unmounted, &stale_wsl, &stale_vm, &h, &i, &j,
+    ] {
         assert_eq!(
             probe_files(d),
             Vec::<String>::new(),
@@ -393,7 +433,7 @@ fn interrupt_through(stall: Stall) {
     fs::write(
         &spec,
         format!(
-            "[vm]\nvmx = 'D:\\l.vmx'\nip = \"127.0.0.1\"\n[docker]\nport = {proxy}\n[wsl]\nautomount_root = \"{root}/\"\n\
+            "[vm]\nvmx = 'D:\\l.vmx'\nip = \"127.0.0.1\"\n[docker]\nport = {proxy}\n[wsl]\nautomount_root = \"{root}/\"\n[windows]\ncompose_paths = false\n\
              [[shares]]\nname = \"d\"\nhost_path = 'D:\\'\n"
         ),
     )
@@ -487,7 +527,7 @@ fn loopback_share_spec(root: &Utf8Path, port: u16, host: &str) -> Utf8PathBuf {
     fs::write(
         &spec,
         format!(
-            "[vm]\nname = \"lab\"\nvmx = 'D:\\l.vmx'\nip = \"127.0.0.1\"\n[docker]\nport = {port}\n[wsl]\nautomount_root = \"{root}/\"\n\
+            "[vm]\nname = \"lab\"\nvmx = 'D:\\l.vmx'\nip = \"127.0.0.1\"\n[docker]\nport = {port}\n[wsl]\nautomount_root = \"{root}/\"\n[windows]\ncompose_paths = false\n\
              [[shares]]\nname = \"d\"\nhost_path = '{host}'\n"
         ),
     )
@@ -729,6 +769,13 @@ fn faults_after_a_healthy_run_are_diagnosed_past_the_kept_container() {
     in_vm("rm /mnt/d");
     fails_with("the link is missing");
     in_vm("ln -s /mnt/hgfs/d /mnt/d");
+    assert_eq!(seen_through(&check()), "kept");
+    // Compose's link is gone, then leads to another folder.
+    in_vm("rm /d");
+    fails_with("docker compose's path /d is missing in the VM, though /mnt/d works");
+    in_vm(&format!("mkdir /d && mount --bind {other} /d"));
+    fails_with("docker compose's path /d leads to another folder in the VM than /mnt/d");
+    in_vm("umount /d && rmdir /d && ln -s /mnt/hgfs/d /d");
     assert_eq!(seen_through(&check()), "kept");
     // The share is not mounted (after a reboot without the mount unit).
     in_vm("umount /mnt/hgfs/d; rmdir /mnt/hgfs/d");

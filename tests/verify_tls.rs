@@ -21,7 +21,7 @@ fn spec(dir: &Utf8Path, port: u16, tls: bool, hostname: &str, ip: &str) -> Utf8P
         format!(
             "[vm]\nname = \"lab\"\nvmx = 'D:\\lab\\lab.vmx'\nip = \"{ip}\"\nhostname = \"{hostname}\"\n\
              [docker]\nport = {port}\ntls = {tls}\npackage = \"docker.io\"\n\
-             [[shares]]\nname = \"d\"\nhost_path = 'D:\\'\n"
+             [windows]\ncompose_paths = false\n[[shares]]\nname = \"d\"\nhost_path = 'D:\\'\n"
         ),
     )
     .unwrap();

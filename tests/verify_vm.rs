@@ -14,7 +14,7 @@ use support::*;
 /// A spec whose automount root is `root`, so vmrun.exe is looked for under it.
 fn spec(dir: &Utf8Path, root: &Utf8Path) -> String {
     let text = format!(
-        "{}\n[wsl]\nautomount_root = \"{root}/\"\n",
+        "{}\n[wsl]\nautomount_root = \"{root}/\"\n[windows]\ncompose_paths = false\n",
         loopback_spec(free_port(), "docker.io")
     );
     let path = dir.join("dockvm.toml");

@@ -90,6 +90,7 @@ impl WinSide {
         )
         .unwrap();
         w.reg_add("Path", "REG_EXPAND_SZ", DOCKER_DIR);
+        w.reg_add("COMPOSE_CONVERT_WINDOWS_PATHS", "REG_SZ", "1");
         if spec == TLS_SPEC {
             // As `dockvm.exe install --certs` leaves it: the client files under %USERPROFILE%
             // and the three variables.
@@ -136,6 +137,8 @@ impl WinSide {
             "DOCKER_TLS_VERIFY".to_owned(),
             "-u".to_owned(),
             "DOCKER_CERT_PATH".to_owned(),
+            "-u".to_owned(),
+            "COMPOSE_CONVERT_WINDOWS_PATHS".to_owned(),
             format!("WINEPREFIX={}", self.prefix),
             "WINEDEBUG=-all".to_owned(),
             "WINEDLLOVERRIDES=mscoree,mshtml=".to_owned(),
@@ -240,7 +243,7 @@ fn dockvm_exe_verify_under_wine_against_the_lab() {
         finding(&r, "share:d")["reason"]
             .as_str()
             .unwrap()
-            .contains(r"D:\projects is the same folder on Windows and in the VM (/mnt/d/projects)"),
+            .contains(r"D:\projects is the same folder on Windows and in the VM (/mnt/d/projects), and at /d/projects for docker compose from Windows"),
         "{r:#}"
     );
     assert_eq!(
@@ -300,6 +303,42 @@ fn dockvm_exe_verify_under_wine_against_the_lab() {
         )],
     );
     w.reg_add("DOCKER_HOST", "REG_SZ", "tcp://local.test:2375");
+
+    // compose_paths: COMPOSE_CONVERT_WINDOWS_PATHS missing for new terminals, then set in a
+    // terminal that predates it. Warnings: only docker compose needs it.
+    w.reg_delete("COMPOSE_CONVERT_WINDOWS_PATHS");
+    let (code, r) = w.verify(&[]);
+    expect(
+        &r,
+        "compose variable unset",
+        &[(
+            "env",
+            "warn",
+            r"COMPOSE_CONVERT_WINDOWS_PATHS is not set under HKEY_CURRENT_USER\Environment, not 1",
+        )],
+    );
+    assert_eq!(code, 0, "{r:#}");
+    let (_, r) = w.verify(&[
+        "reg",
+        "add",
+        r"HKCU\Environment",
+        "/v",
+        "COMPOSE_CONVERT_WINDOWS_PATHS",
+        "/d",
+        "1",
+        "/f",
+        ">nul",
+        "&",
+    ]);
+    expect(
+        &r,
+        "compose variable, stale terminal",
+        &[(
+            "env",
+            "warn",
+            "this terminal was opened before COMPOSE_CONVERT_WINDOWS_PATHS was set",
+        )],
+    );
 
     // A Docker Desktop leftover first on Path; then no docker.exe at all.
     let leftover = w.drive_c(r"C:\Program Files\Docker Desktop\resources\bin");

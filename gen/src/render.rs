@@ -56,6 +56,7 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
             Tmpfiles {
                 vm_name: &vm_name,
                 links: &links,
+                compose: links.iter().any(|l| l.compose),
             }
             .render_to("tmpfiles")?,
         ),
@@ -76,6 +77,8 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
             Encoding::Utf16LeBom,
             EnvReg {
                 vm_name: &vm_name,
+                names: env_names(spec),
+                compose: spec.windows.compose_paths,
                 docker_host: encode::reg_sz(&spec.docker_host())?,
                 tls: spec.docker.tls,
                 cert_dir_name: spec.cert_dir_name(),
@@ -92,7 +95,9 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
             Encoding::Utf16LeBom,
             EnvRemoveReg {
                 vm_name: &vm_name,
+                names: env_names(spec),
                 tls: spec.docker.tls,
+                compose: spec.windows.compose_paths,
             }
             .render_to("env remove reg")?,
         ),
@@ -158,6 +163,7 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
         root: spec.wsl.automount_root.to_string(),
         first_link: links[0].sh.clone(),
         links: &links,
+        compose: spec.windows.compose_paths,
         tls: spec.docker.tls,
         tls_dir: tls::VM_DIR,
         cert_dir_name: spec.cert_dir_name(),
@@ -186,6 +192,22 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
         bytes: manifest,
     });
     Ok(out)
+}
+
+/// The variables the spec puts under `HKCU\Environment`, as prose: "A, B and C".
+fn env_names(spec: &Spec) -> String {
+    let mut v = vec!["DOCKER_HOST"];
+    if spec.docker.tls {
+        v.extend(["DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"]);
+    }
+    if spec.windows.compose_paths {
+        v.push("COMPOSE_CONVERT_WINDOWS_PATHS");
+    }
+    match v.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => unreachable!("DOCKER_HOST is always set"),
+    }
 }
 
 /// The name of the manifest in the output tree; `write` reads it to know what it owns.
@@ -231,8 +253,13 @@ pub struct InstallValues {
     pub autostart: bool,
     /// `[automount] root` in `/etc/wsl.conf`.
     pub automount_root: String,
-    /// The path-equivalence links the tmpfiles file makes in the VM.
+    /// The path-equivalence links the tmpfiles file makes in the VM: each share's WSL path,
+    /// then (with `compose_paths`) its compose path.
     pub links: Vec<LinkValue>,
+    /// Whether `COMPOSE_CONVERT_WINDOWS_PATHS=1` goes under `HKCU\Environment`. Absent in a
+    /// tree generated before `compose_paths` existed: false, as that tree did not set it.
+    #[serde(default)]
+    pub compose_convert_windows_paths: bool,
     /// With `docker.tls`: where the certificates go and what points clients at them. Absent
     /// for a plain spec, so that its manifest stays as it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -266,11 +293,14 @@ fn install_values(spec: &Spec) -> InstallValues {
         links: spec
             .shares
             .iter()
-            .map(|s| LinkValue {
-                path: spec.wsl_path(s).into_string(),
-                target: s.vm_mount().into_string(),
+            .flat_map(|s| {
+                spec.vm_paths(s).into_iter().map(|p| LinkValue {
+                    path: p.into_string(),
+                    target: s.vm_mount().into_string(),
+                })
             })
             .collect(),
+        compose_convert_windows_paths: spec.windows.compose_paths,
         tls: spec.docker.tls.then(|| TlsValues {
             vm_dir: tls::VM_DIR.to_owned(),
             client_dir: tls::client_dir(spec.vm.name.as_str()),
@@ -332,26 +362,29 @@ struct Link {
     target: String,
     /// The link path as a POSIX shell word.
     sh: String,
-    /// The WSL path and the Windows folder, for Markdown code spans.
+    /// The link path (the WSL path, or compose's) and the Windows folder, for Markdown code spans.
     wsl: String,
     windows: String,
+    /// Whether this is a share's compose path (`/d/...`), not its WSL path.
+    compose: bool,
 }
 
 fn links(spec: &Spec) -> Result<Vec<Link>> {
-    spec.shares
-        .iter()
-        .map(|s| {
-            let wsl = spec.wsl_path(s);
-            let target = s.vm_mount();
-            Ok(Link {
-                link: encode::tmpfiles_path(wsl.as_str())?,
+    let mut out = Vec::new();
+    for s in &spec.shares {
+        let target = s.vm_mount();
+        for (i, path) in spec.vm_paths(s).into_iter().enumerate() {
+            out.push(Link {
+                link: encode::tmpfiles_path(path.as_str())?,
                 target: encode::tmpfiles_arg(target.as_str())?,
-                sh: encode::sh_word(wsl.as_str())?,
-                wsl: encode::md_code(wsl.as_str()),
+                sh: encode::sh_word(path.as_str())?,
+                wsl: encode::md_code(path.as_str()),
                 windows: encode::md_code(s.host_path.as_str()),
-            })
-        })
-        .collect()
+                compose: i > 0,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The values every .bat needs, encoded for cmd and the C runtime.
@@ -461,6 +494,7 @@ struct MountUnit<'a> {
 struct Tmpfiles<'a> {
     vm_name: &'a str,
     links: &'a [Link],
+    compose: bool,
 }
 
 #[derive(Template)]
@@ -475,6 +509,8 @@ struct HostsBlock<'a> {
 #[template(path = "windows/dockvm-env.reg", escape = "none")]
 struct EnvReg<'a> {
     vm_name: &'a str,
+    names: String,
+    compose: bool,
     docker_host: String,
     tls: bool,
     cert_dir_name: String,
@@ -485,7 +521,9 @@ struct EnvReg<'a> {
 #[template(path = "windows/dockvm-env-remove.reg", escape = "none")]
 struct EnvRemoveReg<'a> {
     vm_name: &'a str,
+    names: String,
     tls: bool,
+    compose: bool,
 }
 
 #[derive(Template)]
@@ -541,6 +579,7 @@ struct Install<'a> {
     root: String,
     first_link: String,
     links: &'a [Link],
+    compose: bool,
     tls: bool,
     tls_dir: &'static str,
     cert_dir_name: String,

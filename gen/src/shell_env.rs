@@ -33,8 +33,9 @@ impl Shell {
 
 /// The variables of the spec, as (name, value) with `None` for "unset it": `DOCKER_HOST`, and
 /// `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` (set with `docker.tls`, unset without: the CLI
-/// would try TLS against a plain port). `home` is `$HOME`, or `%USERPROFILE%` for a Windows
-/// shell.
+/// would try TLS against a plain port). A Windows shell also gets
+/// `COMPOSE_CONVERT_WINDOWS_PATHS=1` with `windows.compose_paths` (compose in WSL sends WSL
+/// paths, which need no conversion). `home` is `$HOME`, or `%USERPROFILE%` for a Windows shell.
 pub fn variables(spec: &Spec, shell: Shell, home: &str) -> Vec<(&'static str, Option<String>)> {
     let cert_path = if shell.is_windows() {
         format!(
@@ -50,11 +51,18 @@ pub fn variables(spec: &Spec, shell: Shell, home: &str) -> Vec<(&'static str, Op
         )
     };
     let tls = spec.docker.tls;
-    vec![
+    let mut v = vec![
         ("DOCKER_HOST", Some(spec.docker_host())),
         ("DOCKER_TLS_VERIFY", tls.then(|| "1".to_owned())),
         ("DOCKER_CERT_PATH", tls.then_some(cert_path)),
-    ]
+    ];
+    if shell.is_windows() {
+        v.push((
+            "COMPOSE_CONVERT_WINDOWS_PATHS",
+            spec.windows.compose_paths.then(|| "1".to_owned()),
+        ));
+    }
+    v
 }
 
 /// The script for `shell`: each variable set (or, with `unset`, every one unset), then how to

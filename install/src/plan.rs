@@ -424,6 +424,14 @@ fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
                         path: l.path.clone(),
                         target: l.target.clone(),
                     });
+                    // And the folders tmpfiles creates to hold it (compose's /d, WSL's
+                    // /mnt/d): uninstall removes them when empty again.
+                    for d in missing_dirs(look, at) {
+                        let d = p.logical(&d);
+                        if !state.created_dirs.contains(&d) {
+                            state.created_dirs.push(d);
+                        }
+                    }
                 }
             }
         }
@@ -722,6 +730,9 @@ fn give_back(
     }
     Ok(())
 }
+
+/// docker compose converts Windows bind sources (`D:\x` to `/d/x`) while this is `1`.
+const COMPOSE_VAR: &str = "COMPOSE_CONVERT_WINDOWS_PATHS";
 
 /// The TLS values of `HKCU\Environment`: `DOCKER_TLS_VERIFY` (REG_SZ) and `DOCKER_CERT_PATH`
 /// (REG_EXPAND_SZ, `%USERPROFILE%` kept unexpanded).
@@ -1159,6 +1170,29 @@ fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Actio
             }
         }
     }
+    // COMPOSE_CONVERT_WINDOWS_PATHS=1 with compose_paths; a tree without after one with gives
+    // the user's value back.
+    let compose = RegValue::string(REG_SZ, "1");
+    if tree.values.compose_convert_windows_paths {
+        own_value(
+            look,
+            &mut body,
+            &mut state.compose,
+            COMPOSE_VAR,
+            compose,
+            &mut env_changed,
+        )?;
+    } else if state.compose.recorded {
+        give_back(
+            look,
+            &mut body,
+            state.compose.before.clone(),
+            COMPOSE_VAR,
+            &compose,
+            &mut env_changed,
+        )?;
+        state.compose = Recorded::default();
+    }
     // Path: docker_dir appended once, the value's type kept (REG_EXPAND_SZ stays so). An entry
     // an earlier install added for another docker_dir goes; the value before the first install
     // stays recorded.
@@ -1362,9 +1396,11 @@ fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Act
     }
     if let Some(s) = &state {
         let [(verify_name, verify), (path_name, path)] = tls_reg_values(vm);
+        let compose = RegValue::string(REG_SZ, "1");
         for (rec, name, ours) in [
             (&s.tls_verify, verify_name, &verify),
             (&s.cert_path, path_name, &path),
+            (&s.compose, COMPOSE_VAR, &compose),
         ] {
             if rec.recorded {
                 give_back(
@@ -1490,6 +1526,7 @@ mod tests {
                 autostart: false,
                 automount_root: "/mnt/".into(),
                 links: Vec::new(),
+                compose_convert_windows_paths: true,
                 tls: None,
             },
             certs: None,
@@ -1561,6 +1598,91 @@ mod tests {
                 .get(&(ENVIRONMENT.into(), "DOCKER_HOST".into())),
             Some(&ours)
         );
+    }
+
+    /// compose_paths on, then a tree with it off: the user's value comes back at once, and an
+    /// uninstall after that has nothing of it to undo.
+    #[test]
+    fn a_tree_without_compose_paths_gives_the_user_s_value_back() {
+        let mut m = Mem::default();
+        let key = (ENVIRONMENT.to_owned(), COMPOSE_VAR.to_owned());
+        let theirs = RegValue::string(REG_SZ, "0");
+        m.reg.borrow_mut().insert(key.clone(), theirs.clone());
+        let p = places();
+        let on = tree(r"C:\Docker");
+        let plan = install(Side::Windows, &on, &p, &m).unwrap();
+        m.apply(&plan);
+        assert_eq!(
+            m.reg.borrow().get(&key),
+            Some(&RegValue::string(REG_SZ, "1"))
+        );
+        let mut off = tree(r"C:\Docker");
+        off.values.compose_convert_windows_paths = false;
+        let plan = install(Side::Windows, &off, &p, &m).unwrap();
+        m.apply(&plan);
+        assert_eq!(m.reg.borrow().get(&key), Some(&theirs));
+        let plan = uninstall(Side::Windows, &off, &p, &m).unwrap();
+        assert!(
+            !plan.iter().any(|a| matches!(a, Action::SetReg { name, .. } | Action::DeleteReg { name, .. } if name == COMPOSE_VAR)),
+            "{plan:?}"
+        );
+        m.apply(&plan);
+        assert_eq!(m.reg.borrow().get(&key), Some(&theirs));
+    }
+
+    /// With commands (systemd here, root `/`), install records the links tmpfiles will make and
+    /// the folders it makes to hold them (compose's `/d`, WSL's `/mnt/d`), and uninstall
+    /// removes those folders (when empty) and nothing it did not make (`/mnt`).
+    #[test]
+    fn the_folders_tmpfiles_makes_for_the_links_are_recorded_and_removed() {
+        use crate::tree::TreeFile;
+        let mut m = Mem::default();
+        m.files.insert("/mnt/hgfs/.keep".into(), Vec::new());
+        let mut t = tree(r"C:\Docker");
+        t.files = VM_FILES
+            .iter()
+            .map(|rel| TreeFile {
+                rel: (*rel).into(),
+                target: Some(format!("/{}", rel.trim_start_matches("vm/"))),
+                mode: 0o644,
+                bytes: format!("# dockvm dev {rel}\n").into_bytes(),
+            })
+            .collect();
+        t.values.links = ["/mnt/d/projects", "/d/projects"]
+            .map(|p| dockvm_gen::LinkValue {
+                path: p.into(),
+                target: "/mnt/hgfs/d".into(),
+            })
+            .into();
+        let p = places();
+        let plan = install(Side::Vm, &t, &p, &m).unwrap();
+        let Some(Action::WriteState { new, .. }) = plan.first() else {
+            panic!("{plan:?}")
+        };
+        let state: State = serde_json::from_slice(new).unwrap();
+        let links: Vec<&str> = state
+            .links_created
+            .iter()
+            .map(|l| l.path.as_str())
+            .collect();
+        assert_eq!(links, ["/mnt/d/projects", "/d/projects"]);
+        for d in ["/mnt/d", "/d"] {
+            assert!(state.created_dirs.iter().any(|c| c == d), "{d}: {state:?}");
+        }
+        assert!(!state.created_dirs.iter().any(|c| c == "/mnt"), "{state:?}");
+        m.apply(&plan);
+        let plan = uninstall(Side::Vm, &t, &p, &m).unwrap();
+        let removed: Vec<&str> = plan
+            .iter()
+            .filter_map(|a| match a {
+                Action::RemoveDir(d) => Some(d.as_str()),
+                _ => None,
+            })
+            .collect();
+        for d in ["/mnt/d", "/d"] {
+            assert!(removed.contains(&d), "{d}: {plan:?}");
+        }
+        assert!(!removed.contains(&"/mnt"), "{plan:?}");
     }
 
     #[test]

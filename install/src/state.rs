@@ -30,6 +30,9 @@ pub struct State {
     pub tls_verify: Recorded,
     #[serde(default, skip_serializing_if = "is_default")]
     pub cert_path: Recorded,
+    /// `COMPOSE_CONVERT_WINDOWS_PATHS` under `HKCU\Environment` before install.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub compose: Recorded,
     /// The TLS files install placed (`--certs`), each with the SHA-256 of what it wrote:
     /// uninstall removes a file only while it is still that.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

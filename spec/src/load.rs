@@ -363,6 +363,7 @@ impl Validator<'_> {
             RawWindows {
                 docker_dir: None,
                 autostart: None,
+                compose_paths: None,
             },
         );
         let docker_dir = self.field("windows.docker_dir", &r.docker_dir, Absent::Default(defaults::DOCKER_DIR), &span, |s| {
@@ -374,6 +375,7 @@ impl Validator<'_> {
         Some(Windows {
             docker_dir: docker_dir?,
             autostart: r.autostart.map(|b| *b.get_ref()).unwrap_or(false),
+            compose_paths: r.compose_paths.map(|b| *b.get_ref()).unwrap_or(true),
         })
     }
 

@@ -108,6 +108,12 @@ pub(crate) struct RawWindows {
     #[serde(default)]
     #[schemars(with = "bool", extend("default" = false))]
     pub autostart: S<bool>,
+    /// Whether `docker compose` from cmd and PowerShell converts Windows bind sources
+    /// (COMPOSE_CONVERT_WINDOWS_PATHS=1 sends D:\projects\app as /d/projects/app) and the VM
+    /// links each share's /d/... path to it.
+    #[serde(default)]
+    #[schemars(with = "bool", extend("default" = true))]
+    pub compose_paths: S<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

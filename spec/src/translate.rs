@@ -23,6 +23,25 @@ pub enum PathError {
     NotAbsolute(String),
 }
 
+/// compose-go's `convertVolumePath`, as `docker compose` applies it to a bind source with
+/// `COMPOSE_CONVERT_WINDOWS_PATHS=1` (after making a relative source absolute from the project
+/// folder). A source whose volume name is a drive (`D:`) becomes `/`, the drive letter in lower
+/// case, then the rest with every `\` turned to `/`. The rest keeps its case, so the VM's link
+/// must be spelled as compose sends it. Anything else (a UNC path, a POSIX path) is left
+/// alone: `None`.
+pub fn compose_convert(source: &str) -> Option<String> {
+    // Go's filepath.VolumeName on Windows: two bytes, an ASCII letter and ':'.
+    let b = source.as_bytes();
+    if b.len() < 2 || !b[0].is_ascii_alphabetic() || b[1] != b':' {
+        return None;
+    }
+    Some(format!(
+        "/{}{}",
+        (b[0] as char).to_ascii_lowercase(),
+        source[2..].replace('\\', "/")
+    ))
+}
+
 /// Translates `path` (absolute: `D:\x` or `D:/x`, or `/mnt/d/x`, or compose's `/d/x`) to the
 /// form `to`; without `to`, a Windows path becomes its WSL path and a POSIX path its Windows
 /// path.
@@ -32,14 +51,7 @@ pub fn translate(spec: &Spec, path: &str, to: Option<To>) -> Result<String, Path
     Ok(match to {
         To::Wsl => join(spec.wsl_path(share).as_str(), &rest, '/'),
         To::Windows => join(share.host_path.as_str(), &rest, '\\'),
-        To::Compose => {
-            let mut p = format!("/{}", share.host_path.drive());
-            for c in share.host_path.components() {
-                p.push('/');
-                p.push_str(c);
-            }
-            join(&p, &rest, '/')
-        }
+        To::Compose => join(share.host_path.compose_path().as_str(), &rest, '/'),
     })
 }
 
@@ -201,6 +213,31 @@ mod tests {
             t("relative", None),
             Err(PathError::NotAbsolute("relative".into()))
         );
+    }
+
+    /// compose-go's rule, row by row as its code reads (`convertVolumePath`): the drive
+    /// lower-cased, the rest as it was with `/` for `\`, anything without a drive untouched.
+    #[test]
+    fn compose_converts_a_bind_source_as_compose_go_does() {
+        let table: &[(&str, Option<&str>)] = &[
+            (r"D:\projects\app", Some("/d/projects/app")),
+            (r"d:\projects\app", Some("/d/projects/app")),
+            (r"D:\Projects\App", Some("/d/Projects/App")),
+            (r"C:\Users\张三\代码\a b", Some("/c/Users/张三/代码/a b")),
+            (r"D:/projects/app", Some("/d/projects/app")),
+            (r"D:\projects/mixed\x", Some("/d/projects/mixed/x")),
+            (r"D:\", Some("/d/")),
+            (r"D:", Some("/d")),
+            (r"D:\a\\b\", Some("/d/a//b/")),
+            (r"\\server\share\x", None),
+            (r"/home/me/app", None),
+            (r"./dist", None),
+            (r"1:\x", None),
+            (r"", None),
+        ];
+        for (source, want) in table {
+            assert_eq!(compose_convert(source).as_deref(), *want, "{source:?}");
+        }
     }
 
     #[test]

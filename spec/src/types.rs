@@ -49,6 +49,9 @@ pub struct Windows {
     pub docker_dir: WindowsPath,
     /// Whether `dockvm install` adds a `Run` value that starts the VM at sign-in.
     pub autostart: bool,
+    /// Whether the Windows environment sets `COMPOSE_CONVERT_WINDOWS_PATHS=1` and the VM links
+    /// each share's compose path ([`Spec::compose_path`]) to it.
+    pub compose_paths: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +90,24 @@ impl Spec {
     /// The path at which WSL sees a share's Windows folder (drvfs automount).
     pub fn wsl_path(&self, share: &Share) -> Utf8PathBuf {
         share.host_path.wsl_path(&self.wsl.automount_root)
+    }
+
+    /// The path `docker compose` sends for a share's folder from Windows
+    /// ([`crate::translate::compose_convert`]: `D:\projects` is `/d/projects`), when the spec
+    /// wants it linked in the VM and it is not the WSL path already (automount root `/`).
+    pub fn compose_path(&self, share: &Share) -> Option<Utf8PathBuf> {
+        if !self.windows.compose_paths {
+            return None;
+        }
+        let p = share.host_path.compose_path();
+        (p != self.wsl_path(share)).then_some(p)
+    }
+
+    /// Every path the VM links to a share: its WSL path, then its compose path if any.
+    pub fn vm_paths(&self, share: &Share) -> Vec<Utf8PathBuf> {
+        let mut v = vec![self.wsl_path(share)];
+        v.extend(self.compose_path(share));
+        v
     }
 }
 
@@ -343,6 +364,16 @@ impl WindowsPath {
         a == b || a.starts_with(&format!("{b}\\"))
     }
 
+    /// The path `docker compose` gives this folder from Windows
+    /// ([`crate::translate::compose_convert`]), without the drive root's final `/`.
+    pub fn compose_path(&self) -> Utf8PathBuf {
+        let c = crate::translate::compose_convert(&self.0).expect("a Windows path has a drive");
+        Utf8PathBuf::from(match c.trim_end_matches('/') {
+            "" => c.as_str(),
+            t => t,
+        })
+    }
+
     /// Where WSL's drvfs automount shows this path: `<root><drive>/<components>`.
     pub fn wsl_path(&self, root: &PosixDir) -> Utf8PathBuf {
         let mut p = format!("{}{}", root.as_str(), self.drive());
@@ -464,6 +495,9 @@ mod tests {
         let p = |s: &str| WindowsPath::parse(s).unwrap().wsl_path(&root);
         assert_eq!(p(r"D:\"), "/mnt/d");
         assert_eq!(p(r"D:\Work\项目 1"), "/mnt/d/Work/项目 1");
+        let c = |s: &str| WindowsPath::parse(s).unwrap().compose_path();
+        assert_eq!(c(r"D:\"), "/d");
+        assert_eq!(c(r"D:\Work\项目 1"), "/d/Work/项目 1");
         let slash = PosixDir::parse("/").unwrap();
         assert_eq!(
             WindowsPath::parse(r"E:\x").unwrap().wsl_path(&slash),

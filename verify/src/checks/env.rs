@@ -13,9 +13,55 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     if !matches!(host.status, Status::Pass | Status::Warn) {
         return host;
     }
-    match tls_variables(ctx) {
-        Some(f) if f.status > host.status => f,
-        _ => host,
+    [tls_variables(ctx), compose_variable(ctx)]
+        .into_iter()
+        .flatten()
+        .fold(
+            host,
+            |worst, f| if f.status > worst.status { f } else { worst },
+        )
+}
+
+/// On Windows with `windows.compose_paths`: `COMPOSE_CONVERT_WINDOWS_PATHS=1` for new
+/// terminals (the registry) and in this one. A warning, since only `docker compose` needs it.
+fn compose_variable(ctx: &Ctx<'_>) -> Option<Finding> {
+    let w = ctx.env.windows.as_ref()?;
+    if !ctx.spec.windows.compose_paths {
+        return None;
+    }
+    let f = |reason: String, actual: String, hint: &str| {
+        Some(
+            Finding::new(CheckId::Env, Status::Warn, reason)
+                .expected(format!(
+                    "DOCKER_HOST={} and COMPOSE_CONVERT_WINDOWS_PATHS=1",
+                    ctx.spec.docker_host()
+                ))
+                .actual(actual)
+                .hint(hint.to_owned()),
+        )
+    };
+    let lost = "docker compose in cmd and PowerShell sends a bind source like ./dist as a Windows path (D:\\...\\dist), which the Linux daemon in the VM cannot mount";
+    match (
+        w.user_compose_convert.as_deref(),
+        ctx.env.compose_convert.as_deref(),
+    ) {
+        (Some("1"), Some("1")) => None,
+        (Some("1"), v) => f(
+            format!(
+                "this terminal was opened before COMPOSE_CONVERT_WINDOWS_PATHS was set (new terminals get 1, this one {}): {lost}",
+                v.map_or("has none".to_owned(), |v| format!("has {v:?}"))
+            ),
+            format!("this process: {}", v.unwrap_or("unset")),
+            "open a new terminal",
+        ),
+        (u, _) => f(
+            format!(
+                "COMPOSE_CONVERT_WINDOWS_PATHS is {} under HKEY_CURRENT_USER\\Environment, not 1: {lost}",
+                u.map_or("not set".to_owned(), |u| format!("{u:?}"))
+            ),
+            format!("registry: {}", u.unwrap_or("unset")),
+            "`dockvm install` (or `reg import windows\\dockvm-env.reg`), then open a new terminal; or set compose_paths = false under [windows] in the spec",
+        ),
     }
 }
 

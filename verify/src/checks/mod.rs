@@ -25,6 +25,8 @@ pub struct Env {
     pub docker_host: Option<String>,
     pub docker_tls_verify: Option<String>,
     pub docker_cert_path: Option<String>,
+    /// `COMPOSE_CONVERT_WINDOWS_PATHS` (read on Windows only, where compose converts paths).
+    pub compose_convert: Option<String>,
     pub docker_context: Option<String>,
     pub docker_config: Option<Utf8PathBuf>,
     pub home: Option<Utf8PathBuf>,
@@ -52,6 +54,8 @@ pub struct WindowsEnv {
     /// `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` under `HKCU\Environment`, as stored.
     pub user_tls_verify: Option<String>,
     pub user_cert_path: Option<String>,
+    /// `COMPOSE_CONVERT_WINDOWS_PATHS` under `HKCU\Environment`.
+    pub user_compose_convert: Option<String>,
 }
 
 impl WindowsEnv {
@@ -73,6 +77,11 @@ impl WindowsEnv {
             registry_path: expand(&format!("{system};{user}")),
             user_tls_verify: get(Hive::CurrentUser, ENVIRONMENT, "DOCKER_TLS_VERIFY"),
             user_cert_path: get(Hive::CurrentUser, ENVIRONMENT, "DOCKER_CERT_PATH"),
+            user_compose_convert: get(
+                Hive::CurrentUser,
+                ENVIRONMENT,
+                "COMPOSE_CONVERT_WINDOWS_PATHS",
+            ),
         }
     }
 }
@@ -115,6 +124,7 @@ impl Env {
             docker_host: std::env::var("DOCKER_HOST").ok(),
             docker_tls_verify: std::env::var("DOCKER_TLS_VERIFY").ok(),
             docker_cert_path: std::env::var("DOCKER_CERT_PATH").ok(),
+            compose_convert: std::env::var("COMPOSE_CONVERT_WINDOWS_PATHS").ok(),
             docker_context: var("DOCKER_CONTEXT"),
             docker_config: var("DOCKER_CONFIG").map(Utf8PathBuf::from),
             // Windows has no HOME; the docker CLI's config lives under %USERPROFILE% there.

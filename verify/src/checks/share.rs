@@ -4,6 +4,11 @@
 //! but never runs (from a 0-byte image, `dockvm-probe:empty`, imported once and kept). The
 //! daemon's view is a stat through the archive endpoint (HEAD).
 //!
+//! With `windows.compose_paths`, the same probe container also binds the share's compose path
+//! (`/d/projects`, what `docker compose` sends from Windows) at `/probe-compose`: the daemon
+//! must find the probe there too, and a compose path that is missing or leads elsewhere while
+//! the WSL path works is a failure of its own.
+//!
 //! The fast path: one container per share is kept between runs (`dockvm-probe-<vm>-<share>`,
 //! label `dockvm.probe=kept`). A container that never started resolves its bind mount at each
 //! archive call, so a stat through it (about 2 ms) sees the folder the VM's path leads to now.
@@ -34,12 +39,31 @@ pub fn kept_name(spec: &dockvm_spec::Spec, share: &Share) -> String {
     format!("{PROBE_PREFIX}{}-{}", spec.vm.name, share.name)
 }
 const LIMIT: usize = 1024 * 1024;
+/// Where a probe container binds the share's WSL path, and its compose path.
+const TARGET: &str = "/probe";
+const COMPOSE_TARGET: &str = "/probe-compose";
+
+/// A probe container's bind mounts, (VM path, target): the WSL path, then the compose path.
+fn mounts(spec: &dockvm_spec::Spec, share: &Share) -> Vec<(String, &'static str)> {
+    let mut v = vec![(spec.wsl_path(share).into_string(), TARGET)];
+    v.extend(
+        spec.compose_path(share)
+            .map(|c| (c.into_string(), COMPOSE_TARGET)),
+    );
+    v
+}
 
 pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
     let id = CheckId::Share(share.name.to_string());
     let wsl = ctx.local_path(share);
     let deadline = Instant::now() + ctx.timeout;
     let vm_path = ctx.spec.wsl_path(share);
+    let compose = ctx.spec.compose_path(share);
+    let all_mounts = mounts(ctx.spec, share);
+    let and_compose = compose
+        .as_ref()
+        .map(|c| format!(", and at {c} for docker compose from Windows"))
+        .unwrap_or_default();
     let here_name = if ctx.env.windows.is_some() {
         "on Windows"
     } else {
@@ -47,12 +71,12 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
     };
     let expected = if ctx.env.windows.is_some() {
         format!(
-            "{} is the same folder at {vm_path} in the VM",
+            "{} is the same folder at {vm_path} in the VM{and_compose}",
             share.host_path
         )
     } else {
         format!(
-            "{} is the same folder at {wsl} in WSL and in the VM",
+            "{} is the same folder at {wsl} in WSL and in the VM{and_compose}",
             share.host_path
         )
     };
@@ -126,31 +150,42 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
     // The fast path: the kept container's stat of the probe. Beside it, other runs' old probe
     // files in this share go, and (in the first share check of a run) their old containers.
     let kept = kept_name(ctx.spec, share);
+    let is_probe = |r: &Response| {
+        r.status == 200
+            && path_stat(r).is_some_and(|(n, size)| n == file_name && size == token.len() as u64)
+    };
+    let head = |container: &str, target: &str| {
+        http::request(
+            api,
+            "HEAD",
+            &format!("/containers/{container}/archive?path={target}/{file_name}"),
+            None,
+            deadline,
+            LIMIT,
+        )
+    };
     let seen = std::thread::scope(|s| {
         s.spawn(|| ctx.sweep.files(&wsl, &file_name));
         if ctx.sweep.claim() {
             s.spawn(|| ctx.sweep.containers(api, ctx.cleanup, deadline));
         }
-        http::request(
-            api,
-            "HEAD",
-            &format!("/containers/{kept}/archive?path=/probe/{file_name}"),
-            None,
-            deadline,
-            LIMIT,
-        )
-        .is_ok_and(|r| {
-            r.status == 200
-                && path_stat(&r)
-                    .is_some_and(|(n, size)| n == file_name && size == token.len() as u64)
-        })
+        let others: Vec<_> = all_mounts[1..]
+            .iter()
+            .map(|(_, target)| s.spawn(|| head(&kept, target).is_ok_and(|r| is_probe(&r))))
+            .collect();
+        let first = head(&kept, TARGET).is_ok_and(|r| is_probe(&r));
+        others
+            .into_iter()
+            .fold(first, |all, h| h.join().unwrap_or(false) && all)
     });
+    let pass_reason = format!(
+        "{} is the same folder {} and in the VM ({vm_path}){and_compose}: the daemon sees the file written here",
+        share.host_path, here_name
+    );
     if seen {
-        return f(
-            Status::Pass,
-            format!("{} is the same folder {} and in the VM ({vm_path}): the daemon sees the file written here", share.host_path, here_name),
-        )
-        .actual(format!("probe file seen through the kept probe container {kept}"));
+        return f(Status::Pass, pass_reason).actual(format!(
+            "probe file seen through the kept probe container {kept}"
+        ));
     }
 
     if let Err(e) = ensure_image(ctx, api, deadline) {
@@ -165,17 +200,26 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         api: api.clone(),
         name: name.clone(),
     });
-    // The bind source is the path as the VM has it (the link tmpfiles made), on either side.
-    match create(
-        ctx,
-        api,
-        &container_guard,
-        &name,
-        vm_path.as_str(),
-        deadline,
-    ) {
+    // The bind sources are the paths as the VM has them (the links tmpfiles made), on either
+    // side. A missing compose path alone leaves the WSL path to probe, and is reported after.
+    let mut compose_missing = false;
+    let mut result = create(ctx, api, &container_guard, &name, &all_mounts, deadline);
+    if let (Err(Created::SourceMissing(missing)), Some(c)) = (&result, &compose)
+        && missing == c.as_str()
+    {
+        compose_missing = true;
+        result = create(
+            ctx,
+            api,
+            &container_guard,
+            &name,
+            &all_mounts[..1],
+            deadline,
+        );
+    }
+    match result {
         Ok(()) => {}
-        Err(Created::SourceMissing) => {
+        Err(Created::SourceMissing(_)) => {
             return missing_in_vm(
                 ctx,
                 api,
@@ -219,17 +263,52 @@ pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
         Ok(r) => f(Status::Error, format!("looking for the probe: {}", r.status_line)).actual(r.status_line),
         Err(e) => f(Status::Error, format!("looking for the probe: {}", timeout_text(&e, ctx))).actual(e.to_string()),
     };
+    // The WSL path first: when it fails, that is the root cause, whatever compose's path does.
+    if found.status != Status::Pass {
+        return found;
+    }
+    let found = match &compose {
+        None => found,
+        Some(c) if compose_missing => f(
+            Status::Fail,
+            format!("docker compose's path {c} is missing in the VM, though {vm_path} works: the link for compose is missing"),
+        )
+        .actual(format!("{c} missing in the VM"))
+        .hint(format!(
+            "in the VM: install vm/etc/tmpfiles.d/dockvm.conf and `systemd-tmpfiles --create /etc/tmpfiles.d/dockvm.conf` ({c} -> {}); or set compose_paths = false under [windows]",
+            share.vm_mount()
+        )),
+        Some(c) => match head(&name, COMPOSE_TARGET) {
+            Ok(r) if is_probe(&r) => Finding {
+                reason: pass_reason,
+                ..found
+            },
+            Ok(r) if matches!(r.status, 200 | 404) => f(
+                Status::Fail,
+                format!("docker compose's path {c} leads to another folder in the VM than {vm_path}: the file written {here_name} is not in it"),
+            )
+            .actual(format!("probe file not found at {c} by the daemon"))
+            .hint(format!("in the VM, `ls -ld {c}` must show a link to {}; remove what is there and run `systemd-tmpfiles --create /etc/tmpfiles.d/dockvm.conf`", share.vm_mount())),
+            Ok(r) => f(Status::Error, format!("looking for the probe at {c}: {}", r.status_line)).actual(r.status_line),
+            Err(e) => f(Status::Error, format!("looking for the probe at {c}: {}", timeout_text(&e, ctx))).actual(e.to_string()),
+        },
+    };
     if found.status == Status::Pass {
         // The kept container was missing or looks elsewhere: make it anew for the next run.
         // A failure here costs only the fast path of the next run.
-        let _ = renew_kept(api, &kept, vm_path.as_str(), deadline);
+        let _ = renew_kept(api, &kept, &all_mounts, deadline);
     }
     found
 }
 
 /// Removes the kept container of a share if it exists, and creates it anew on `source`. A
 /// concurrent run that created it first (409) is as good.
-fn renew_kept(api: &Endpoint, kept: &str, source: &str, deadline: Instant) -> Result<(), String> {
+fn renew_kept(
+    api: &Endpoint,
+    kept: &str,
+    mounts: &[(String, &str)],
+    deadline: Instant,
+) -> Result<(), String> {
     let gone = http::request(
         api,
         "DELETE",
@@ -242,7 +321,7 @@ fn renew_kept(api: &Endpoint, kept: &str, source: &str, deadline: Instant) -> Re
     if !matches!(gone.status, 200 | 204 | 404) {
         return Err(gone.status_line);
     }
-    let body = container_body(source, KEPT);
+    let body = container_body(mounts, KEPT);
     let r = http::request(
         api,
         "POST",
@@ -259,9 +338,15 @@ fn renew_kept(api: &Endpoint, kept: &str, source: &str, deadline: Instant) -> Re
 }
 
 /// A probe container's create body: the 0-byte image, a command that never runs, no network,
-/// `source` bound read-only at `/probe` (Mounts, not Binds: a missing source is an error, never
-/// a folder the daemon creates).
-fn container_body(source: &str, label: &str) -> Vec<u8> {
+/// each source bound read-only at its target (Mounts, not Binds: a missing source is an error,
+/// never a folder the daemon creates).
+fn container_body(mounts: &[(String, &str)], label: &str) -> Vec<u8> {
+    let mounts: Vec<_> = mounts
+        .iter()
+        .map(|(source, target)| {
+            serde_json::json!({ "Type": "bind", "Source": source, "Target": target, "ReadOnly": true })
+        })
+        .collect();
     let body = serde_json::json!({
         "Image": PROBE_IMAGE,
         "Cmd": ["/dockvm-probe-never-runs"],
@@ -269,7 +354,7 @@ fn container_body(source: &str, label: &str) -> Vec<u8> {
         "NetworkDisabled": true,
         "HostConfig": {
             "NetworkMode": "none",
-            "Mounts": [{ "Type": "bind", "Source": source, "Target": "/probe", "ReadOnly": true }],
+            "Mounts": mounts,
         },
     });
     serde_json::to_vec(&body).expect("JSON")
@@ -314,7 +399,14 @@ fn missing_in_vm(
         api: api.clone(),
         name: name.clone(),
     });
-    let mounted = create(ctx, api, &guard, &name, mount.as_str(), deadline);
+    let mounted = create(
+        ctx,
+        api,
+        &guard,
+        &name,
+        &[(mount.to_string(), TARGET)],
+        deadline,
+    );
     let (reason, hint) = match mounted {
         Ok(()) => (
             format!("path missing in the VM: {wsl} does not exist there, though the share is mounted at {mount}: the link is missing"),
@@ -336,9 +428,13 @@ fn missing_in_vm(
 }
 
 enum Created {
-    SourceMissing,
+    /// The daemon's "bind source path does not exist", with the path it names.
+    SourceMissing(String),
     Other(String),
 }
+
+/// dockerd's words for a bind source that does not exist, followed by `: <path>`.
+const SOURCE_MISSING: &str = "bind source path does not exist";
 
 /// Creates the probe container `name`, keeping `guard` told how far it got.
 fn create(
@@ -346,10 +442,10 @@ fn create(
     api: &Endpoint,
     guard: &Guard<'_>,
     name: &str,
-    source: &str,
+    mounts: &[(String, &str)],
     deadline: Instant,
 ) -> Result<(), Created> {
-    let body = container_body(source, "true");
+    let body = container_body(mounts, "true");
     // From here until the answer, the container may exist: if no answer comes (a timeout),
     // the guard stays "in flight" and removal keeps trying. After an interrupt, nothing is sent.
     guard
@@ -371,8 +467,12 @@ fn create(
     });
     match r.status {
         201 => Ok(()),
-        _ if docker_message(&r).contains("bind source path does not exist") => {
-            Err(Created::SourceMissing)
+        _ if docker_message(&r).contains(SOURCE_MISSING) => {
+            let m = docker_message(&r);
+            let path = m
+                .split_once(SOURCE_MISSING)
+                .map_or("", |(_, p)| p.trim_start_matches(':').trim());
+            Err(Created::SourceMissing(path.to_owned()))
         }
         _ => Err(Created::Other(format!(
             "{} {}",
