@@ -339,9 +339,20 @@ fn wsl_side_keeps_every_byte_it_does_not_own() {
         } else if conf.is_some() {
             assert!(!out.contains("wsl --shutdown"), "{case}: {out}");
         }
+        // The docker context, where the real docker CLI finds it.
+        let ctx = run(Command::new("docker")
+            .env_clear()
+            .env("DOCKER_CONFIG", s.home().join(".docker"))
+            .args(["context", "ls", "--format", "{{.Name}} {{.DockerEndpoint}}"]));
+        assert!(
+            text(&ctx.stdout).contains("dockvm-dev tcp://local.test:2375\n"),
+            "{case}: {}{}",
+            text(&ctx.stdout),
+            text(&ctx.stderr)
+        );
         let snapshot = s.both();
         let out = ok(&s.run("install", "wsl", &[]));
-        assert!(out.ends_with("0 changed, 2 unchanged\n"), "{case}: {out}");
+        assert!(out.ends_with("0 changed, 3 unchanged\n"), "{case}: {out}");
         assert_eq!(s.both(), snapshot, "{case}");
         assert_eq!(code(&s.run("install", "wsl", &["--dry-run"])), 0, "{case}");
         let out = ok(&s.run("uninstall", "wsl", &[]));
@@ -805,8 +816,26 @@ fn tls_wsl_side_places_the_client_files_privately_and_undoes_exactly() {
         ". \"$HOME/.profile\"; cat \"$DOCKER_CERT_PATH/ca.pem\"",
     ]));
     assert_eq!(sh.stdout, fs::read(certs.join("ca.pem")).unwrap());
+    // The docker context's store has the same client files: the real docker CLI lists the
+    // context with its endpoint, and takes its TLS material from the store (no variables).
+    let ctx = run(Command::new("docker")
+        .env_clear()
+        .env("DOCKER_CONFIG", s.home().join(".docker"))
+        .args([
+            "context",
+            "inspect",
+            "dockvm-secure",
+            "--format",
+            "{{.Endpoints.docker.Host}} {{.TLSMaterial.docker}}",
+        ]));
+    assert_eq!(
+        text(&ctx.stdout),
+        "tcp://docker.local.test:2376 [ca.pem cert.pem key.pem]\n",
+        "{}",
+        text(&ctx.stderr)
+    );
     let out2 = ok(&s.run("install", "wsl", &["--certs", certs.as_str()]));
-    assert!(out2.ends_with("0 changed, 5 unchanged\n"), "{out2}");
+    assert!(out2.ends_with("0 changed, 9 unchanged\n"), "{out2}");
 
     let out = ok(&s.run("uninstall", "wsl", &[]));
     assert_eq!(

@@ -162,6 +162,16 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
     // user's "0" comes back on uninstall (the export comparison below).
     let echo = wine.run(&["cmd", "/c", "echo %COMPOSE_CONVERT_WINDOWS_PATHS%"]);
     assert_eq!(text(&echo.stdout).trim(), "1");
+    // The docker context, in the CLI's store under %USERPROFILE%\.docker, as generated.
+    let meta_rel = dockvm_spec::context::meta_rel("win");
+    let meta = wine.drive_c(&format!(
+        r"C:\users\root\.docker\{}",
+        meta_rel.replace('/', "\\")
+    ));
+    assert_eq!(
+        fs::read(&meta).unwrap(),
+        fs::read(dir.join("gen/windows/docker").join(&meta_rel)).unwrap()
+    );
     // Sent and returned (Wine has no Explorer to act on it); a skipped broadcast would fail here.
     assert!(
         out.contains("ran WM_SETTINGCHANGE \"Environment\" broadcast"),
@@ -188,6 +198,10 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
     assert_eq!(wine.export(RUN), run_before);
     assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);
     assert!(!wine.drive_c(&format!(r"{local}\dockvm")).exists());
+    assert!(
+        !wine.drive_c(r"C:\users\root\.docker").exists(),
+        "the context store install created is gone"
+    );
     assert!(!wine.hosts().with_file_name("hosts.dockvm-backup").exists());
 
     // A later edit of Path by the user survives uninstall; only dockvm's entry goes.

@@ -370,6 +370,25 @@ fn healthy_lab_every_check_passes_and_the_docker_cli_agrees() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(String::from_utf8_lossy(&out.stdout), "written on Windows\n");
+        // The docker context install placed: `docker --context dockvm-lab` reaches the VM
+        // without DOCKER_HOST.
+        let ctx = lab.wsl(&[
+            "env",
+            "-u",
+            "DOCKER_HOST",
+            "docker",
+            "--context",
+            "dockvm-lab",
+            "version",
+            "--format",
+            "{{.Server.Os}}",
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&ctx.stdout),
+            "linux\n",
+            "{}",
+            String::from_utf8_lossy(&ctx.stderr)
+        );
         // verify left no container in the VM but the kept one, and no file in the share.
         assert_eq!(lab.containers(false), Vec::<String>::new());
         assert_eq!(lab.containers(true), ["/dockvm-probe-lab-d"]);
@@ -594,6 +613,29 @@ fn tls_lab_passes_the_docker_cli_works_and_renewal_keeps_clients() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(String::from_utf8_lossy(&out.stdout), "written on Windows\n");
+        // The docker context install placed, with its own copy of the client files: no
+        // variables at all, mutual TLS from the context store.
+        let ctx = lab.wsl(&[
+            "env",
+            "-u",
+            "DOCKER_HOST",
+            "-u",
+            "DOCKER_TLS_VERIFY",
+            "-u",
+            "DOCKER_CERT_PATH",
+            "docker",
+            "--context",
+            "dockvm-lab",
+            "version",
+            "--format",
+            "{{.Server.Os}}",
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&ctx.stdout),
+            "linux\n",
+            "{}",
+            String::from_utf8_lossy(&ctx.stderr)
+        );
         let stranger = lab.wsl(&[
             "sh",
             "-c",

@@ -123,8 +123,10 @@ fn load(case: &Case) -> (Spec, Vec<Artifact>) {
 }
 
 /// A plain spec with `n` shares: the reference shape of every file.
-fn plain(n: usize) -> Vec<Artifact> {
-    let mut t = String::from("[vm]\nvmx = 'C:\\v\\v.vmx'\nip = \"10.0.0.2\"\n");
+fn plain(n: usize, automount_root: &str) -> Vec<Artifact> {
+    let mut t = format!(
+        "[vm]\nvmx = 'C:\\v\\v.vmx'\nip = \"10.0.0.2\"\n[wsl]\nautomount_root = \"{automount_root}\"\n"
+    );
     for i in 0..n {
         t.push_str(&format!(
             "[[shares]]\nname = \"s{i}\"\nhost_path = '{}:\\'\n",
@@ -324,9 +326,16 @@ proptest! {
         let (spec, a) = load(&c);
         let env = parse_reg(&get(&a, "windows/dockvm-env.reg"));
         let key = r"HKEY_CURRENT_USER\Environment".to_owned();
-        prop_assert_eq!(env, vec![(key.clone(), "DOCKER_HOST".to_owned(), Some(spec.docker_host()))]);
+        let compose = "COMPOSE_CONVERT_WINDOWS_PATHS".to_owned();
+        let mut want = vec![(key.clone(), "DOCKER_HOST".to_owned(), Some(spec.docker_host()))];
+        let mut gone = vec![(key.clone(), "DOCKER_HOST".to_owned(), None)];
+        if spec.windows.compose_paths {
+            want.push((key.clone(), compose.clone(), Some("1".to_owned())));
+            gone.push((key, compose, None));
+        }
+        prop_assert_eq!(env, want);
         let remove = parse_reg(&get(&a, "windows/dockvm-env-remove.reg"));
-        prop_assert_eq!(remove, vec![(key, "DOCKER_HOST".to_owned(), None)]);
+        prop_assert_eq!(remove, gone);
     }
 
     #[test]
@@ -403,9 +412,19 @@ proptest! {
 
     #[test]
     fn no_value_escapes_its_field(c in case()) {
-        let (_, a) = load(&c);
-        let reference = plain(c.shares);
+        let (spec, a) = load(&c);
+        // The same automount root: with `/`, compose's path is the WSL path (one link, not two).
+        let reference = plain(c.shares, spec.wsl.automount_root.as_str());
         for (got, want) in a.iter().zip(&reference) {
+            if got.path.file_name() == Some("meta.json") {
+                // The docker context: its folder is the SHA-256 of its name, and its JSON (from
+                // serde_json's string encoder) parses back to the name and DOCKER_HOST.
+                prop_assert!(got.path.as_str().contains(&dockvm_spec::context::id(spec.vm.name.as_str())));
+                let v: serde_json::Value = serde_json::from_slice(&got.bytes).unwrap();
+                prop_assert_eq!(v["Name"].as_str().map(str::to_owned), Some(format!("dockvm-{}", spec.vm.name)));
+                prop_assert_eq!(v["Endpoints"]["docker"]["Host"].as_str().map(str::to_owned), Some(spec.docker_host()));
+                continue;
+            }
             prop_assert_eq!(&got.path, &want.path);
             if got.path == "manifest.json" {
                 // JSON from serde_json: values are encoded by construction; check it parses.
@@ -443,12 +462,15 @@ proptest! {
                 found += 1;
             }
         }
-        prop_assert_eq!(found, spec.shares.len());
+        // Each share's WSL path and (compose_paths, the default) compose's form of its folder.
+        prop_assert_eq!(found, spec.shares.iter().map(|s| spec.vm_paths(s).len()).sum::<usize>());
         for s in &spec.shares {
-            let link = d.join("root").join(spec.wsl_path(s).as_str().trim_start_matches('/'));
-            let target = fs::read_link(&link).map_err(|e| TestCaseError::fail(format!("{link}: {e}")))?;
-            let want = s.vm_mount();
-            prop_assert_eq!(target.to_str().unwrap(), want.as_str());
+            for p in spec.vm_paths(s) {
+                let link = d.join("root").join(p.as_str().trim_start_matches('/'));
+                let target = fs::read_link(&link).map_err(|e| TestCaseError::fail(format!("{link}: {e}")))?;
+                let want = s.vm_mount();
+                prop_assert_eq!(target.to_str().unwrap(), want.as_str());
+            }
         }
     }
 

@@ -484,6 +484,73 @@ fn env_cases() {
     }
 }
 
+/// This VM's docker context (`dockvm-t`), made and selected by the real docker CLI in its own
+/// store: without DOCKER_HOST it passes when its endpoint is the spec's, fails when it points
+/// elsewhere; with DOCKER_HOST as well, the same endpoint is no conflict.
+#[test]
+fn env_accepts_this_vm_s_context_instead_of_docker_host() {
+    if !require(have("docker"), "needs the docker CLI (docker.io)") {
+        return;
+    }
+    let want = "tcp://local.test:2375";
+    let store = |host: &str| {
+        let t = tempfile::tempdir().unwrap();
+        let d = utf8_dir(&t);
+        for args in [
+            vec!["context", "create", "dockvm-t", "--docker"],
+            vec!["context", "use", "dockvm-t"],
+        ] {
+            let mut args = args.clone();
+            let h = format!("host={host}");
+            if args[1] == "create" {
+                args.push(&h);
+            }
+            let o = run(std::process::Command::new("docker")
+                .env("DOCKER_CONFIG", &d)
+                .args(&args));
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        (t, d)
+    };
+    let (_ours, ours) = store(want);
+    let (_old, old) = store("tcp://old-vm:2375");
+    let cases: &[(&[(&str, &str)], Case)] = &[
+        (
+            &[("DOCKER_CONFIG", ours.as_str())],
+            Case {
+                what: "this VM's context",
+                status: "pass",
+                says: &[(
+                    "reason",
+                    "DOCKER_HOST is unset, and the docker CLI uses context \"dockvm-t\" (currentContext in",
+                )],
+            },
+        ),
+        (
+            &[("DOCKER_CONFIG", ours.as_str()), ("DOCKER_HOST", want)],
+            Case {
+                what: "this VM's context and DOCKER_HOST",
+                status: "pass",
+                says: &[("reason", "DOCKER_HOST=tcp://local.test:2375")],
+            },
+        ),
+        (
+            &[("DOCKER_CONFIG", old.as_str())],
+            Case {
+                what: "this VM's context, an old endpoint",
+                status: "fail",
+                says: &[(
+                    "reason",
+                    "which points at tcp://old-vm:2375, not tcp://local.test:2375",
+                )],
+            },
+        ),
+    ];
+    for (vars, case) in cases {
+        assert_case(case, &env_check(vars));
+    }
+}
+
 fn profile_check(content: Option<&[u8]>) -> serde_json::Value {
     let home = tempfile::tempdir().unwrap();
     let h = utf8_dir(&home);

@@ -9,7 +9,7 @@ use crate::artifact::{Artifact, Encoding, LineEndings, Side};
 use crate::encode::{self, EncodeError};
 use askama::Template;
 use camino::Utf8PathBuf;
-use dockvm_spec::{Package, Spec, tls};
+use dockvm_spec::{Package, Spec, context, tls};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -153,6 +153,33 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
         }
         .render_to("wsl.conf")?,
     ));
+    // The docker context, for the CLI's store on each side: the same bytes, the CLI's one line
+    // and a final newline (its reader skips it), no secrets (`install --certs` adds the TLS
+    // files).
+    let meta = finish(
+        &context::meta_json(&vm_name, &spec.docker_host()),
+        LineEndings::Lf,
+        Encoding::Utf8,
+    );
+    let meta_rel = context::meta_rel(&vm_name);
+    for (side, dir, target) in [
+        (Side::Wsl, "wsl/docker", format!("~/.docker/{meta_rel}")),
+        (
+            Side::Windows,
+            "windows/docker",
+            format!(r"%USERPROFILE%\.docker\{}", meta_rel.replace('/', "\\")),
+        ),
+    ] {
+        out.push(Artifact {
+            path: Utf8PathBuf::from(format!("{dir}/{meta_rel}")),
+            side,
+            target: Some(target),
+            mode: 0o644,
+            encoding: Encoding::Utf8,
+            line_endings: LineEndings::Lf,
+            bytes: meta.clone(),
+        });
+    }
     let install = Install {
         vm_name: &vm_name,
         listen_url: spec.listen_url(),
@@ -164,6 +191,9 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
         first_link: links[0].sh.clone(),
         links: &links,
         compose: spec.windows.compose_paths,
+        context_name: context::name(&vm_name),
+        context_id: context::id(&vm_name),
+        context_meta: context::meta_rel(&vm_name),
         tls: spec.docker.tls,
         tls_dir: tls::VM_DIR,
         cert_dir_name: spec.cert_dir_name(),
@@ -580,6 +610,9 @@ struct Install<'a> {
     first_link: String,
     links: &'a [Link],
     compose: bool,
+    context_name: String,
+    context_id: String,
+    context_meta: String,
     tls: bool,
     tls_dir: &'static str,
     cert_dir_name: String,

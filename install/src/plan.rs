@@ -612,32 +612,158 @@ fn place_certs(
         body.push(Action::MakePrivateDir(d));
     }
     for (name, bytes) in &src.files {
-        let path = dir.join(name);
-        let logical = p.logical(&path);
-        let cur = read(look, &path)?;
-        if cur.as_deref() == Some(&bytes[..]) {
-            body.push(Action::Unchanged(path.to_string()));
-            continue;
-        }
-        let ours = cur.as_ref().is_some_and(|c| {
-            state
-                .certs
-                .iter()
-                .any(|r| r.path == logical && r.sha256 == sha256(c))
-        });
-        let theirs = cur.is_some() && !ours;
         let mode = if dockvm_spec::tls::is_key(name) {
             0o600
         } else {
             0o644
         };
-        replace(look, body, path, cur, bytes.clone(), mode, theirs);
-        state.certs.retain(|r| r.path != logical);
-        state.certs.push(FileRecord {
-            path: logical,
-            sha256: sha256(bytes),
-        });
-        changed = true;
+        changed |= place_file(look, p, &dir.join(name), bytes, mode, state, body)?;
+    }
+    Ok(changed)
+}
+
+/// Places one file install owns outside the tree's own targets (a TLS file, the docker
+/// context), recorded with the SHA-256 of what it wrote: a file already there that install did
+/// not write is backed up first. Returns whether it changes.
+fn place_file(
+    look: &dyn Look,
+    p: &Places,
+    path: &Utf8Path,
+    bytes: &[u8],
+    mode: u32,
+    state: &mut State,
+    body: &mut Vec<Action>,
+) -> Result<bool> {
+    let logical = p.logical(path);
+    let cur = read(look, path)?;
+    if cur.as_deref() == Some(bytes) {
+        body.push(Action::Unchanged(path.to_string()));
+        return Ok(false);
+    }
+    let ours = cur.as_ref().is_some_and(|c| {
+        state
+            .certs
+            .iter()
+            .any(|r| r.path == logical && r.sha256 == sha256(c))
+    });
+    let theirs = cur.is_some() && !ours;
+    replace(
+        look,
+        body,
+        path.to_owned(),
+        cur,
+        bytes.to_vec(),
+        mode,
+        theirs,
+    );
+    state.certs.retain(|r| r.path != logical);
+    state.certs.push(FileRecord {
+        path: logical,
+        sha256: sha256(bytes),
+    });
+    Ok(true)
+}
+
+/// The docker CLI's config folder of the side: `~/.docker` (WSL), `%USERPROFILE%\.docker`.
+fn docker_config_dir(p: &Places, side: Side) -> Result<Utf8PathBuf> {
+    Ok(match side {
+        Side::Wsl => home(p)?.join(".docker"),
+        _ => p
+            .user_profile
+            .as_ref()
+            .ok_or_else(|| {
+                PlanError::Refused(
+                    "%USERPROFILE% is not set: the docker context goes under it".into(),
+                )
+            })?
+            .join(".docker"),
+    })
+}
+
+/// Plans the folders missing above `path` (0700 when `private`), but those an earlier step
+/// of the plan already makes, and records them for uninstall.
+fn plan_dirs(
+    look: &dyn Look,
+    p: &Places,
+    path: &Utf8Path,
+    private: bool,
+    state: &mut State,
+    body: &mut Vec<Action>,
+) {
+    for d in missing_dirs(look, path) {
+        let planned = body
+            .iter()
+            .any(|a| matches!(a, Action::MakeDir(x) | Action::MakePrivateDir(x) if *x == d));
+        if !planned {
+            state.created_dirs.push(p.logical(&d));
+            body.push(if private {
+                Action::MakePrivateDir(d)
+            } else {
+                Action::MakeDir(d)
+            });
+        }
+    }
+}
+
+/// `base` joined with a `/`-separated relative path, one component at a time (so a Windows
+/// build joins with `\`).
+fn join_rel(base: &Utf8Path, rel: &str) -> Utf8PathBuf {
+    rel.split('/').fold(base.to_owned(), |p, c| p.join(c))
+}
+
+/// Places the side's docker context (`dockvm-<vm>`, the tree's `<side>/docker/` files) in the
+/// CLI's context store, and with TLS and `--certs` the client files in the store's TLS folder
+/// of the context, so `docker --context dockvm-<vm>` needs no variables. Returns whether any
+/// changes. A tree from before contexts has none: nothing to do.
+fn context_step(
+    look: &dyn Look,
+    p: &Places,
+    tree: &Tree,
+    side: Side,
+    state: &mut State,
+    body: &mut Vec<Action>,
+) -> Result<bool> {
+    let prefix = match side {
+        Side::Wsl => "wsl/docker/",
+        Side::Windows => "windows/docker/",
+        Side::Vm => return Ok(false),
+    };
+    let files: Vec<_> = tree
+        .files
+        .iter()
+        .filter(|f| f.rel.starts_with(prefix))
+        .collect();
+    if files.is_empty() {
+        return Ok(false);
+    }
+    let want = dockvm_spec::context::meta_rel(&tree.vm);
+    let base = docker_config_dir(p, side)?;
+    let mut changed = false;
+    for f in files {
+        let rel = &f.rel[prefix.len()..];
+        if rel != want {
+            return Err(PlanError::Refused(format!(
+                "{}: lists {}, not the docker context of VM {} ({prefix}{want}): run `dockvm gen` again to rewrite the tree",
+                tree.dir.join("manifest.json"),
+                f.rel,
+                tree.vm
+            )));
+        }
+        let path = join_rel(&base, rel);
+        plan_dirs(look, p, &path, false, state, body);
+        changed |= place_file(look, p, &path, &f.bytes, 0o644, state, body)?;
+    }
+    if let (Some(_), Some(src)) = (&tree.values.tls, &tree.certs) {
+        let dir = join_rel(&base, &dockvm_spec::context::tls_rel(&tree.vm));
+        plan_dirs(look, p, &dir.join("x"), true, state, body);
+        for (name, bytes) in &src.files {
+            let mode = if dockvm_spec::tls::is_key(name) {
+                0o600
+            } else {
+                0o644
+            };
+            changed |= place_file(look, p, &dir.join(name), bytes, mode, state, body)?;
+        }
     }
     Ok(changed)
 }
@@ -1004,14 +1130,16 @@ fn install_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> 
             "{WSL_CONF} changed: run `wsl --shutdown` in Windows, then open WSL again (WSL reads it only when it starts)"
         )));
     }
-    if tree.values.tls.is_none() {
+    let has_context = tree.files.iter().any(|f| f.rel.starts_with("wsl/docker/"));
+    if tree.values.tls.is_none() && !has_context {
         return Ok(out);
     }
     let state_file = wsl_state_path(p, vm)?;
     let old_state = read(look, &state_file)?;
     let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
     certs_step(look, p, tree, Side::Wsl, &mut state, &mut out)?;
-    if tree.certs.is_none() && old_state.is_none() {
+    context_step(look, p, tree, Side::Wsl, &mut state, &mut out)?;
+    if tree.certs.is_none() && old_state.is_none() && !has_context {
         return Ok(out);
     }
     Ok(with_state(look, p, &state_file, state, old_state, out))
@@ -1259,6 +1387,7 @@ fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Actio
         body.push(Action::Broadcast);
     }
     certs_step(look, p, tree, Side::Windows, &mut state, &mut body)?;
+    context_step(look, p, tree, Side::Windows, &mut state, &mut body)?;
     // The hosts file last: it needs an administrator, and everything else is done without one.
     let hosts = hosts_path(p)?;
     block_edit(

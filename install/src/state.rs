@@ -33,8 +33,9 @@ pub struct State {
     /// `COMPOSE_CONVERT_WINDOWS_PATHS` under `HKCU\Environment` before install.
     #[serde(default, skip_serializing_if = "is_default")]
     pub compose: Recorded,
-    /// The TLS files install placed (`--certs`), each with the SHA-256 of what it wrote:
-    /// uninstall removes a file only while it is still that.
+    /// The files install placed outside the tree's own targets: the TLS files (`--certs`) and
+    /// the docker context, each with the SHA-256 of what it wrote: uninstall removes a file
+    /// only while it is still that. (Named for the first of them, kept for older states.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certs: Vec<FileRecord>,
 }

@@ -6,6 +6,7 @@
 //! and free of quotes and control characters, ...). Validation collects every problem at once,
 //! each as a [`Diagnostic`] naming the file, line, key, bad value and what would be valid.
 
+pub mod context;
 pub mod defaults;
 mod diag;
 mod load;

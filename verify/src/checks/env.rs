@@ -69,6 +69,13 @@ fn compose_variable(ctx: &Ctx<'_>) -> Option<Finding> {
 /// when something is wrong, `None` when all is well.
 fn tls_variables(ctx: &Ctx<'_>) -> Option<Finding> {
     let e = ctx.env;
+    // Without DOCKER_HOST, this VM's context carries the connection and its TLS files
+    // (docker_host judges them); the variables do not apply.
+    if e.docker_host.as_deref().is_none_or(str::is_empty)
+        && current_context(ctx).is_some_and(|(c, _)| our_context(ctx, &c).is_some())
+    {
+        return None;
+    }
     let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
     let profile = ctx.spec.wsl.profile.to_string();
     let where_ = if e.windows.is_some() {
@@ -153,7 +160,38 @@ fn docker_host(ctx: &Ctx<'_>) -> Finding {
     let f = |status, reason: String| {
         Finding::new(CheckId::Env, status, reason).expected(format!("DOCKER_HOST={want}"))
     };
+    let ours = context.as_ref().and_then(|(c, from)| {
+        our_context(ctx, c).map(|(host, tls)| (c.clone(), from.clone(), host, tls))
+    });
     match ctx.env.docker_host.as_deref() {
+        None | Some("") if ours.is_some() => {
+            let (c, from, host, tls) = ours.expect("checked");
+            match host {
+                Some(h) if h == want && (tls || !ctx.spec.docker.tls) => f(
+                    Status::Pass,
+                    format!("DOCKER_HOST is unset, and the docker CLI uses context {c:?} ({from}), this VM's: {want}"),
+                )
+                .actual(format!("context {c} -> {h}")),
+                Some(h) if h == want => f(
+                    Status::Fail,
+                    format!("the docker CLI uses context {c:?} ({from}), but its TLS files are missing from the context store: it would talk to a TLS port without a certificate"),
+                )
+                .actual(format!("context {c}: no ca.pem, cert.pem, key.pem"))
+                .hint("`dockvm install --certs DIR` places them (the folder `dockvm certs` wrote)"),
+                Some(h) => f(
+                    Status::Fail,
+                    format!("the docker CLI uses context {c:?} ({from}), which points at {h}, not {want}"),
+                )
+                .actual(format!("context {c} -> {h}"))
+                .hint("`dockvm install` again with the tree `dockvm gen` writes now (it replaces the context's meta.json)"),
+                None => f(
+                    Status::Fail,
+                    format!("the docker CLI uses context {c:?} ({from}), which is not in the context store"),
+                )
+                .actual(format!("context {c} missing"))
+                .hint("`dockvm install` places it; or set DOCKER_HOST (the profile block)"),
+            }
+        }
         None | Some("") => {
             let elsewhere = context.as_ref().map(|(c, from)| format!("; the docker CLI uses context {c:?} ({from}) instead")).unwrap_or_default();
             f(Status::Fail, format!("DOCKER_HOST is not set{elsewhere}"))
@@ -161,6 +199,10 @@ fn docker_host(ctx: &Ctx<'_>) -> Finding {
                 .hint(format!("add the block of wsl/profile.sh to {profile} and open a new shell (or source it)"))
         }
         Some(v) if v == want => match context {
+            // This VM's context with the same endpoint: DOCKER_HOST overriding it changes nothing.
+            Some(_) if ours.as_ref().is_some_and(|o| o.2.as_deref() == Some(want.as_str())) => {
+                f(Status::Pass, format!("DOCKER_HOST={want}")).actual(v)
+            }
             Some((c, from)) => f(
                 Status::Warn,
                 format!("DOCKER_HOST={want}, and it silently overrides docker context {c:?} ({from})"),
@@ -251,6 +293,38 @@ fn registry(ctx: &Ctx<'_>, w: &WindowsEnv) -> Option<Finding> {
     }
 }
 
+/// The docker CLI's config folder: DOCKER_CONFIG, else `.docker` in the home folder.
+fn config_dir(ctx: &Ctx<'_>) -> Option<Utf8PathBuf> {
+    match (&ctx.env.docker_config, &ctx.env.home) {
+        (Some(d), _) => Some(d.clone()),
+        (None, Some(h)) => Some(h.join(".docker")),
+        (None, None) => None,
+    }
+}
+
+/// When `context` is this VM's (`dockvm-<vm>`): the docker endpoint its metadata in the store
+/// names (`None` when the file is missing or unreadable), and whether the store has its TLS
+/// files. `None` for any other context.
+fn our_context(ctx: &Ctx<'_>, context: &str) -> Option<(Option<String>, bool)> {
+    let vm = ctx.spec.vm.name.as_str();
+    if context != dockvm_spec::context::name(vm) {
+        return None;
+    }
+    let Some(dir) = config_dir(ctx) else {
+        return Some((None, false));
+    };
+    let meta = dir.join(dockvm_spec::context::meta_rel(vm));
+    let host = std::fs::read(&meta)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["Endpoints"]["docker"]["Host"].as_str().map(str::to_owned));
+    let tls = dir.join(dockvm_spec::context::tls_rel(vm));
+    let has_tls = dockvm_spec::tls::CLIENT_FILES
+        .iter()
+        .all(|f| tls.join(f).is_file());
+    Some((host, has_tls))
+}
+
 /// The context the docker CLI would use without DOCKER_HOST, if it is not the default one:
 /// DOCKER_CONTEXT, else `currentContext` in the CLI's config.json.
 fn current_context(ctx: &Ctx<'_>) -> Option<(String, String)> {
@@ -262,12 +336,7 @@ fn current_context(ctx: &Ctx<'_>) -> Option<(String, String)> {
     {
         return Some((c.to_owned(), "DOCKER_CONTEXT".to_owned()));
     }
-    let dir = match (&ctx.env.docker_config, &ctx.env.home) {
-        (Some(d), _) => d.clone(),
-        (None, Some(h)) => h.join(".docker"),
-        (None, None) => return None,
-    };
-    let file: Utf8PathBuf = dir.join("config.json");
+    let file: Utf8PathBuf = config_dir(ctx)?.join("config.json");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
     let c = v.get("currentContext")?.as_str()?;
     (!c.is_empty() && c != "default").then(|| (c.to_owned(), format!("currentContext in {file}")))
