@@ -334,3 +334,39 @@ fn the_drop_in_flags_start_a_real_dockerd_answering_on_the_spec_address() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["Os"], "linux");
 }
+
+/// The docker CLI reads the generated context store as it is in the tree (`DOCKER_CONFIG`
+/// pointing at `wsl/docker`, then `windows/docker`): the context `dockvm-<vm>` with the
+/// spec's endpoint.
+#[test]
+fn the_docker_cli_lists_the_generated_context() {
+    if !require(have("docker"), "needs the docker CLI (docker.io)") {
+        return;
+    }
+    for name in ["default", "docker-io", "non-ascii", "tls"] {
+        let (spec, arts) = example(name);
+        for side in ["wsl", "windows"] {
+            let tmp = tempfile::tempdir().unwrap();
+            let store = utf8_dir(&tmp);
+            let prefix = format!("{side}/docker/");
+            for a in arts.iter().filter(|a| a.path.as_str().starts_with(&prefix)) {
+                let to = store.join(&a.path.as_str()[prefix.len()..]);
+                fs::create_dir_all(to.parent().unwrap()).unwrap();
+                fs::write(&to, &a.bytes).unwrap();
+            }
+            let out = run(Command::new("docker").env("DOCKER_CONFIG", &store).args([
+                "context",
+                "ls",
+                "--format",
+                "{{.Name}} {{.DockerEndpoint}}",
+            ]));
+            let want = format!("dockvm-{} {}\n", spec.vm.name, spec.docker_host());
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains(&want),
+                "{name} {side}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
