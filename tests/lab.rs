@@ -298,6 +298,33 @@ fn check(s: &Scenario) -> Result<(), String> {
     }
 }
 
+/// `docker --context dockvm-lab version` on the WSL side, with none of the variables that
+/// would otherwise carry the connection: the context install placed (and, with TLS, its copy of
+/// the client files in the store) reaches the VM's Linux engine.
+fn assert_context_reaches_the_vm(lab: &Lab) {
+    let ctx = lab.wsl(&[
+        "env",
+        "-u",
+        "DOCKER_HOST",
+        "-u",
+        "DOCKER_TLS_VERIFY",
+        "-u",
+        "DOCKER_CERT_PATH",
+        "docker",
+        "--context",
+        "dockvm-lab",
+        "version",
+        "--format",
+        "{{.Server.Os}}",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&ctx.stdout),
+        "linux\n",
+        "{}",
+        String::from_utf8_lossy(&ctx.stderr)
+    );
+}
+
 fn lab_gone(name: &str) -> bool {
     let netns = String::from_utf8(run(Command::new("ip").args(["netns", "list"])).stdout).unwrap();
     !netns.contains(&format!("dvm-{name}-"))
@@ -372,23 +399,7 @@ fn healthy_lab_every_check_passes_and_the_docker_cli_agrees() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "written on Windows\n");
         // The docker context install placed: `docker --context dockvm-lab` reaches the VM
         // without DOCKER_HOST.
-        let ctx = lab.wsl(&[
-            "env",
-            "-u",
-            "DOCKER_HOST",
-            "docker",
-            "--context",
-            "dockvm-lab",
-            "version",
-            "--format",
-            "{{.Server.Os}}",
-        ]);
-        assert_eq!(
-            String::from_utf8_lossy(&ctx.stdout),
-            "linux\n",
-            "{}",
-            String::from_utf8_lossy(&ctx.stderr)
-        );
+        assert_context_reaches_the_vm(&lab);
         // verify left no container in the VM but the kept one, and no file in the share.
         assert_eq!(lab.containers(false), Vec::<String>::new());
         assert_eq!(lab.containers(true), ["/dockvm-probe-lab-d"]);
@@ -615,27 +626,7 @@ fn tls_lab_passes_the_docker_cli_works_and_renewal_keeps_clients() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "written on Windows\n");
         // The docker context install placed, with its own copy of the client files: no
         // variables at all, mutual TLS from the context store.
-        let ctx = lab.wsl(&[
-            "env",
-            "-u",
-            "DOCKER_HOST",
-            "-u",
-            "DOCKER_TLS_VERIFY",
-            "-u",
-            "DOCKER_CERT_PATH",
-            "docker",
-            "--context",
-            "dockvm-lab",
-            "version",
-            "--format",
-            "{{.Server.Os}}",
-        ]);
-        assert_eq!(
-            String::from_utf8_lossy(&ctx.stdout),
-            "linux\n",
-            "{}",
-            String::from_utf8_lossy(&ctx.stderr)
-        );
+        assert_context_reaches_the_vm(&lab);
         let stranger = lab.wsl(&[
             "sh",
             "-c",

@@ -12,7 +12,7 @@
 use crate::edit;
 use crate::registry::{self, ENVIRONMENT, REG_EXPAND_SZ, REG_SZ, RUN, RegValue};
 use crate::state::{FileRecord, LinkRecord, Recorded, State};
-use crate::tree::{Tree, TreeError};
+use crate::tree::{CertSource, Tree, TreeError};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::io;
 
@@ -399,7 +399,10 @@ fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
                     dir.join(missing)
                 )));
             }
-            place_certs(look, p, tree, &dir, &mut state, &mut body)?
+            match &tree.certs {
+                Some(src) => place_certs(look, p, src, &dir, &mut state, &mut body)?,
+                None => false,
+            }
         }
         None => false,
     };
@@ -598,19 +601,13 @@ fn replace(
 fn place_certs(
     look: &dyn Look,
     p: &Places,
-    tree: &Tree,
+    src: &CertSource,
     dir: &Utf8Path,
     state: &mut State,
     body: &mut Vec<Action>,
 ) -> Result<bool> {
-    let Some(src) = &tree.certs else {
-        return Ok(false);
-    };
+    plan_dirs(look, p, &dir.join("x"), true, state, body);
     let mut changed = false;
-    for d in missing_dirs(look, &dir.join("x")) {
-        state.created_dirs.push(p.logical(&d));
-        body.push(Action::MakePrivateDir(d));
-    }
     for (name, bytes) in &src.files {
         let mode = if dockvm_spec::tls::is_key(name) {
             0o600
@@ -755,15 +752,7 @@ fn context_step(
     }
     if let (Some(_), Some(src)) = (&tree.values.tls, &tree.certs) {
         let dir = join_rel(&base, &dockvm_spec::context::tls_rel(&tree.vm));
-        plan_dirs(look, p, &dir.join("x"), true, state, body);
-        for (name, bytes) in &src.files {
-            let mode = if dockvm_spec::tls::is_key(name) {
-                0o600
-            } else {
-                0o644
-            };
-            changed |= place_file(look, p, &dir.join(name), bytes, mode, state, body)?;
-        }
+        changed |= place_certs(look, p, src, &dir, state, body)?;
     }
     Ok(changed)
 }
@@ -894,8 +883,8 @@ fn certs_step(
     let Some(dir) = tls_dir(tree, p, side)? else {
         return Ok(false);
     };
-    if tree.certs.is_some() {
-        return place_certs(look, p, tree, &dir, state, body);
+    if let Some(src) = &tree.certs {
+        return place_certs(look, p, src, &dir, state, body);
     }
     if !look.exists(&dir.join(dockvm_spec::tls::CA)) {
         body.push(Action::Advice(format!(
