@@ -40,6 +40,7 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
                 exec_start: exec_start(spec),
                 tls: spec.docker.tls,
                 tls_dir: tls::VM_DIR,
+                listen_any: spec.docker.listen.is_unspecified(),
             }
             .render_to("drop-in")?,
         ),
@@ -511,6 +512,8 @@ struct DropIn<'a> {
     exec_start: String,
     tls: bool,
     tls_dir: &'static str,
+    /// `listen = "0.0.0.0"`: every address, so no bind waits for one.
+    listen_any: bool,
 }
 
 #[derive(Template)]

@@ -41,6 +41,44 @@ impl Lab {
         lab
     }
 
+    /// A lab whose VM is a booted guest (`ci/lab/lab up NAME --boot`): systemd as PID 1, the
+    /// stock docker.service; `dockvm install --side vm` ran in it unless `install_vm` is false.
+    pub fn up_booted(name: &'static str, spec: &'static str, install_vm: bool) -> Lab {
+        let mut cmd = Command::new(LAB);
+        cmd.args(["up", name, "--boot"])
+            .env("DOCKVM_BIN", env!("CARGO_BIN_EXE_dockvm"))
+            .env("LAB_SPEC", spec);
+        if !install_vm {
+            cmd.arg("--no-vm-install");
+        }
+        let out = run(&mut cmd);
+        let lab = Lab { name, spec };
+        assert!(
+            out.status.success(),
+            "lab up {name} --boot: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab
+    }
+
+    /// `ci/lab/lab CMD NAME ARGS...` (vm, vm-install, reboot, poweroff, start, restart).
+    pub fn lab(&self, cmd: &str, args: &[&str]) -> std::process::Output {
+        run(Command::new(LAB).args([cmd, self.name]).args(args))
+    }
+
+    /// Like [`Lab::lab`], asserting success; returns standard output.
+    pub fn lab_ok(&self, cmd: &str, args: &[&str]) -> String {
+        let out = self.lab(cmd, args);
+        assert!(
+            out.status.success(),
+            "lab {cmd} {} {args:?}: {}{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Runs a command on the WSL side, after its profile.
     pub fn wsl(&self, args: &[&str]) -> std::process::Output {
         run(Command::new(LAB).args(["wsl", self.name]).args(args))
