@@ -19,7 +19,11 @@ fn artifacts(spec_text: &str) -> (dockvm_spec::Spec, Vec<Artifact>) {
 }
 
 fn example(name: &str) -> (dockvm_spec::Spec, Vec<Artifact>) {
-    artifacts(&fs::read_to_string(format!("examples/{name}.toml")).unwrap())
+    artifacts(&toml_of(name))
+}
+
+fn toml_of(name: &str) -> String {
+    fs::read_to_string(format!("examples/{name}.toml")).unwrap()
 }
 
 fn bytes<'a>(arts: &'a [Artifact], path: &str) -> &'a [u8] {
@@ -181,14 +185,22 @@ fn tmpfiles_never_replaces_an_existing_folder() {
     fs::write(r.join("dockvm.conf"), bytes(&arts, TMPFILES)).unwrap();
     fs::create_dir_all(r.join("root/mnt/d")).unwrap();
     fs::write(r.join("root/mnt/d/keep"), "mine").unwrap();
-    run(Command::new("systemd-tmpfiles")
+    let out = run(Command::new("systemd-tmpfiles")
         .arg("--create")
         .arg(format!("--root={r}/root"))
         .arg(r.join("dockvm.conf")));
+    // systemd-tmpfiles 252 leaves the folder and exits 0: it read the file and chose to keep
+    // the folder (a parse error or a refused line would be non-zero).
+    assert!(
+        out.status.success(),
+        "systemd-tmpfiles: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         fs::read_to_string(r.join("root/mnt/d/keep")).unwrap(),
         "mine"
     );
+    assert!(r.join("root/mnt/d").is_dir() && !r.join("root/mnt/d").is_symlink());
 }
 
 /// Resolves `name` with getent (glibc) in a private mount namespace whose /etc/hosts is `hosts`.
@@ -239,7 +251,8 @@ fn bash_and_dash_sourcing_the_profile_get_exactly_docker_host() {
         }
     }
     for name in ["default", "docker-io", "non-ascii"] {
-        let (spec, arts) = example(name);
+        let (_, arts) = example(name);
+        let want = docker_host_of(&toml_of(name));
         let dir = tempfile::tempdir().unwrap();
         let profile = utf8_dir(&dir).join("profile.sh");
         fs::write(&profile, bytes(&arts, "wsl/profile.sh")).unwrap();
@@ -257,13 +270,13 @@ fn bash_and_dash_sourcing_the_profile_get_exactly_docker_host() {
             );
             assert_eq!(
                 String::from_utf8(out.stdout).unwrap(),
-                spec.docker_host(),
+                want,
                 "{shell} {name}"
             );
             // Exported, not only set: the docker CLI is a child process.
             assert_eq!(
                 String::from_utf8(out.stderr).unwrap(),
-                format!("DOCKER_HOST={}\n", spec.docker_host())
+                format!("DOCKER_HOST={want}\n")
             );
         }
     }
@@ -360,7 +373,11 @@ fn the_docker_cli_lists_the_generated_context() {
                 "--format",
                 "{{.Name}} {{.DockerEndpoint}}",
             ]));
-            let want = format!("dockvm-{} {}\n", spec.vm.name, spec.docker_host());
+            let want = format!(
+                "dockvm-{} {}\n",
+                spec.vm.name,
+                docker_host_of(&toml_of(name))
+            );
             assert!(
                 String::from_utf8_lossy(&out.stdout).contains(&want),
                 "{name} {side}: {}{}",

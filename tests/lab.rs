@@ -233,11 +233,29 @@ const SCENARIOS: &[Scenario] = &[
     },
 ];
 
+/// The checks of `ci/lab/lab.toml` (plain TCP, one share), in the report's order.
+const LAB_CHECKS: &[&str] = &[
+    "vm",
+    "name",
+    "port",
+    "docker-api",
+    "env",
+    "docker-cli",
+    "profile",
+    "share:d",
+];
+
 fn check(s: &Scenario) -> Result<(), String> {
     let lab = Lab::up(s.name, s.faults);
     let (code, report, took) = lab.verify(s.env);
     let checks = report["checks"].as_array().unwrap();
     let mut problems = Vec::new();
+    // Every check of the lab's spec is in the report, in its order: what is not named in the
+    // scenario must pass (or warn), so a check that vanished fails here.
+    let ids: Vec<&str> = checks.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    if ids != LAB_CHECKS {
+        problems.push(format!("checks {ids:?}, expected {LAB_CHECKS:?}"));
+    }
     for c in checks {
         let id = c["id"].as_str().unwrap();
         let (status, reason) = (c["status"].as_str().unwrap(), c["reason"].as_str().unwrap());
@@ -280,9 +298,7 @@ fn check(s: &Scenario) -> Result<(), String> {
             problems.push(format!("{id}: hint {hint:?} lacks {:?}", s.hint));
         }
     }
-    let leftovers: Vec<_> = std::fs::read_dir(format!("{}/windows-d/projects", lab.dir()))
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let (_, leftovers) = lab.leftovers();
     if !leftovers.is_empty() {
         problems.push(format!("probe files left: {leftovers:?}"));
     }
@@ -520,7 +536,8 @@ fn verify_interrupted_at_random_moments_leaves_nothing() {
     let spec = format!("{}/{SPEC}", env!("CARGO_MANIFEST_DIR"));
     let mut moments = Moments::new();
     let first_seed = moments.seed;
-    let (mut handled, started) = (0, Instant::now());
+    let (mut handled, mut landed, started) = (0, 0, Instant::now());
+    let share = format!("{}/windows-d/projects", lab.dir());
     for _ in 0..runs {
         let seed = moments.next();
         let slow = seed.is_multiple_of(3);
@@ -547,15 +564,18 @@ fn verify_interrupted_at_random_moments_leaves_nothing() {
         let window = if slow { 40_000 } else { 8_000 };
         std::thread::sleep(Duration::from_micros((seed >> 8) % window));
         let sig = if seed.is_multiple_of(2) {
-            "-INT"
+            "INT"
         } else {
-            "-TERM"
+            "TERM"
         };
-        let _ = Command::new("kill")
-            .args([sig, &child.id().to_string()])
-            .status();
+        // Landed: the run's probe file existed when the signal came (the process stopped
+        // while the share was looked at).
+        let inside = interrupt_seen(child.id(), sig, || !probe_files(&share).is_empty());
         match wait_at_most(&mut child, Duration::from_secs(20)) {
-            Ok(s) if s.code() == Some(130) => handled += 1,
+            Ok(s) if s.code() == Some(130) => {
+                handled += 1;
+                landed += u64::from(inside);
+            }
             Ok(_) => {}
             Err(threads) => panic!(
                 "verify did not end within 20 s of its interrupt (seed {first_seed}); its threads: {threads}"
@@ -563,11 +583,15 @@ fn verify_interrupted_at_random_moments_leaves_nothing() {
         }
     }
     let took = started.elapsed();
-    eprintln!("{runs} runs, {handled} interrupted with clean-up, {took:?} (seed {first_seed})");
+    eprintln!(
+        "{runs} runs, {handled} interrupted with clean-up, {landed} of them while their probe existed, {took:?} (seed {first_seed})"
+    );
     lab.assert_nothing_left(first_seed);
+    // Only the runs whose probe file existed when the signal came test the promise: see
+    // LANDED_BAR.
     assert!(
-        handled > runs / 3,
-        "too few runs were interrupted mid-way: {handled} of {runs}"
+        landed * 100 >= runs * LANDED_BAR,
+        "too few interrupts landed while a probe existed: {landed} of {runs} (seed {first_seed})"
     );
     assert!(took < Duration::from_secs(120), "{took:?}");
 }
@@ -697,3 +721,7 @@ fn tls_lab_passes_the_docker_cli_works_and_renewal_keeps_clients() {
     }
     assert!(lab_gone("tls"), "the lab was not removed");
 }
+
+/// The soak's bar, in percent of the runs whose interrupt must land while their probe existed:
+/// measured 52 % here (105 of 200), the bar a third of that.
+const LANDED_BAR: u64 = 17;

@@ -354,11 +354,13 @@ fn token_archive(line: &str) -> bool {
         && line.contains("/archive")
 }
 
-/// A proxy in front of dockerd; `seen` turns true when a stalled request arrives.
+/// A proxy in front of dockerd; `seen` turns true when a stalled request arrives, `answered`
+/// when a late create's answer has gone back (the container exists by then).
 fn stalling_proxy(
     upstream: SocketAddr,
     stall: Stall,
     seen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    answered: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -366,6 +368,7 @@ fn stalling_proxy(
         for client in l.incoming().take(64) {
             let Ok(mut client) = client else { continue };
             let seen = seen.clone();
+            let answered = answered.clone();
             std::thread::spawn(move || {
                 let mut head = [0u8; 4096];
                 let n = client.read(&mut head).unwrap_or(0);
@@ -374,6 +377,8 @@ fn stalling_proxy(
                     .next()
                     .unwrap_or("")
                     .to_owned();
+                let late =
+                    matches!(stall, Stall::CreateLate) && line.contains("/containers/create");
                 match stall {
                     Stall::TokenArchive if token_archive(&line) => {
                         seen.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -400,6 +405,9 @@ fn stalling_proxy(
                 let _ = std::io::copy(&mut up, &mut client);
                 // The other thread holds a clone of the client socket: end the answer explicitly.
                 let _ = client.shutdown(std::net::Shutdown::Write);
+                if late {
+                    answered.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
             });
         }
     });
@@ -423,7 +431,9 @@ fn stderr_of(child: &mut std::process::Child) -> String {
 fn interrupt_through(stall: Stall) {
     let (_dockerd, port) = loopback_dockerd(None);
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let proxy = stalling_proxy(api(port), stall, seen.clone());
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let late = matches!(stall, Stall::CreateLate);
+    let proxy = stalling_proxy(api(port), stall, seen.clone(), answered.clone());
     // verify and dockerd share this mount namespace: the share's WSL path is a plain folder.
     let tmp = tempfile::tempdir().unwrap();
     let root = utf8_dir(&tmp);
@@ -477,8 +487,18 @@ fn interrupt_through(stall: Stall) {
         "{err}"
     );
     assert_eq!(probe_files(&share), Vec::<String>::new());
-    // Past the moment a late create lands.
-    std::thread::sleep(Duration::from_millis(2000));
+    // A late create: only once dockerd answered it does the container exist, so wait for
+    // that (the proxy says so), not for a time.
+    if late {
+        let start = Instant::now();
+        while !answered.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the late create was never answered"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     assert_eq!(probe_containers(port), Vec::<String>::new());
 }
 
@@ -635,7 +655,8 @@ fn a_killed_runs_leftovers_are_removed_by_a_later_run_once_old_enough() {
     }
     let (_dockerd, port) = loopback_dockerd(None);
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let proxy = stalling_proxy(api(port), Stall::TokenArchive, seen.clone());
+    let unused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let proxy = stalling_proxy(api(port), Stall::TokenArchive, seen.clone(), unused);
     let tmp = tempfile::tempdir().unwrap();
     let root = utf8_dir(&tmp);
     let share = root.join("d");

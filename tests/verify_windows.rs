@@ -201,8 +201,25 @@ impl WinSide {
     }
 }
 
-/// Asserts each (id, status, phrase of the reason); every other check passes or warns.
+/// Asserts each (id, status, phrase of the reason); every other check passes or warns, and
+/// every check of the lab's spec is there (so one that vanished fails).
 fn expect(report: &serde_json::Value, what: &str, want: &[(&str, &str, &str)]) {
+    let tls = report["spec"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("lab-tls.toml");
+    let mut all = vec!["vm", "name", "port"];
+    if tls {
+        all.push("tls");
+    }
+    all.extend(["docker-api", "env", "docker-cli", "profile", "share:d"]);
+    let ids: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, all, "{what}: the report's checks\n{report:#}");
     for c in report["checks"].as_array().unwrap() {
         let id = c["id"].as_str().unwrap();
         let (status, reason) = (c["status"].as_str().unwrap(), c["reason"].as_str().unwrap());
@@ -516,7 +533,8 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     let from = startup * 9 / 10;
     let mut moments = Moments::new();
     let first_seed = moments.seed;
-    let (mut handled, mut exit_hangs) = (0, 0);
+    let (mut handled, mut landed, mut exit_hangs) = (0, 0, 0);
+    let share = format!("{}/windows-d/projects", w.lab.dir());
     let started = std::time::Instant::now();
     for _ in 0..runs {
         let seed = moments.next();
@@ -527,20 +545,27 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
         let span = (startup * if slow { 6 } else { 3 } / 10).max(1);
         let mut child = spawn(&verify);
         std::thread::sleep(std::time::Duration::from_micros(from + (seed >> 8) % span));
-        let _ = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status();
+        // Landed: the run's probe file existed when the Ctrl-C came (seen while the process
+        // stood still).
+        let inside = interrupt_seen(child.id(), "INT", || !probe_files(&share).is_empty());
         match wait_at_most(&mut child, std::time::Duration::from_secs(5)) {
-            Ok(s) if s.code() == Some(130) => handled += 1,
+            Ok(s) if s.code() == Some(130) => {
+                handled += 1;
+                landed += u64::from(inside);
+            }
             Ok(_) => {}
             // Wine 8: a Ctrl-C that comes as the process exits can leave it in ExitProcess for
-            // ever (one thread, asleep on a futex; about 1 run in 200 of a short verify, never
-            // with a program that has no console handler). Killed, counted, and bounded below;
-            // what the run created must still be gone.
+            // ever (about 1 run in 200 of a short verify, never with a program that has no
+            // console handler). Forgiven only when it is that: a single thread left (exit has
+            // ended every other one, the handler's included), asleep on a futex, and nothing of
+            // the run left in the share (its clean-up was over). Killed and counted; bounded
+            // below.
             Err(threads) => {
+                let single = !threads.contains("; ");
                 assert!(
-                    threads.contains("futex"),
-                    "dockvm.exe hung otherwise: {threads} (seed {first_seed})"
+                    single && threads.contains("futex") && probe_files(&share).is_empty(),
+                    "dockvm.exe hung, and not in Wine's exit: threads {threads}, probe files {:?} (seed {first_seed})",
+                    probe_files(&share)
                 );
                 exit_hangs += 1;
             }
@@ -548,15 +573,14 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     }
     let took = started.elapsed();
     eprintln!(
-        "{runs} runs (start-up {startup} us, whole {whole} us), {handled} ended by the handler, {exit_hangs} stuck in Wine's exit, {took:?} (seed {first_seed})"
+        "{runs} runs (start-up {startup} us, whole {whole} us), {handled} ended by the handler, {landed} of them while their probe existed, {exit_hangs} stuck in Wine's exit, {took:?} (seed {first_seed})"
     );
     w.lab.assert_nothing_left(first_seed);
-    // The bar proves that the moments land inside verify's work, which is a few ms after a
-    // start-up of about 100 ms whose length varies from run to run (here 88 to 92 of 200
-    // landed; a cold machine lands fewer).
+    // Only the runs whose probe existed when the Ctrl-C came test the promise: see
+    // WIN_LANDED_BAR.
     assert!(
-        handled > runs / 8,
-        "too few runs were interrupted: {handled} of {runs}"
+        landed * 100 >= runs * WIN_LANDED_BAR,
+        "too few Ctrl-Cs landed while a probe existed: {landed} of {runs} (seed {first_seed})"
     );
     assert!(
         exit_hangs * 100 <= runs * 3,
@@ -596,3 +620,7 @@ fn dockvm_exe_verify_under_wine_with_mutual_tls() {
         "{reason}"
     );
 }
+
+/// The soak's bar, in percent of the runs whose Ctrl-C must land while their probe existed:
+/// measured 43 % here (86 of 200, start-up 142 ms), the bar a third of that.
+const WIN_LANDED_BAR: u64 = 14;

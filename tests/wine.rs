@@ -50,7 +50,7 @@ fn reg_files_import_with_wine_regedit_and_read_back() {
         return;
     }
     let wine = Wine::new();
-    let (spec, arts) = render(SPEC);
+    let (_, arts) = render(SPEC);
     let dir = wine.dir.join("out");
     fs::create_dir_all(&dir).unwrap();
     for a in &arts {
@@ -71,7 +71,7 @@ fn reg_files_import_with_wine_regedit_and_read_back() {
         .find(|l| l.contains("DOCKER_HOST"))
         .unwrap_or_else(|| panic!("not imported:\n{got}"));
     let fields: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(fields, ["DOCKER_HOST", "REG_SZ", &spec.docker_host()]);
+    assert_eq!(fields, ["DOCKER_HOST", "REG_SZ", &docker_host_of(SPEC)]);
     let remove = wine.run(&[
         "regedit",
         "/S",
@@ -199,7 +199,7 @@ fn tls_reg_files_set_and_remove_the_three_variables() {
     let wine = Wine::new();
     let text =
         fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tls.toml")).unwrap();
-    let (spec, arts) = render(&text);
+    let (_, arts) = render(&text);
     let dir = wine.dir.join("out");
     fs::create_dir_all(&dir).unwrap();
     for a in &arts {
@@ -222,7 +222,7 @@ fn tls_reg_files_set_and_remove_the_three_variables() {
     assert!(import.status.success());
     assert_eq!(
         query("DOCKER_HOST").unwrap(),
-        ["DOCKER_HOST", "REG_SZ", &spec.docker_host()]
+        ["DOCKER_HOST", "REG_SZ", &docker_host_of(&text)]
     );
     assert_eq!(
         query("DOCKER_TLS_VERIFY").unwrap(),

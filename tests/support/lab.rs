@@ -134,9 +134,12 @@ impl Lab {
     /// What verify may have left: the VM's containers but the kept probe containers (their
     /// names, empty when none) and the names in the shared folder.
     pub fn leftovers(&self) -> (Vec<String>, Vec<std::ffi::OsString>) {
-        let files = std::fs::read_dir(format!("{}/windows-d/projects", self.dir()))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
-            .unwrap_or_default();
+        // A share folder that is missing or moved must fail, not read as "nothing left".
+        let share = format!("{}/windows-d/projects", self.dir());
+        let files = std::fs::read_dir(&share)
+            .unwrap_or_else(|e| panic!("{}: the share folder {share}: {e}", self.name))
+            .map(|e| e.expect("a folder entry").file_name())
+            .collect();
         (self.containers(false), files)
     }
 

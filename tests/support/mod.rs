@@ -25,7 +25,39 @@ pub fn require(ok: bool, why: &str) -> bool {
     }
     assert!(!is_ci(), "CI=true, and this test cannot run: {why}");
     eprintln!("SKIP: {why}");
+    record_skip(why);
     false
+}
+
+/// Appends `<test binary> <test name>\t<why>` to the file `DOCKVM_SKIP_LOG` names (ci/test
+/// sets it and counts the skipped tests from it: libtest captures a passing test's stderr and
+/// counts a test that returned early as passed). One `O_APPEND` write a line, so concurrent
+/// tests never interleave.
+fn record_skip(why: &str) {
+    let Some(log) = std::env::var_os("DOCKVM_SKIP_LOG") else {
+        return;
+    };
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|s| {
+            s.rsplit_once('-')
+                .map_or(s.clone(), |(name, _hash)| name.to_owned())
+        })
+        .unwrap_or_default();
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("(unnamed)")
+        .to_owned();
+    let line = format!("{binary} {test}\t{}\n", why.replace(['\n', '\t'], " "));
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        panic!("cannot record the skip in {log:?}: {e}");
+    }
 }
 
 pub fn is_root() -> bool {
@@ -151,6 +183,91 @@ pub fn wait_at_most(
     let _ = child.kill();
     let _ = child.wait();
     Err(threads)
+}
+
+/// Sends `sig` (`INT`, `TERM`) to `pid` at a moment the soak can see: the process is stopped
+/// (SIGSTOP) first, `landed` looks at what exists then (a probe file, an install's output)
+/// while nothing moves, and only then is the signal sent and the process continued. Returns
+/// what `landed` said: whether the interrupt came inside the work under test. A process that
+/// already ended (or never stops) gives `false` without a look.
+pub fn interrupt_seen(pid: u32, sig: &str, landed: impl FnOnce() -> bool) -> bool {
+    let kill = |s: &str| {
+        let _ = Command::new("kill")
+            .args([&format!("-{s}"), &pid.to_string()])
+            .status();
+    };
+    kill("STOP");
+    // Stopped when every thread is (state T); a zombie or a gone process is not looked at.
+    let state = |t: &std::fs::DirEntry| {
+        std::fs::read_to_string(t.path().join("stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, r)| r.chars().next()))
+            .flatten()
+    };
+    let start = Instant::now();
+    let stopped = loop {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            break false;
+        };
+        let states: Vec<_> = tasks.flatten().map(|t| state(&t)).collect();
+        if states.iter().any(|s| *s == Some('Z') || s.is_none()) || states.is_empty() {
+            break false;
+        }
+        if states.iter().all(|s| *s == Some('T')) {
+            break true;
+        }
+        if start.elapsed() > Duration::from_secs(2) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    let seen = stopped && landed();
+    kill(sig);
+    kill("CONT");
+    seen
+}
+
+/// Names in `dir` that start with `.dockvm-probe-`: a verify run's probe files.
+pub fn probe_files(dir: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("the share folder {dir}: {e}"))
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".dockvm-probe-"))
+        .collect()
+}
+
+/// DOCKER_HOST as a spec's TOML text says it, read by a model independent of dockvm's loader:
+/// `tcp://<[vm] hostname>:<[docker] port>`, the hostname `local.test` and the port 2375 (2376
+/// with `tls = true`) when absent. Takes the simple `key = value` lines the examples use.
+pub fn docker_host_of(toml_text: &str) -> String {
+    let (mut table, mut hostname, mut port, mut tls) = (String::new(), None, None, false);
+    for line in toml_text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            table = line.trim_matches(['[', ']']).to_owned();
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value
+            .split('#')
+            .next()
+            .unwrap()
+            .trim()
+            .trim_matches(['"', '\'']);
+        match (table.as_str(), key.trim()) {
+            ("vm", "hostname") => hostname = Some(value.to_owned()),
+            ("docker", "port") => port = Some(value.to_owned()),
+            ("docker", "tls") => tls = value == "true",
+            _ => {}
+        }
+    }
+    let port = port.unwrap_or_else(|| if tls { "2376" } else { "2375" }.to_owned());
+    format!(
+        "tcp://{}:{port}",
+        hostname.as_deref().unwrap_or("local.test")
+    )
 }
 
 /// How many runs a soak makes: `DOCKVM_SOAK_RUNS`, else `default`.
