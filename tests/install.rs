@@ -532,6 +532,7 @@ fn the_side_is_never_guessed_outside_wsl() {
         "{}",
         text(&out.stderr)
     );
+    let before = s.both();
     let out = s.run("install", "windows", &[]);
     assert_eq!(code(&out), 2);
     assert!(
@@ -539,6 +540,7 @@ fn the_side_is_never_guessed_outside_wsl() {
         "{}",
         text(&out.stderr)
     );
+    assert_eq!(s.both(), before, "the refusal changed something");
 }
 
 #[test]
