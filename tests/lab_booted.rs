@@ -100,35 +100,15 @@ fn wait_verify_passes(lab: &Lab, within: Duration, when: &str) {
     }
 }
 
-/// A busybox image without a registry, imported by the WSL side's docker CLI: Debian's
-/// busybox-static as /bin/busybox, with the links the test runs.
+/// A busybox image without a registry, imported by the WSL side's docker CLI.
 fn import_busybox(lab: &Lab) {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("rootfs");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    let busybox = which("busybox");
-    std::fs::copy(&busybox, root.join("bin/busybox")).unwrap();
-    for l in ["sh", "httpd", "cat", "sleep"] {
-        std::os::unix::fs::symlink("busybox", root.join("bin").join(l)).unwrap();
-    }
-    let tar = format!("{}/busybox.tar", lab.dir());
-    let out = run(Command::new("tar").args(["-C", root.to_str().unwrap(), "-cf", &tar, "."]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let tar = lab.busybox_tar();
     let out = lab.wsl(&["sh", "-c", &format!("docker import - lab-busybox < {tar}")]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn which(prog: &str) -> String {
-    let out = run(Command::new("sh").args(["-c", &format!("command -v {prog}")]));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// The lines of an install's output that say it ran or skipped a command.

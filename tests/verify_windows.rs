@@ -1,7 +1,7 @@
 //! `dockvm.exe verify` under Wine 8, on the lab's WSL side (its network and mount namespaces),
 //! so the .exe reaches the lab VM's real dockerd. The Wine prefix is the Windows side: `D:` is
 //! the folder the lab shares (`dosdevices/d:`), `HKCU\Environment` holds DOCKER_HOST and the
-//! user Path (`wine reg add`), `C:\Program Files\Docker\docker.exe` exists (never run), and
+//! user Path (`wine reg add`), `C:\Program Files\Docker\docker.exe` is the real Windows docker CLI (`ci/docker-exe/build`), and
 //! vmrun.exe is a mingw-built stand-in (tests/fixtures/vmrun-answers.c) answering `list` and
 //! `getGuestIPAddress` from files the test writes.
 //!
@@ -14,192 +14,13 @@
 
 mod support;
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use std::fs;
 use std::process::Command;
 use support::lab::*;
 use support::wine::*;
+use support::winside::*;
 use support::*;
-
-/// A lab with a Windows side: a Wine prefix set up as a user's Windows with the setup done.
-struct WinSide {
-    lab: Lab,
-    prefix: Utf8PathBuf,
-    exe: Utf8PathBuf,
-}
-
-/// What these tests need: the lab's programs, Wine and mingw-w64.
-const NEEDS: &[&str] = &[
-    "ip",
-    "nsenter",
-    "unshare",
-    "systemd-tmpfiles",
-    "curl",
-    WINE,
-    MINGW,
-];
-
-const VMRUN: &str = r"C:\Program Files (x86)\VMware\VMware Workstation";
-const DOCKER_DIR: &str = r"C:\Program Files\Docker";
-
-impl WinSide {
-    fn up(name: &'static str, faults: &[&str]) -> WinSide {
-        WinSide::up_with(name, faults, SPEC)
-    }
-
-    fn up_with(name: &'static str, faults: &[&str], spec: &'static str) -> WinSide {
-        let exe = dockvm_exe();
-        let lab = Lab::up_with(name, faults, spec);
-        let prefix = Utf8PathBuf::from(format!("{}/wine", lab.dir()));
-        fs::create_dir_all(&prefix).unwrap();
-        let w = WinSide { lab, prefix, exe };
-        let boot = w.wine(&["wineboot", "-i"]);
-        assert!(
-            boot.status.success(),
-            "wineboot: {}",
-            String::from_utf8_lossy(&boot.stderr)
-        );
-        // D: is the folder the lab shares with its VM.
-        let d = w.prefix.join("dosdevices/d:");
-        let _ = fs::remove_file(&d);
-        std::os::unix::fs::symlink(format!("{}/windows-d", w.lab.dir()), &d).unwrap();
-        // vmrun.exe answering from files; a docker.exe where docker_dir says.
-        let vmrun_dir = w.drive_c(VMRUN);
-        fs::create_dir_all(&vmrun_dir).unwrap();
-        let cc = run(Command::new(MINGW).args([
-            "-municode",
-            "-O2",
-            "-o",
-            vmrun_dir.join("vmrun.exe").as_str(),
-            "tests/fixtures/vmrun-answers.c",
-        ]));
-        assert!(
-            cc.status.success(),
-            "{}",
-            String::from_utf8_lossy(&cc.stderr)
-        );
-        w.vmrun_says(&[r"D:\vmware\lab\lab.vmx"], "198.18.0.2");
-        let docker = w.drive_c(DOCKER_DIR);
-        fs::create_dir_all(&docker).unwrap();
-        fs::copy(vmrun_dir.join("vmrun.exe"), docker.join("docker.exe")).unwrap();
-        // The Windows hosts file with the generated block, as `dockvm install` leaves it.
-        let block = fs::read(format!("{}/generated/windows/hosts.txt", w.lab.dir())).unwrap();
-        fs::write(
-            w.drive_c(r"C:\windows\system32\drivers\etc\hosts"),
-            [b"127.0.0.1 localhost\r\n" as &[u8], &block].concat(),
-        )
-        .unwrap();
-        w.reg_add("Path", "REG_EXPAND_SZ", DOCKER_DIR);
-        w.reg_add("COMPOSE_CONVERT_WINDOWS_PATHS", "REG_SZ", "1");
-        if spec == TLS_SPEC {
-            // As `dockvm.exe install --certs` leaves it: the client files under %USERPROFILE%
-            // and the three variables.
-            w.reg_add("DOCKER_HOST", "REG_SZ", "tcp://local.test:2376");
-            w.reg_add("DOCKER_TLS_VERIFY", "REG_SZ", "1");
-            w.reg_add(
-                "DOCKER_CERT_PATH",
-                "REG_EXPAND_SZ",
-                r"%USERPROFILE%\.docker\dockvm-lab",
-            );
-            let dir = w.drive_c(r"C:\users\root\.docker\dockvm-lab");
-            fs::create_dir_all(&dir).unwrap();
-            for f in ["ca.pem", "cert.pem", "key.pem"] {
-                fs::copy(format!("{}/certs/{f}", w.lab.dir()), dir.join(f)).unwrap();
-            }
-        } else {
-            w.reg_add("DOCKER_HOST", "REG_SZ", "tcp://local.test:2375");
-        }
-        w
-    }
-
-    fn drive_c(&self, windows_path: &str) -> Utf8PathBuf {
-        self.prefix
-            .join("drive_c")
-            .join(windows_path.trim_start_matches(r"C:\").replace('\\', "/"))
-    }
-
-    /// What vmrun answers: the running .vmx files, and the guest's address.
-    fn vmrun_says(&self, running: &[&str], ip: &str) {
-        let dir = self.drive_c(VMRUN);
-        fs::write(dir.join("running"), running.join("\r\n")).unwrap();
-        fs::write(dir.join("ip"), ip).unwrap();
-    }
-
-    /// A Wine program on the lab's WSL side, with this prefix.
-    fn wine(&self, args: &[&str]) -> std::process::Output {
-        // The lab's WSL profile exports DOCKER_HOST; a Windows terminal gets its environment
-        // from the registry, never from WSL, and Wine would pass the Unix one on.
-        let mut all = vec![
-            "env".to_owned(),
-            "-u".to_owned(),
-            "DOCKER_HOST".to_owned(),
-            "-u".to_owned(),
-            "DOCKER_TLS_VERIFY".to_owned(),
-            "-u".to_owned(),
-            "DOCKER_CERT_PATH".to_owned(),
-            "-u".to_owned(),
-            "COMPOSE_CONVERT_WINDOWS_PATHS".to_owned(),
-            format!("WINEPREFIX={}", self.prefix),
-            "WINEDEBUG=-all".to_owned(),
-            "WINEDLLOVERRIDES=mscoree,mshtml=".to_owned(),
-            WINE.to_owned(),
-        ];
-        all.extend(args.iter().map(|a| (*a).to_owned()));
-        let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        self.lab.wsl_files(&all)
-    }
-
-    fn reg_add(&self, name: &str, kind: &str, data: &str) {
-        let o = self.wine(&[
-            "reg",
-            "add",
-            r"HKCU\Environment",
-            "/v",
-            name,
-            "/t",
-            kind,
-            "/d",
-            data,
-            "/f",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-
-    fn reg_delete(&self, name: &str) {
-        let o = self.wine(&["reg", "delete", r"HKCU\Environment", "/v", name, "/f"]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-
-    /// `dockvm.exe verify --format json`, through `cmd /c` with the words `before` run first in
-    /// the same cmd (so a `reg add` there reaches new terminals but not this one). The words
-    /// go to cmd one by one (Wine quotes each that needs it); `&` among them chains.
-    fn verify(&self, before: &[&str]) -> (i32, serde_json::Value) {
-        let spec = Wine::win(&Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join(self.lab.spec));
-        let exe = Wine::win(&self.exe);
-        let mut args = vec!["cmd", "/c"];
-        args.extend_from_slice(before);
-        args.extend_from_slice(&[
-            &exe,
-            "verify",
-            "--format",
-            "json",
-            "--timeout",
-            "2s",
-            "--spec",
-            &spec,
-        ]);
-        let out = self.wine(&args);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let json = text.find('{').map(|i| &text[i..]).unwrap_or("");
-        let report = serde_json::from_str(json).unwrap_or_else(|e| {
-            panic!(
-                "no JSON ({e}):\n{text}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (out.status.code().unwrap_or(-1), report)
-    }
-}
 
 /// Asserts each (id, status, phrase of the reason); every other check passes or warns, and
 /// every check of the lab's spec is there (so one that vanished fails).
@@ -239,7 +60,7 @@ fn expect(report: &serde_json::Value, what: &str, want: &[(&str, &str, &str)]) {
 
 #[test]
 fn dockvm_exe_verify_under_wine_against_the_lab() {
-    if !require_root_and(NEEDS) {
+    if !windows_side_can_run() {
         return;
     }
     let w = WinSide::up("win", &[]);
@@ -418,7 +239,9 @@ fn dockvm_exe_verify_under_wine_against_the_lab() {
         )],
     );
     assert_eq!(code, 0);
-    fs::remove_file(w.drive_c(VMRUN).join("vmrun.exe")).unwrap();
+    let vmrun = w.drive_c(VMRUN).join("vmrun.exe");
+    let kept = w.drive_c(VMRUN).join("vmrun.exe.kept");
+    fs::rename(&vmrun, &kept).unwrap();
     let (code, r) = w.verify(&[]);
     expect(
         &r,
@@ -433,8 +256,7 @@ fn dockvm_exe_verify_under_wine_against_the_lab() {
 
     // The VM is off: vmrun lists another VM only, and the VM's dockerd is stopped. One root
     // cause, not a timeout: vm fails and everything after it is skipped.
-    let vmrun = w.drive_c(VMRUN).join("vmrun.exe");
-    fs::copy(w.drive_c(DOCKER_DIR).join("docker.exe"), &vmrun).unwrap();
+    fs::rename(&kept, &vmrun).unwrap();
     let pid = fs::read_to_string(format!("{}/vm/dockerd.pid", w.lab.dir())).unwrap();
     assert!(
         run(Command::new("kill").args(["-TERM", pid.trim()]))
@@ -464,7 +286,7 @@ fn dockvm_exe_verify_under_wine_against_the_lab() {
 
 #[test]
 fn dockvm_exe_verify_under_wine_sees_a_stale_share() {
-    if !require_root_and(NEEDS) {
+    if !windows_side_can_run() {
         return;
     }
     let w = WinSide::up("winstale", &["share-stale"]);
@@ -488,7 +310,7 @@ fn dockvm_exe_verify_under_wine_sees_a_stale_share() {
 /// bounded: a run Wine leaves stuck in its exit is killed and counted (see below).
 #[test]
 fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
-    if !require_root_and(NEEDS) {
+    if !windows_side_can_run() {
         return;
     }
     let w = WinSide::up("winsoak", &[]);
@@ -594,7 +416,7 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
 /// terminals, `env` says so.
 #[test]
 fn dockvm_exe_verify_under_wine_with_mutual_tls() {
-    if !require_root_and(NEEDS) || !require(have("openssl"), "needs openssl") {
+    if !windows_side_can_run() || !require(have("openssl"), "needs openssl") {
         return;
     }
     let w = WinSide::up_with("wintls", &[], TLS_SPEC);

@@ -127,6 +127,29 @@ impl Lab {
         );
     }
 
+    /// A tar of a busybox root for `docker import` (no registry here): Debian's
+    /// busybox-static as /bin/busybox, with links for sh, httpd, cat and sleep. Written in the
+    /// lab's folder; returns its path.
+    pub fn busybox_tar(&self) -> String {
+        let root = format!("{}/busybox-root", self.dir());
+        std::fs::create_dir_all(format!("{root}/bin")).unwrap();
+        let which = run(Command::new("sh").args(["-c", "command -v busybox"]));
+        let busybox = String::from_utf8_lossy(&which.stdout).trim().to_owned();
+        assert!(!busybox.is_empty(), "busybox (busybox-static) is missing");
+        std::fs::copy(&busybox, format!("{root}/bin/busybox")).unwrap();
+        for l in ["sh", "httpd", "cat", "sleep"] {
+            let _ = std::os::unix::fs::symlink("busybox", format!("{root}/bin/{l}"));
+        }
+        let tar = format!("{}/busybox.tar", self.dir());
+        let out = run(Command::new("tar").args(["-C", &root, "-cf", &tar, "."]));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tar
+    }
+
     pub fn dir(&self) -> String {
         format!("/tmp/dockvm-lab/{}", self.name)
     }
@@ -134,13 +157,17 @@ impl Lab {
     /// What verify may have left: the VM's containers but the kept probe containers (their
     /// names, empty when none) and the names in the shared folder.
     pub fn leftovers(&self) -> (Vec<String>, Vec<std::ffi::OsString>) {
-        // A share folder that is missing or moved must fail, not read as "nothing left".
+        (self.containers(false), self.share_files())
+    }
+
+    /// The names in the shared folder. A share folder that is missing or moved fails, rather
+    /// than reading as "nothing left".
+    pub fn share_files(&self) -> Vec<std::ffi::OsString> {
         let share = format!("{}/windows-d/projects", self.dir());
-        let files = std::fs::read_dir(&share)
+        std::fs::read_dir(&share)
             .unwrap_or_else(|e| panic!("{}: the share folder {share}: {e}", self.name))
             .map(|e| e.expect("a folder entry").file_name())
-            .collect();
-        (self.containers(false), files)
+            .collect()
     }
 
     /// Removes the share's kept probe container, so that the next verify takes the slow path.

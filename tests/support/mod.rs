@@ -5,6 +5,7 @@
 
 pub mod lab;
 pub mod wine;
+pub mod winside;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use std::io::{Read as _, Write as _};
