@@ -10,7 +10,6 @@
 pub mod checks;
 pub mod clean;
 pub mod cleanup;
-pub mod command;
 pub mod finding;
 pub mod http;
 pub mod report;

@@ -1,31 +1,21 @@
-//! Running a program with a deadline (vmrun can block while a VM boots): its output is
-//! captured through files, not pipes, so a helper it leaves behind (a Windows program reached
-//! through WSL interop may) cannot hold the check past its deadline; at the deadline the
-//! program is killed.
+//! Running vmrun with a deadline: its output is captured through files, not pipes, so a helper
+//! it leaves behind (a Windows program reached through WSL interop may) cannot hold the call
+//! past its deadline; at the deadline it is killed.
 
+use crate::VmrunError;
 use camino::Utf8Path;
 use std::io::{Read as _, Seek as _};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("cannot start {0}: {1}")]
-    Start(String, std::io::Error),
-    #[error("{0} did not answer within {1}")]
-    Timeout(String, String),
-    #[error("cannot read the output of {0}: {1}")]
-    Io(String, std::io::Error),
-}
-
-/// Runs `program args` with no input, waiting at most `deadline`.
-pub fn run(program: &Utf8Path, args: &[&str], deadline: Duration) -> Result<Output, RunError> {
-    let what = format!(
-        "{} {}",
-        program.file_name().unwrap_or(program.as_str()),
-        args.join(" ")
-    );
-    let io = |e| RunError::Io(what.clone(), e);
+/// Runs `program args` with no input, waiting at most `deadline`; `what` names it in errors.
+pub fn run(
+    program: &Utf8Path,
+    args: &[&str],
+    deadline: Duration,
+    what: &str,
+) -> Result<Output, VmrunError> {
+    let io = |e| VmrunError::Io(what.to_owned(), e);
     let out = tempfile::tempfile().map_err(io)?;
     let err = tempfile::tempfile().map_err(io)?;
     let start = Instant::now();
@@ -35,7 +25,7 @@ pub fn run(program: &Utf8Path, args: &[&str], deadline: Duration) -> Result<Outp
         .stdout(out.try_clone().map_err(io)?)
         .stderr(err.try_clone().map_err(io)?)
         .spawn()
-        .map_err(|e| RunError::Start(program.to_string(), e))?;
+        .map_err(|e| VmrunError::Start(program.to_string(), e))?;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(io)? {
             break s;
@@ -43,7 +33,10 @@ pub fn run(program: &Utf8Path, args: &[&str], deadline: Duration) -> Result<Outp
         if start.elapsed() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(RunError::Timeout(what, crate::checks::human(deadline)));
+            return Err(VmrunError::Timeout {
+                what: what.to_owned(),
+                after: deadline,
+            });
         }
         std::thread::sleep(Duration::from_millis(2));
     };
