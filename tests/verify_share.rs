@@ -843,7 +843,7 @@ fn the_sweep_spares_the_run_s_own_container_and_the_kept_ones() {
     );
     create(&ours);
     create(&theirs);
-    let ep = dockvm_verify::http::Endpoint::plain(api(port));
+    let ep = dockvm_engine::Endpoint::plain(api(port));
     let registry = Registry::default();
     let guard = registry.guard(Item::Container {
         api: ep.clone(),

@@ -4,8 +4,8 @@
 
 use crate::checks::share::{PROBE_IMAGE, PROBE_PREFIX};
 use crate::checks::{self, Env};
-use crate::http::{self, Endpoint};
 use camino::{Utf8Path, Utf8PathBuf};
+use dockvm_engine::{Endpoint, EngineError, Removed};
 use dockvm_spec::Spec;
 use std::time::{Duration, Instant};
 
@@ -53,36 +53,21 @@ fn daemon(api: &Endpoint, timeout: Duration, out: &mut Cleaned) {
         }
     };
     for name in probes.containers.into_iter().map(|p| p.name) {
-        match http::request(
-            api,
-            "DELETE",
-            &format!("/containers/{name}?force=1&v=1"),
-            None,
-            Instant::now() + timeout,
-            64 * 1024,
-        ) {
-            Ok(r) if matches!(r.status, 200 | 204) => out.containers.push(name),
-            Ok(r) if r.status == 404 => {}
-            Ok(r) => out
+        match api.remove(&name, Instant::now() + timeout) {
+            Ok(Removed::Removed) => out.containers.push(name),
+            Ok(Removed::Missing) => {}
+            Err(EngineError::Status { status_line, .. }) => out
                 .problems
-                .push(format!("removing container {name} gave {}", r.status_line)),
+                .push(format!("removing container {name} gave {status_line}")),
             Err(e) => out.problems.push(format!("removing container {name}: {e}")),
         }
     }
-    match http::request(
-        api,
-        "DELETE",
-        &format!("/images/{PROBE_IMAGE}"),
-        None,
-        Instant::now() + timeout,
-        64 * 1024,
-    ) {
-        Ok(r) if r.status == 200 => out.image = true,
-        Ok(r) if r.status == 404 => {}
-        Ok(r) => out.problems.push(format!(
-            "removing image {PROBE_IMAGE} gave {}",
-            r.status_line
-        )),
+    match api.remove_image(PROBE_IMAGE, Instant::now() + timeout) {
+        Ok(Removed::Removed) => out.image = true,
+        Ok(Removed::Missing) => {}
+        Err(EngineError::Status { status_line, .. }) => out
+            .problems
+            .push(format!("removing image {PROBE_IMAGE} gave {status_line}")),
         Err(e) => out
             .problems
             .push(format!("removing image {PROBE_IMAGE}: {e}")),

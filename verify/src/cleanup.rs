@@ -3,8 +3,8 @@
 //! every path, by a guard; on SIGINT or SIGTERM, [`install_interrupt_handler`] removes whatever
 //! is still registered before the process exits.
 
-use crate::http;
 use camino::Utf8PathBuf;
+use dockvm_engine::{Endpoint, Removed};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +17,7 @@ pub enum Item {
     File(Utf8PathBuf),
     /// A probe container, by name (registered before the create request, so an interrupt
     /// during that request still removes it).
-    Container { api: http::Endpoint, name: String },
+    Container { api: Endpoint, name: String },
 }
 
 /// Where a container's creation stands, which decides how it is removed.
@@ -148,12 +148,11 @@ fn remove(item: &Item, stage: Stage) {
             // within a bound. `force`: the container never runs, but must go in any state.
             let give_up =
                 Instant::now() + Duration::from_secs(if stage == Stage::InFlight { 10 } else { 5 });
-            let path = format!("/containers/{name}?force=1&v=1");
             while Instant::now() < give_up {
                 let deadline = (Instant::now() + Duration::from_secs(5)).min(give_up);
-                match http::request(api, "DELETE", &path, None, deadline, 64 * 1024) {
-                    Ok(r) if r.status == 204 || r.status == 200 => return,
-                    Ok(r) if r.status == 404 && stage == Stage::Created => return,
+                match api.remove(name, deadline) {
+                    Ok(Removed::Removed) => return,
+                    Ok(Removed::Missing) if stage == Stage::Created => return,
                     _ => std::thread::sleep(Duration::from_millis(100)),
                 }
             }

@@ -11,7 +11,6 @@ pub mod checks;
 pub mod clean;
 pub mod cleanup;
 pub mod finding;
-pub mod http;
 pub mod report;
 pub mod runner;
 pub mod sweep;

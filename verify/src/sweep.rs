@@ -7,8 +7,8 @@
 
 use crate::checks::share::{KEPT, PROBE_LABEL, PROBE_PREFIX};
 use crate::cleanup::Registry;
-use crate::http::{self, Endpoint};
 use camino::Utf8Path;
+use dockvm_engine::{Endpoint, EngineError, Removed};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -88,15 +88,7 @@ impl Sweep {
             if kept || !old || registry.holds_container(&name) {
                 continue;
             }
-            if let Ok(r) = http::request(
-                api,
-                "DELETE",
-                &format!("/containers/{name}?force=1&v=1"),
-                None,
-                deadline,
-                64 * 1024,
-            ) && matches!(r.status, 200 | 204)
-            {
+            if let Ok(Removed::Removed) = api.remove(&name, deadline) {
                 self.containers.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -129,45 +121,24 @@ pub struct Probes {
 
 /// Lists the probe containers, or says why it could not.
 pub fn list(api: &Endpoint, deadline: Instant) -> Result<Probes, String> {
-    let filter = format!("{{\"label\":[\"{PROBE_LABEL}\"]}}");
-    let path = format!("/containers/json?all=1&filters={}", percent(&filter));
-    let r = http::request(api, "GET", &path, None, deadline, 4 * 1024 * 1024)
-        .map_err(|e| e.to_string())?;
-    if r.status != 200 {
-        return Err(format!("listing containers gave {}", r.status_line));
-    }
-    let list: Vec<serde_json::Value> =
-        serde_json::from_slice(&r.body).map_err(|e| format!("the container list: {e}"))?;
+    let list = api.list(PROBE_LABEL, deadline).map_err(|e| match e {
+        EngineError::Status { status_line, .. } => format!("listing containers gave {status_line}"),
+        e => e.to_string(),
+    })?;
     let containers = list
-        .iter()
+        .containers
+        .into_iter()
         .map(|c| Probe {
-            name: c["Names"][0]
-                .as_str()
-                .unwrap_or("")
-                .trim_start_matches('/')
-                .to_owned(),
-            kept: c["Labels"][PROBE_LABEL].as_str() == Some(KEPT),
-            created: c["Created"].as_i64().unwrap_or(i64::MAX),
+            kept: c.label.as_deref() == Some(KEPT),
+            name: c.name,
+            created: c.created,
         })
         .filter(|p| p.name.starts_with(PROBE_PREFIX))
         .collect();
     Ok(Probes {
-        now: r.header("date").and_then(http_date),
+        now: list.date.as_deref().and_then(http_date),
         containers,
     })
-}
-
-/// Percent-encoding of a query value (everything but unreserved characters).
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// An HTTP date (`Sat, 28 Nov 2026 12:10:00 GMT`, RFC 9110's IMF-fixdate) as Unix seconds.

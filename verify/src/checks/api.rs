@@ -7,11 +7,8 @@
 use super::port::classify;
 use super::{Ctx, human};
 use crate::finding::{CheckId, Finding, Status};
-use crate::http::{self, HttpError};
+use dockvm_engine::{EngineError, Facts, HttpError, show_bytes};
 use std::time::Instant;
-
-/// The most any answer here may be: `/version` is about 1 KiB.
-const LIMIT: usize = 64 * 1024;
 
 pub fn check(ctx: &Ctx<'_>) -> Finding {
     let addr = ctx.api_addr();
@@ -28,7 +25,7 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
             addr.port()
         ))
     };
-    let ping = match http::request(api, "GET", "/_ping", None, deadline, LIMIT) {
+    let ping = match api.ping(deadline) {
         Ok(r) => r,
         Err(HttpError::Connect(e)) => {
             return classify(CheckId::DockerApi, addr, &e, ctx.timeout).expected(expected);
@@ -70,7 +67,7 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         .hint("`tls = true` under [docker], `dockvm certs`, `dockvm gen` and `dockvm install --certs DIR`; or remove the --tls flags from dockerd in the VM");
     }
     if ping.status != 200 || ping.body != b"OK" {
-        let body = http::show_bytes(&ping.body);
+        let body = show_bytes(&ping.body);
         return fail(
             format!(
                 "an HTTP server that is not the Docker API answers on {addr}: GET /_ping gave {} {body}{server}",
@@ -81,34 +78,28 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     }
     // `/_ping`'s headers say what `/version` would (`Server: Docker/20.10.24 (linux)`,
     // `Api-Version`, `Ostype`) at a tenth of its cost; `/version` only when one is missing.
-    let (engine, api_version, os) = match from_ping(&ping) {
+    let Facts {
+        version: engine,
+        api_version,
+        os,
+    } = match Facts::from_ping(&ping) {
         Some(v) => v,
-        None => {
-            let version = match http::request(api, "GET", "/version", None, deadline, LIMIT) {
-                Ok(r) if r.status == 200 => r,
-                Ok(r) => {
-                    return fail(
-                        format!("GET /version on {addr} gave {}", r.status_line),
-                        r.status_line,
-                    );
-                }
-                Err(e) => return fail(format!("GET /version on {addr}: {e}"), e.to_string()),
-            };
-            let v: serde_json::Value = match serde_json::from_slice(&version.body) {
-                Ok(v) => v,
-                Err(_) => {
-                    return fail(
-                        format!(
-                            "GET /version on {addr} is not JSON: {}",
-                            http::show_bytes(&version.body)
-                        ),
-                        "not JSON".into(),
-                    );
-                }
-            };
-            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("?").to_owned();
-            (field("Version"), field("ApiVersion"), field("Os"))
-        }
+        None => match api.version(deadline) {
+            Ok(v) => v,
+            Err(EngineError::Status { status_line, .. }) => {
+                return fail(
+                    format!("GET /version on {addr} gave {status_line}"),
+                    status_line,
+                );
+            }
+            Err(EngineError::NotJson { error, .. }) => {
+                return fail(
+                    format!("GET /version on {addr} is {error}"),
+                    "not JSON".into(),
+                );
+            }
+            Err(e) => return fail(format!("GET /version on {addr}: {e}"), e.to_string()),
+        },
     };
     let actual = format!("Docker Engine {engine}, API {api_version}, {os}");
     if os != "linux" {
@@ -141,67 +132,4 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     .expected(expected)
     .actual(actual)
     .hint("keep the VM on a host-only or NAT VMware network that only this PC reaches, or set tls = true under [docker] (README, \"Mutual TLS\")")
-}
-
-/// Engine version, API version and OS from `/_ping`'s headers, when all three are there.
-fn from_ping(ping: &http::Response) -> Option<(String, String, String)> {
-    let server = ping.header("server")?;
-    let engine = server
-        .strip_prefix("Docker/")?
-        .split(' ')
-        .next()?
-        .to_owned();
-    let api = ping.header("api-version")?.to_owned();
-    let os = ping.header("ostype")?.to_owned();
-    (!engine.is_empty() && !api.is_empty() && !os.is_empty()).then_some((engine, api, os))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ping(headers: &[(&str, &str)]) -> http::Response {
-        http::Response {
-            status: 200,
-            status_line: "HTTP/1.1 200 OK".into(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            body: b"OK".to_vec(),
-        }
-    }
-
-    #[test]
-    fn ping_headers_say_engine_api_and_os_or_nothing() {
-        let full = ping(&[
-            ("server", "Docker/20.10.24+dfsg1 (linux)"),
-            ("api-version", "1.41"),
-            ("ostype", "linux"),
-        ]);
-        assert_eq!(
-            from_ping(&full),
-            Some(("20.10.24+dfsg1".into(), "1.41".into(), "linux".into()))
-        );
-        // Any header missing or not Docker's: `/version` is asked instead.
-        assert_eq!(
-            from_ping(&ping(&[("api-version", "1.41"), ("ostype", "linux")])),
-            None
-        );
-        assert_eq!(
-            from_ping(&ping(&[
-                ("server", "nginx"),
-                ("api-version", "1.41"),
-                ("ostype", "linux")
-            ])),
-            None
-        );
-        assert_eq!(
-            from_ping(&ping(&[
-                ("server", "Docker/27.3.1 (linux)"),
-                ("api-version", "1.47")
-            ])),
-            None
-        );
-    }
 }

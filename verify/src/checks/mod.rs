@@ -153,7 +153,7 @@ pub struct Ctx<'a> {
     /// With `docker.tls`: the client's certificate folder, loaded once.
     pub tls: Option<&'a tls::TlsSetup>,
     /// How to reach the Docker API (over TLS with `docker.tls`), or why it cannot be reached.
-    pub api: &'a Result<crate::http::Endpoint, String>,
+    pub api: &'a Result<dockvm_engine::Endpoint, String>,
     /// Earlier runs' leftovers, removed by the share checks.
     pub sweep: &'a crate::sweep::Sweep,
 }
@@ -172,7 +172,7 @@ impl Ctx<'_> {
 
     /// The endpoint of the Docker API, or the `error` finding of check `id` that cannot use it
     /// (the client files of TLS are unusable, which `tls` reports as the root cause).
-    pub fn endpoint(&self, id: CheckId) -> Result<&crate::http::Endpoint, Box<Finding>> {
+    pub fn endpoint(&self, id: CheckId) -> Result<&dockvm_engine::Endpoint, Box<Finding>> {
         self.api.as_ref().map_err(|e| {
             Box::new(
                 Finding::new(
@@ -198,10 +198,13 @@ pub fn local_path(spec: &Spec, env: &Env, share: &dockvm_spec::Share) -> Utf8Pat
 
 /// How the checks reach the Docker API: over TLS with the client files of `tls` (when the spec
 /// has `docker.tls`), else plain TCP.
-pub fn endpoint(spec: &Spec, tls: Option<&tls::TlsSetup>) -> Result<crate::http::Endpoint, String> {
+pub fn endpoint(
+    spec: &Spec,
+    tls: Option<&tls::TlsSetup>,
+) -> Result<dockvm_engine::Endpoint, String> {
     match tls {
         Some(t) => t.endpoint(spec),
-        None => Ok(crate::http::Endpoint::plain(SocketAddr::from((
+        None => Ok(dockvm_engine::Endpoint::plain(SocketAddr::from((
             spec.vm.ip,
             spec.docker.port,
         )))),

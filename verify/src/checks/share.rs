@@ -22,8 +22,8 @@
 use super::{Ctx, human};
 use crate::cleanup::{Guard, Item, Stage};
 use crate::finding::{CheckId, Finding, Status};
-use crate::http::{self, Endpoint, HttpError, Response};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
+use dockvm_engine::{Endpoint, EngineError, HttpError, PathStat, ProbeContainer};
 use dockvm_spec::Share;
 use std::time::Instant;
 
@@ -38,7 +38,6 @@ pub const PROBE_PREFIX: &str = "dockvm-probe-";
 pub fn kept_name(spec: &dockvm_spec::Spec, share: &Share) -> String {
     format!("{PROBE_PREFIX}{}-{}", spec.vm.name, share.name)
 }
-const LIMIT: usize = 1024 * 1024;
 /// Where a probe container binds the share's WSL path, and its compose path.
 const TARGET: &str = "/probe";
 const COMPOSE_TARGET: &str = "/probe-compose";
@@ -53,252 +52,326 @@ fn mounts(spec: &dockvm_spec::Spec, share: &Share) -> Vec<(String, &'static str)
     v
 }
 
+/// One share's canary run: what it compares, and the words its findings use.
+struct Canary<'a> {
+    ctx: &'a Ctx<'a>,
+    share: &'a Share,
+    id: CheckId,
+    deadline: Instant,
+    /// The share's folder as this side sees it (WSL path, or the Windows folder).
+    here: Utf8PathBuf,
+    /// The same folder's path in the VM (its WSL path), and compose's, if linked.
+    vm_path: Utf8PathBuf,
+    compose: Option<Utf8PathBuf>,
+    all_mounts: Vec<(String, &'static str)>,
+    /// "in WSL" or "on Windows".
+    here_name: &'static str,
+    expected: String,
+    pass_reason: String,
+}
+
+/// The probe file: its name (with the token) and its size.
+struct Probe {
+    file_name: String,
+    size: u64,
+}
+
+impl Probe {
+    fn is(&self, stat: &PathStat) -> bool {
+        stat.name == self.file_name && stat.size == self.size
+    }
+}
+
 pub fn check(ctx: &Ctx<'_>, share: &Share) -> Finding {
-    let id = CheckId::Share(share.name.to_string());
-    let wsl = ctx.local_path(share);
-    let deadline = Instant::now() + ctx.timeout;
-    let vm_path = ctx.spec.wsl_path(share);
-    let compose = ctx.spec.compose_path(share);
-    let all_mounts = mounts(ctx.spec, share);
-    let and_compose = compose
-        .as_ref()
-        .map(|c| format!(", and at {c} for docker compose from Windows"))
-        .unwrap_or_default();
-    let here_name = if ctx.env.windows.is_some() {
-        "on Windows"
-    } else {
-        "in WSL"
-    };
-    let expected = if ctx.env.windows.is_some() {
-        format!(
-            "{} is the same folder at {vm_path} in the VM{and_compose}",
-            share.host_path
-        )
-    } else {
-        format!(
-            "{} is the same folder at {wsl} in WSL and in the VM{and_compose}",
-            share.host_path
-        )
-    };
-    let f = |status, reason: String| {
-        Finding::new(id.clone(), status, reason).expected(expected.clone())
-    };
-
-    // This side first: without the folder here there is nothing to compare.
-    if ctx.env.windows.is_some() && !wsl.is_dir() {
-        return f(
-            Status::Fail,
-            format!("path missing on Windows: {wsl} does not exist"),
-        )
-        .actual(format!("{wsl} missing"))
-        .hint("fix shares.host_path in the spec, or create the folder");
+    let c = Canary::new(ctx, share);
+    if let Some(missing) = c.missing_here() {
+        return missing;
     }
-    if !wsl.is_dir() {
-        let drive = format!("{}{}", ctx.spec.wsl.automount_root, share.host_path.drive());
-        if !Utf8Path::new(&drive).is_dir() {
-            if !ctx.env.is_wsl {
-                return f(
-                    Status::Skip,
-                    format!(
-                        "not on WSL, and {drive} (drive {}:) does not exist here",
-                        share.host_path.drive().to_ascii_uppercase()
-                    ),
-                );
-            }
-            return f(Status::Fail, format!("drive {}: is not mounted at {drive} in WSL", share.host_path.drive().to_ascii_uppercase()))
-                .actual(format!("{drive} missing"))
-                .hint(format!("set `root = {}` under [automount] in /etc/wsl.conf (wsl/wsl.conf), then `wsl --shutdown`", ctx.spec.wsl.automount_root));
-        }
-        return f(
-            Status::Fail,
-            format!("path missing in WSL: {wsl} does not exist"),
-        )
-        .actual(format!("{wsl} missing"))
-        .hint(format!(
-            "does {} exist on Windows? fix shares.host_path in the spec if not",
-            share.host_path
-        ));
-    }
-
-    let api = match ctx.endpoint(id.clone()) {
+    let api = match ctx.endpoint(c.id.clone()) {
         Ok(a) => a,
-        Err(e) => return e.expected(expected.clone()),
+        Err(e) => return e.expected(c.expected.clone()),
     };
     let token = random_hex();
-    let file_name = format!(".{PROBE_PREFIX}{token}");
-    let probe = wsl.join(&file_name);
-    let file_guard = ctx.cleanup.guard(Item::File(probe.clone()));
-    let written = file_guard.create(Stage::Created, || {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-            .and_then(|mut w| std::io::Write::write_all(&mut w, token.as_bytes()))
-    });
-    let Ok(written) = written else {
-        return f(Status::Error, "interrupted".to_owned());
+    let probe = Probe {
+        file_name: format!(".{PROBE_PREFIX}{token}"),
+        size: token.len() as u64,
     };
-    if let Err(e) = written {
-        return f(
-            Status::Error,
-            format!("cannot write the probe file {probe}: {e}"),
-        )
-        .actual(e.to_string())
-        .hint("verify writes (and removes) one small file in each share; give it write access");
-    }
-
-    // The fast path: the kept container's stat of the probe. Beside it, other runs' old probe
-    // files in this share go, and (in the first share check of a run) their old containers.
-    let kept = kept_name(ctx.spec, share);
-    let is_probe = |r: &Response| {
-        r.status == 200
-            && path_stat(r).is_some_and(|(n, size)| n == file_name && size == token.len() as u64)
+    let _file = match c.write_probe(&probe, &token) {
+        Ok(guard) => guard,
+        Err(f) => return *f,
     };
-    let head = |container: &str, target: &str| {
-        http::request(
-            api,
-            "HEAD",
-            &format!("/containers/{container}/archive?path={target}/{file_name}"),
-            None,
-            deadline,
-            LIMIT,
-        )
-    };
-    let seen = std::thread::scope(|s| {
-        s.spawn(|| ctx.sweep.files(&wsl, &file_name));
-        if ctx.sweep.claim() {
-            s.spawn(|| ctx.sweep.containers(api, ctx.cleanup, deadline));
-        }
-        let others: Vec<_> = all_mounts[1..]
-            .iter()
-            .map(|(_, target)| s.spawn(|| head(&kept, target).is_ok_and(|r| is_probe(&r))))
-            .collect();
-        let first = head(&kept, TARGET).is_ok_and(|r| is_probe(&r));
-        others
-            .into_iter()
-            .fold(first, |all, h| h.join().unwrap_or(false) && all)
-    });
-    let pass_reason = format!(
-        "{} is the same folder {} and in the VM ({vm_path}){and_compose}: the daemon sees the file written here",
-        share.host_path, here_name
-    );
-    if seen {
-        return f(Status::Pass, pass_reason).actual(format!(
+    if c.fast_path(api, &probe) {
+        let kept = kept_name(ctx.spec, share);
+        return c.f(Status::Pass, c.pass_reason.clone()).actual(format!(
             "probe file seen through the kept probe container {kept}"
         ));
     }
-
-    if let Err(e) = ensure_image(ctx, api, deadline) {
-        return f(
-            Status::Error,
-            format!("cannot prepare the probe image {PROBE_IMAGE}: {e}"),
-        )
-        .actual(e);
-    }
-    let name = format!("{PROBE_PREFIX}{token}");
-    let container_guard = ctx.cleanup.guard(Item::Container {
-        api: api.clone(),
-        name: name.clone(),
-    });
-    // The bind sources are the paths as the VM has them (the links tmpfiles made), on either
-    // side. A missing compose path alone leaves the WSL path to probe, and is reported after.
-    let mut compose_missing = false;
-    let mut result = create(ctx, api, &container_guard, &name, &all_mounts, deadline);
-    if let (Err(Created::SourceMissing(missing)), Some(c)) = (&result, &compose)
-        && missing == c.as_str()
-    {
-        compose_missing = true;
-        result = create(
-            ctx,
-            api,
-            &container_guard,
-            &name,
-            &all_mounts[..1],
-            deadline,
-        );
-    }
-    match result {
-        Ok(()) => {}
-        Err(Created::SourceMissing(_)) => {
-            return missing_in_vm(
-                ctx,
-                api,
-                share,
-                &vm_path,
-                deadline,
-                f(Status::Fail, String::new()),
-            );
-        }
-        Err(Created::Other(e)) => {
-            return f(
-                Status::Error,
-                format!("the daemon refused the probe container: {e}"),
-            )
-            .actual(e);
-        }
-    }
-    // HEAD on the archive endpoint is a stat of the path as the daemon sees it (about 2 ms;
-    // a GET starts a helper process, about 55 ms). The file's name holds a fresh 128-bit
-    // token, so finding it, with the size written, proves the same folder as reading it would.
-    let path = format!("/containers/{name}/archive?path=/probe/{file_name}");
-    let found = match http::request(api, "HEAD", &path, None, deadline, LIMIT) {
-        Ok(r) if r.status == 200 => match path_stat(&r) {
-            Some((n, size)) if n == file_name && size == token.len() as u64 => f(
-                Status::Pass,
-                format!("{} is the same folder {} and in the VM ({vm_path}): the daemon sees the file written here", share.host_path, here_name),
-            )
-            .actual("probe file seen through a fresh probe container"),
-            Some((n, size)) => f(Status::Fail, format!("the VM sees other content at {} than was written {here_name}", vm_path.join(&file_name)))
-                .actual(format!("{n}, {size} bytes, not the {}-byte probe", token.len()))
-                .hint(stale_hint(ctx, share)),
-            None => f(Status::Error, "the daemon's stat of the probe file is unreadable".to_owned())
-                .actual(r.header("x-docker-container-path-stat").unwrap_or("no stat header").to_owned()),
-        },
-        Ok(r) if r.status == 404 => f(
-            Status::Fail,
-            format!("the VM sees a different folder at {vm_path}: the file written {here_name} is not in it (a stale share, or a link to another folder)"),
-        )
-        .actual("probe file not found by the daemon")
-        .hint(stale_hint(ctx, share)),
-        Ok(r) => f(Status::Error, format!("looking for the probe: {}", r.status_line)).actual(r.status_line),
-        Err(e) => f(Status::Error, format!("looking for the probe: {}", timeout_text(&e, ctx))).actual(e.to_string()),
-    };
-    // The WSL path first: when it fails, that is the root cause, whatever compose's path does.
-    if found.status != Status::Pass {
-        return found;
-    }
-    let found = match &compose {
-        None => found,
-        Some(c) if compose_missing => f(
-            Status::Fail,
-            format!("docker compose's path {c} is missing in the VM, though {vm_path} works: the link for compose is missing"),
-        )
-        .actual(format!("{c} missing in the VM"))
-        .hint(format!(
-            "in the VM: install vm/etc/tmpfiles.d/dockvm.conf and `systemd-tmpfiles --create /etc/tmpfiles.d/dockvm.conf` ({c} -> {}); or set compose_paths = false under [windows]",
-            share.vm_mount()
-        )),
-        Some(c) => match head(&name, COMPOSE_TARGET) {
-            Ok(r) if is_probe(&r) => Finding {
-                reason: pass_reason,
-                ..found
-            },
-            Ok(r) if matches!(r.status, 200 | 404) => f(
-                Status::Fail,
-                format!("docker compose's path {c} leads to another folder in the VM than {vm_path}: the file written {here_name} is not in it"),
-            )
-            .actual(format!("probe file not found at {c} by the daemon"))
-            .hint(format!("in the VM, `ls -ld {c}` must show a link to {}; remove what is there and run `systemd-tmpfiles --create /etc/tmpfiles.d/dockvm.conf`", share.vm_mount())),
-            Ok(r) => f(Status::Error, format!("looking for the probe at {c}: {}", r.status_line)).actual(r.status_line),
-            Err(e) => f(Status::Error, format!("looking for the probe at {c}: {}", timeout_text(&e, ctx))).actual(e.to_string()),
-        },
-    };
+    let found = c.fallback(api, &probe);
     if found.status == Status::Pass {
         // The kept container was missing or looks elsewhere: make it anew for the next run.
         // A failure here costs only the fast path of the next run.
-        let _ = renew_kept(api, &kept, &all_mounts, deadline);
+        let _ = renew_kept(api, &kept_name(ctx.spec, share), &c.all_mounts, c.deadline);
     }
     found
+}
+
+impl<'a> Canary<'a> {
+    fn new(ctx: &'a Ctx<'a>, share: &'a Share) -> Canary<'a> {
+        let here = ctx.local_path(share);
+        let vm_path = ctx.spec.wsl_path(share);
+        let compose = ctx.spec.compose_path(share);
+        let and_compose = compose
+            .as_ref()
+            .map(|c| format!(", and at {c} for docker compose from Windows"))
+            .unwrap_or_default();
+        let windows = ctx.env.windows.is_some();
+        let here_name = if windows { "on Windows" } else { "in WSL" };
+        let expected = if windows {
+            format!(
+                "{} is the same folder at {vm_path} in the VM{and_compose}",
+                share.host_path
+            )
+        } else {
+            format!(
+                "{} is the same folder at {here} in WSL and in the VM{and_compose}",
+                share.host_path
+            )
+        };
+        let pass_reason = format!(
+            "{} is the same folder {here_name} and in the VM ({vm_path}){and_compose}: the daemon sees the file written here",
+            share.host_path
+        );
+        Canary {
+            ctx,
+            share,
+            id: CheckId::Share(share.name.to_string()),
+            deadline: Instant::now() + ctx.timeout,
+            all_mounts: mounts(ctx.spec, share),
+            here,
+            vm_path,
+            compose,
+            here_name,
+            expected,
+            pass_reason,
+        }
+    }
+
+    fn f(&self, status: Status, reason: String) -> Finding {
+        Finding::new(self.id.clone(), status, reason).expected(self.expected.clone())
+    }
+
+    /// This side first: without the folder here there is nothing to compare.
+    fn missing_here(&self) -> Option<Finding> {
+        let (ctx, share, here) = (self.ctx, self.share, &self.here);
+        if here.is_dir() {
+            return None;
+        }
+        if ctx.env.windows.is_some() {
+            return Some(
+                self.f(
+                    Status::Fail,
+                    format!("path missing on Windows: {here} does not exist"),
+                )
+                .actual(format!("{here} missing"))
+                .hint("fix shares.host_path in the spec, or create the folder"),
+            );
+        }
+        let drive = format!("{}{}", ctx.spec.wsl.automount_root, share.host_path.drive());
+        let letter = share.host_path.drive().to_ascii_uppercase();
+        Some(if Utf8Path::new(&drive).is_dir() {
+            self.f(
+                Status::Fail,
+                format!("path missing in WSL: {here} does not exist"),
+            )
+            .actual(format!("{here} missing"))
+            .hint(format!(
+                "does {} exist on Windows? fix shares.host_path in the spec if not",
+                share.host_path
+            ))
+        } else if !ctx.env.is_wsl {
+            self.f(
+                Status::Skip,
+                format!("not on WSL, and {drive} (drive {letter}:) does not exist here"),
+            )
+        } else {
+            self.f(Status::Fail, format!("drive {letter}: is not mounted at {drive} in WSL"))
+                .actual(format!("{drive} missing"))
+                .hint(format!(
+                    "set `root = {}` under [automount] in /etc/wsl.conf (wsl/wsl.conf), then `wsl --shutdown`",
+                    ctx.spec.wsl.automount_root
+                ))
+        })
+    }
+
+    /// Writes the probe file here (guarded: removed on every path, an interrupt included).
+    fn write_probe(&self, probe: &Probe, token: &str) -> Result<Guard<'a>, Box<Finding>> {
+        let path = self.here.join(&probe.file_name);
+        let guard = self.ctx.cleanup.guard(Item::File(path.clone()));
+        let written = guard.create(Stage::Created, || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .and_then(|mut w| std::io::Write::write_all(&mut w, token.as_bytes()))
+        });
+        match written {
+            Err(_) => Err(Box::new(self.f(Status::Error, "interrupted".to_owned()))),
+            Ok(Err(e)) => Err(Box::new(
+                self.f(Status::Error, format!("cannot write the probe file {path}: {e}"))
+                    .actual(e.to_string())
+                    .hint("verify writes (and removes) one small file in each share; give it write access"),
+            )),
+            Ok(Ok(())) => Ok(guard),
+        }
+    }
+
+    /// The fast path: the kept container's stat of the probe at every bound path. Beside it,
+    /// other runs' old probe files in this share go, and (in the first share check of a run)
+    /// their old containers.
+    fn fast_path(&self, api: &Endpoint, probe: &Probe) -> bool {
+        let (ctx, deadline) = (self.ctx, self.deadline);
+        let kept = kept_name(ctx.spec, self.share);
+        let seen = |target: &str| {
+            api.stat(&kept, &format!("{target}/{}", probe.file_name), deadline)
+                .is_ok_and(|s| s.is_some_and(|s| probe.is(&s)))
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| ctx.sweep.files(&self.here, &probe.file_name));
+            if ctx.sweep.claim() {
+                s.spawn(|| ctx.sweep.containers(api, ctx.cleanup, deadline));
+            }
+            let others: Vec<_> = self.all_mounts[1..]
+                .iter()
+                .map(|(_, target)| s.spawn(|| seen(target)))
+                .collect();
+            let first = seen(TARGET);
+            others
+                .into_iter()
+                .fold(first, |all, h| h.join().unwrap_or(false) && all)
+        })
+    }
+
+    /// The slow path: a fresh container of this run's own (guarded), which tells a missing
+    /// link, an unmounted share and a stale one apart; the WSL path judged first, compose's
+    /// after.
+    fn fallback(&self, api: &Endpoint, probe: &Probe) -> Finding {
+        let (ctx, deadline) = (self.ctx, self.deadline);
+        if let Err(e) = ensure_image(ctx, api, deadline) {
+            return self
+                .f(
+                    Status::Error,
+                    format!("cannot prepare the probe image {PROBE_IMAGE}: {e}"),
+                )
+                .actual(e);
+        }
+        let name = format!("{PROBE_PREFIX}{}", random_hex());
+        let guard = ctx.cleanup.guard(Item::Container {
+            api: api.clone(),
+            name: name.clone(),
+        });
+        // The bind sources are the paths as the VM has them (the links tmpfiles made), on
+        // either side. A missing compose path alone leaves the WSL path to probe, and is
+        // reported after.
+        let mut compose_missing = false;
+        let mut result = create(ctx, api, &guard, &name, &self.all_mounts, deadline);
+        if let (Err(Created::SourceMissing(missing)), Some(c)) = (&result, &self.compose)
+            && missing == c.as_str()
+        {
+            compose_missing = true;
+            result = create(ctx, api, &guard, &name, &self.all_mounts[..1], deadline);
+        }
+        match result {
+            Ok(()) => {}
+            Err(Created::SourceMissing(_)) => {
+                let base = self.f(Status::Fail, String::new());
+                return missing_in_vm(ctx, api, self.share, &self.vm_path, deadline, base);
+            }
+            Err(Created::Other(e)) => {
+                return self
+                    .f(
+                        Status::Error,
+                        format!("the daemon refused the probe container: {e}"),
+                    )
+                    .actual(e);
+            }
+        }
+        let found = self.judge_wsl_path(api, &name, probe);
+        // The WSL path first: when it fails, that is the root cause, whatever compose's does.
+        if found.status != Status::Pass {
+            return found;
+        }
+        self.judge_compose_path(api, &name, probe, compose_missing, found)
+    }
+
+    /// The fresh container's stat of the probe at the WSL path. The file's name holds a fresh
+    /// 128-bit token, so finding it, with the size written, proves the same folder as reading
+    /// it would.
+    fn judge_wsl_path(&self, api: &Endpoint, name: &str, probe: &Probe) -> Finding {
+        let (vm_path, here_name) = (&self.vm_path, self.here_name);
+        let host_path = &self.share.host_path;
+        let stale = || stale_hint(self.ctx, self.share);
+        match api.stat(name, &format!("{TARGET}/{}", probe.file_name), self.deadline) {
+            Ok(Some(s)) if probe.is(&s) => self
+                .f(Status::Pass, format!("{host_path} is the same folder {here_name} and in the VM ({vm_path}): the daemon sees the file written here"))
+                .actual("probe file seen through a fresh probe container"),
+            Ok(Some(s)) => self
+                .f(Status::Fail, format!("the VM sees other content at {} than was written {here_name}", vm_path.join(&probe.file_name)))
+                .actual(format!("{}, {} bytes, not the {}-byte probe", s.name, s.size, probe.size))
+                .hint(stale()),
+            Ok(None) => self
+                .f(Status::Fail, format!("the VM sees a different folder at {vm_path}: the file written {here_name} is not in it (a stale share, or a link to another folder)"))
+                .actual("probe file not found by the daemon")
+                .hint(stale()),
+            Err(EngineError::BadStat(header)) => self
+                .f(Status::Error, "the daemon's stat of the probe file is unreadable".to_owned())
+                .actual(header),
+            Err(EngineError::Status { status_line, .. }) => self
+                .f(Status::Error, format!("looking for the probe: {status_line}"))
+                .actual(status_line),
+            Err(e) => self
+                .f(Status::Error, format!("looking for the probe: {}", engine_text(&e, self.ctx)))
+                .actual(e.to_string()),
+        }
+    }
+
+    /// With compose's path linked: the same probe through it, once the WSL path passed.
+    fn judge_compose_path(
+        &self,
+        api: &Endpoint,
+        name: &str,
+        probe: &Probe,
+        missing: bool,
+        found: Finding,
+    ) -> Finding {
+        let Some(c) = &self.compose else {
+            return found;
+        };
+        let (vm_path, here_name, mount) = (&self.vm_path, self.here_name, self.share.vm_mount());
+        if missing {
+            return self
+                .f(Status::Fail, format!("docker compose's path {c} is missing in the VM, though {vm_path} works: the link for compose is missing"))
+                .actual(format!("{c} missing in the VM"))
+                .hint(format!(
+                    "in the VM: install vm/etc/tmpfiles.d/dockvm.conf and `systemd-tmpfiles --create /etc/tmpfiles.d/dockvm.conf` ({c} -> {mount}); or set compose_paths = false under [windows]"
+                ));
+        }
+        match api.stat(name, &format!("{COMPOSE_TARGET}/{}", probe.file_name), self.deadline) {
+            Ok(Some(s)) if probe.is(&s) => Finding {
+                reason: self.pass_reason.clone(),
+                ..found
+            },
+            Ok(_) | Err(EngineError::BadStat(_)) => self
+                .f(Status::Fail, format!("docker compose's path {c} leads to another folder in the VM than {vm_path}: the file written {here_name} is not in it"))
+                .actual(format!("probe file not found at {c} by the daemon"))
+                .hint(format!("in the VM, `ls -ld {c}` must show a link to {mount}; remove what is there and run `systemd-tmpfiles --create /etc/tmpfiles.d/dockvm.conf`")),
+            Err(EngineError::Status { status_line, .. }) => self
+                .f(Status::Error, format!("looking for the probe at {c}: {status_line}"))
+                .actual(status_line),
+            Err(e) => self
+                .f(Status::Error, format!("looking for the probe at {c}: {}", engine_text(&e, self.ctx)))
+                .actual(e.to_string()),
+        }
+    }
 }
 
 /// Removes the kept container of a share if it exists, and creates it anew on `source`. A
@@ -309,68 +382,24 @@ fn renew_kept(
     mounts: &[(String, &str)],
     deadline: Instant,
 ) -> Result<(), String> {
-    let gone = http::request(
-        api,
-        "DELETE",
-        &format!("/containers/{kept}?force=1&v=1"),
-        None,
-        deadline,
-        LIMIT,
-    )
-    .map_err(|e| e.to_string())?;
-    if !matches!(gone.status, 200 | 204 | 404) {
-        return Err(gone.status_line);
+    match api.remove(kept, deadline) {
+        Ok(_) => {}
+        Err(EngineError::Status { status_line, .. }) => return Err(status_line),
+        Err(e) => return Err(e.to_string()),
     }
-    let body = container_body(mounts, KEPT);
-    let r = http::request(
-        api,
-        "POST",
-        &format!("/containers/create?name={kept}"),
-        Some(("application/json", &body)),
-        deadline,
-        LIMIT,
-    )
-    .map_err(|e| e.to_string())?;
-    match r.status {
-        201 | 409 => Ok(()),
-        _ => Err(format!("{} {}", r.status_line, docker_message(&r))),
+    match api.create_probe(kept, &probe_container(mounts, KEPT), deadline) {
+        Ok(()) | Err(EngineError::Status { status: 409, .. }) => Ok(()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
-/// A probe container's create body: the 0-byte image, a command that never runs, no network,
-/// each source bound read-only at its target (Mounts, not Binds: a missing source is an error,
-/// never a folder the daemon creates).
-fn container_body(mounts: &[(String, &str)], label: &str) -> Vec<u8> {
-    let mounts: Vec<_> = mounts
-        .iter()
-        .map(|(source, target)| {
-            serde_json::json!({ "Type": "bind", "Source": source, "Target": target, "ReadOnly": true })
-        })
-        .collect();
-    let body = serde_json::json!({
-        "Image": PROBE_IMAGE,
-        "Cmd": ["/dockvm-probe-never-runs"],
-        "Labels": { PROBE_LABEL: label },
-        "NetworkDisabled": true,
-        "HostConfig": {
-            "NetworkMode": "none",
-            "Mounts": mounts,
-        },
-    });
-    serde_json::to_vec(&body).expect("JSON")
-}
-
-/// Name and size from the daemon's `X-Docker-Container-Path-Stat` header (base64 JSON).
-fn path_stat(r: &Response) -> Option<(String, u64)> {
-    use base64::Engine as _;
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(r.header("x-docker-container-path-stat")?)
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&raw).ok()?;
-    Some((
-        v.get("name")?.as_str()?.to_owned(),
-        v.get("size")?.as_u64()?,
-    ))
+/// A probe container: the 0-byte image, the probe label, each mount read-only.
+fn probe_container<'a>(mounts: &'a [(String, &'a str)], label: &'a str) -> ProbeContainer<'a> {
+    ProbeContainer {
+        image: PROBE_IMAGE,
+        label: (PROBE_LABEL, label),
+        mounts,
+    }
 }
 
 fn stale_hint(ctx: &Ctx<'_>, share: &Share) -> String {
@@ -445,40 +474,29 @@ fn create(
     mounts: &[(String, &str)],
     deadline: Instant,
 ) -> Result<(), Created> {
-    let body = container_body(mounts, "true");
     // From here until the answer, the container may exist: if no answer comes (a timeout),
     // the guard stays "in flight" and removal keeps trying. After an interrupt, nothing is sent.
     guard
         .create(Stage::InFlight, || ())
         .map_err(|_| Created::Other("interrupted".to_owned()))?;
-    let r = http::request(
-        api,
-        "POST",
-        &format!("/containers/create?name={name}"),
-        Some(("application/json", &body)),
-        deadline,
-        LIMIT,
-    )
-    .map_err(|e| Created::Other(timeout_text(&e, ctx)))?;
-    guard.set_stage(if r.status == 201 {
+    let r = api.create_probe(name, &probe_container(mounts, "true"), deadline);
+    if let Err(EngineError::Http(e)) = &r {
+        return Err(Created::Other(timeout_text(e, ctx)));
+    }
+    guard.set_stage(if r.is_ok() {
         Stage::Created
     } else {
         Stage::NotRequested
     });
-    match r.status {
-        201 => Ok(()),
-        _ if docker_message(&r).contains(SOURCE_MISSING) => {
-            let m = docker_message(&r);
-            let path = m
+    match r {
+        Ok(()) => Ok(()),
+        Err(EngineError::Status { message, .. }) if message.contains(SOURCE_MISSING) => {
+            let path = message
                 .split_once(SOURCE_MISSING)
                 .map_or("", |(_, p)| p.trim_start_matches(':').trim());
             Err(Created::SourceMissing(path.to_owned()))
         }
-        _ => Err(Created::Other(format!(
-            "{} {}",
-            r.status_line,
-            docker_message(&r)
-        ))),
+        Err(e) => Err(Created::Other(e.to_string())),
     }
 }
 
@@ -489,44 +507,23 @@ fn ensure_image(ctx: &Ctx<'_>, api: &Endpoint, deadline: Instant) -> Result<(), 
     if *ready {
         return Ok(());
     }
-    let r = http::request(
-        api,
-        "GET",
-        &format!("/images/{PROBE_IMAGE}/json"),
-        None,
-        deadline,
-        LIMIT,
-    )
-    .map_err(|e| timeout_text(&e, ctx))?;
-    if r.status == 200 {
-        *ready = true;
-        return Ok(());
-    }
-    // An empty tar archive (two zero blocks) imports as an image with no files.
-    let empty_tar = [0u8; 1024];
-    let (repo, tag) = PROBE_IMAGE.split_once(':').expect("name:tag");
-    let r = http::request(
-        api,
-        "POST",
-        &format!("/images/create?fromSrc=-&repo={repo}&tag={tag}"),
-        Some(("application/x-tar", &empty_tar)),
-        deadline,
-        LIMIT,
-    )
-    .map_err(|e| timeout_text(&e, ctx))?;
-    // The import streams JSON progress; an error arrives as {"errorDetail": ...} with 200.
-    if r.status != 200 || r.body_text().contains("\"errorDetail\"") {
-        return Err(format!("{} {}", r.status_line, r.body_text().trim()));
+    if !api
+        .image_exists(PROBE_IMAGE, deadline)
+        .map_err(|e| engine_text(&e, ctx))?
+    {
+        api.import_empty(PROBE_IMAGE, deadline)
+            .map_err(|e| engine_text(&e, ctx))?;
     }
     *ready = true;
     Ok(())
 }
 
-fn docker_message(r: &Response) -> String {
-    serde_json::from_slice::<serde_json::Value>(&r.body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| r.body_text().trim().to_owned())
+/// An engine error as a reason: no answer in time said as the deadline.
+fn engine_text(e: &EngineError, ctx: &Ctx<'_>) -> String {
+    match e {
+        EngineError::Http(e) => timeout_text(e, ctx),
+        e => e.to_string(),
+    }
 }
 
 fn timeout_text(e: &HttpError, ctx: &Ctx<'_>) -> String {

@@ -10,9 +10,10 @@
 
 use super::{Ctx, human};
 use crate::finding::{CheckId, Finding, Status};
-use crate::http::{self, Endpoint, HttpError};
 use camino::Utf8PathBuf;
 use dockvm_certs::read::{CertInfo, ClientFiles, ClientFilesError, San};
+use dockvm_engine::transport as http;
+use dockvm_engine::{Endpoint, HttpError};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
@@ -28,7 +29,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// A certificate that expires sooner than this is a warning.
 const RENEW_WITHIN: Duration = Duration::from_secs(30 * 86400);
-const LIMIT: usize = 64 * 1024;
 
 /// The client side of TLS, prepared once per run: where the files are and what they hold.
 #[derive(Debug)]
@@ -139,10 +139,11 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     // through the run's own endpoint: its session (a TLS 1.3 ticket) is resumed by docker-api
     // and the share checks, which then skip the certificate exchange.
     let (stranger, with_cert) = std::thread::scope(|s| {
-        let with_cert =
-            ctx.api.as_ref().ok().map(|ep| {
-                s.spawn(move || http::request(ep, "GET", "/_ping", None, deadline, LIMIT))
-            });
+        let with_cert = ctx
+            .api
+            .as_ref()
+            .ok()
+            .map(|ep| s.spawn(move || ep.ping(deadline)));
         let stranger = probe(ctx, Arc::new(anonymous), deadline);
         (
             stranger,
@@ -516,7 +517,7 @@ fn probe(
     }
     let budget = deadline.saturating_duration_since(Instant::now());
     let mut s = rustls::StreamOwned::new(conn, tcp);
-    match http::exchange(&mut s, "GET", "/_ping", None, deadline, LIMIT, budget) {
+    match dockvm_engine::ping_over(&mut s, deadline, budget) {
         Ok(r) if r.status == 200 => Ok(Stranger::Accepted),
         _ => Ok(Stranger::Refused),
     }
