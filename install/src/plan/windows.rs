@@ -1,0 +1,399 @@
+//! The Windows side: the scripts in %LOCALAPPDATA%, the registry values (DOCKER_HOST, the TLS
+//! and compose variables, the user Path, the Run value) owned and given back, the docker context
+//! and client files, and last the marked block in the hosts file; install and uninstall beside
+//! each other.
+
+use super::own::*;
+use super::*;
+
+pub(super) fn app_dir(p: &Places, vm: &str) -> Result<Utf8PathBuf> {
+    let base = p.local_app_data.as_ref().ok_or_else(|| {
+        PlanError::Refused("%LOCALAPPDATA% is not set: dockvm keeps its Windows files there".into())
+    })?;
+    Ok(base.join("dockvm").join(vm))
+}
+
+/// docker compose converts Windows bind sources (`D:\x` to `/d/x`) while this is `1`.
+pub(super) const COMPOSE_VAR: &str = "COMPOSE_CONVERT_WINDOWS_PATHS";
+
+/// The TLS values of `HKCU\Environment`: `DOCKER_TLS_VERIFY` (REG_SZ) and `DOCKER_CERT_PATH`
+/// (REG_EXPAND_SZ, `%USERPROFILE%` kept unexpanded).
+/// ([`tls_dir`] holds the manifest's value to this one.)
+pub(super) fn tls_reg_values(vm: &str) -> [(&'static str, RegValue); 2] {
+    [
+        ("DOCKER_TLS_VERIFY", RegValue::string(REG_SZ, "1")),
+        (
+            "DOCKER_CERT_PATH",
+            RegValue::string(REG_EXPAND_SZ, &dockvm_spec::tls::windows_cert_path(vm)),
+        ),
+    ]
+}
+
+pub(super) const BATS: [&str; 3] = [
+    "windows/start-vm.bat",
+    "windows/stop-vm.bat",
+    "windows/reset-shared-folders.bat",
+];
+
+pub(super) fn hosts_path(p: &Places) -> Result<Utf8PathBuf> {
+    let root = p.system_root.as_ref().ok_or_else(|| {
+        PlanError::Refused("%SystemRoot% is not set: it holds the hosts file".into())
+    })?;
+    Ok(root.join(r"System32\drivers\etc\hosts"))
+}
+
+/// The `Run` value's data: the copied start-vm.bat, quoted (the path may hold spaces).
+pub(super) fn run_command(app: &Utf8Path) -> String {
+    format!("\"{}\"", app.join("start-vm.bat"))
+}
+
+pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    let vm = &tree.vm;
+    let app = app_dir(p, vm)?;
+    let state_file = app.join("install-state.json");
+    let base = app.parent().unwrap_or(&app).to_owned();
+    if let Some(other) = look
+        .list(&base)
+        .into_iter()
+        .find(|n| n != vm && look.exists(&base.join(n).join("install-state.json")))
+    {
+        return Err(PlanError::Refused(format!(
+            "{}: VM {other} is installed on this side, and DOCKER_HOST can name only one VM; run `dockvm uninstall` with VM {other}'s tree first",
+            base.join(&other).join("install-state.json")
+        )));
+    }
+    let old_state = read(look, &state_file)?;
+    let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
+    let mut body = Vec::new();
+    // The app folder is the state file's: `with_state` creates and records it.
+    for rel in BATS {
+        let f = tree.file(rel)?;
+        let path = app.join(rel.trim_start_matches("windows/"));
+        let cur = read(look, &path)?;
+        if cur.as_deref() == Some(&f.bytes[..]) {
+            body.push(Action::Unchanged(path.to_string()));
+        } else {
+            body.push(Action::Write {
+                path,
+                old: cur,
+                new: f.bytes.clone(),
+                mode: f.mode,
+            });
+        }
+    }
+    let mut env_changed = false;
+    // DOCKER_HOST, REG_SZ; what it was before the first install is recorded once.
+    let want = RegValue::string(REG_SZ, &tree.values.docker_host);
+    let cur = reg(look, ENVIRONMENT, "DOCKER_HOST")?;
+    if !state.docker_host.recorded {
+        state.docker_host.recorded = true;
+        state.docker_host.before = cur.clone();
+    }
+    set_value(
+        &mut body,
+        ENVIRONMENT,
+        "DOCKER_HOST",
+        cur,
+        want,
+        &mut env_changed,
+    );
+    // With TLS, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH too; a tree without TLS after one with
+    // gives them back (the docker CLI fails against a plain port with DOCKER_TLS_VERIFY set).
+    let [(verify_name, verify), (path_name, path)] = tls_reg_values(vm);
+    if tree.values.tls.is_some() {
+        own_value(
+            look,
+            &mut body,
+            &mut state.tls_verify,
+            verify_name,
+            verify,
+            &mut env_changed,
+        )?;
+        own_value(
+            look,
+            &mut body,
+            &mut state.cert_path,
+            path_name,
+            path,
+            &mut env_changed,
+        )?;
+    } else {
+        for (rec, name, ours) in [
+            (&mut state.tls_verify, verify_name, &verify),
+            (&mut state.cert_path, path_name, &path),
+        ] {
+            if rec.recorded {
+                give_back(
+                    look,
+                    &mut body,
+                    rec.before.clone(),
+                    name,
+                    ours,
+                    &mut env_changed,
+                )?;
+                *rec = Recorded::default();
+            }
+        }
+    }
+    // COMPOSE_CONVERT_WINDOWS_PATHS=1 with compose_paths; a tree without after one with gives
+    // the user's value back.
+    let compose = RegValue::string(REG_SZ, "1");
+    if tree.values.compose_convert_windows_paths {
+        own_value(
+            look,
+            &mut body,
+            &mut state.compose,
+            COMPOSE_VAR,
+            compose,
+            &mut env_changed,
+        )?;
+    } else if state.compose.recorded {
+        give_back(
+            look,
+            &mut body,
+            state.compose.before.clone(),
+            COMPOSE_VAR,
+            &compose,
+            &mut env_changed,
+        )?;
+        state.compose = Recorded::default();
+    }
+    // Path: docker_dir appended once, the value's type kept (REG_EXPAND_SZ stays so). An entry
+    // an earlier install added for another docker_dir goes; the value before the first install
+    // stays recorded.
+    let dir = &tree.values.docker_dir;
+    let cur = reg(look, ENVIRONMENT, "Path")?;
+    let text = cur.as_ref().and_then(RegValue::text).unwrap_or_default();
+    let base = match &state.path.entry {
+        Some(old) if !registry::same_dir(old, dir) => registry::path_without(&text, old),
+        _ => text.clone(),
+    };
+    let has = base.split(';').any(|e| registry::same_dir(e, dir));
+    if has && base == text {
+        body.push(Action::Unchanged(format!(
+            r"HKEY_CURRENT_USER\Environment\Path (has {dir})"
+        )));
+    } else {
+        let kind = cur.as_ref().map_or(REG_EXPAND_SZ, |v| v.kind);
+        let value = if has {
+            base
+        } else {
+            registry::path_with(&base, dir)
+        };
+        let new = RegValue::string(kind, &value);
+        if state.path.entry.is_none() {
+            state.path.before = cur.clone();
+        }
+        state.path.entry = Some(dir.clone());
+        state.path.after = Some(new.clone());
+        set_value(&mut body, ENVIRONMENT, "Path", cur, new, &mut env_changed);
+    }
+    // The Run value starts the copied start-vm.bat at sign-in, when the spec asks for it.
+    let name = format!("dockvm-{vm}");
+    let cur = reg(look, RUN, &name)?;
+    if tree.values.autostart {
+        if !state.run.recorded {
+            state.run.recorded = true;
+            state.run.before = cur.clone();
+        }
+        let want = RegValue::string(REG_SZ, &run_command(&app));
+        set_value(&mut body, RUN, &name, cur, want, &mut false);
+    } else if let Some(c) = cur {
+        if state.run.recorded && c == RegValue::string(REG_SZ, &run_command(&app)) {
+            match state.run.before.take() {
+                Some(b) => body.push(Action::SetReg {
+                    key: RUN,
+                    name: name.clone(),
+                    old: Some(c),
+                    new: b,
+                }),
+                None => body.push(Action::DeleteReg {
+                    key: RUN,
+                    name: name.clone(),
+                    old: c,
+                }),
+            }
+            state.run.recorded = false;
+        } else {
+            body.push(Action::Kept(format!(
+                r"HKEY_CURRENT_USER\{RUN}\{name}: not set by dockvm install (autostart is off in the spec)"
+            )));
+        }
+    }
+    if env_changed {
+        body.push(Action::Broadcast);
+    }
+    certs_step(look, p, tree, Side::Windows, &mut state, &mut body)?;
+    context_step(look, p, tree, Side::Windows, &mut state, &mut body)?;
+    // The hosts file last: it needs an administrator, and everything else is done without one.
+    let hosts = hosts_path(p)?;
+    block_edit(
+        look,
+        &hosts,
+        vm,
+        &tree.file("windows/hosts.txt")?.bytes,
+        &mut body,
+    )?;
+    Ok(with_state(look, p, &state_file, state, old_state, body))
+}
+
+pub(super) fn set_value(
+    out: &mut Vec<Action>,
+    key: &'static str,
+    name: &str,
+    cur: Option<RegValue>,
+    want: RegValue,
+    changed: &mut bool,
+) {
+    if cur.as_ref() == Some(&want) {
+        out.push(Action::Unchanged(format!(
+            r"HKEY_CURRENT_USER\{key}\{name}"
+        )));
+    } else {
+        *changed = true;
+        out.push(Action::SetReg {
+            key,
+            name: name.to_owned(),
+            old: cur,
+            new: want,
+        });
+    }
+}
+
+pub(super) fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    let vm = &tree.vm;
+    let app = app_dir(p, vm)?;
+    let state_file = app.join("install-state.json");
+    let state = load_state(look, &state_file, vm)?;
+    let mut out = Vec::new();
+    let mut env_changed = false;
+    let ours = RegValue::string(REG_SZ, &tree.values.docker_host);
+    let before = state.as_ref().and_then(|s| s.docker_host.before.clone());
+    match reg(look, ENVIRONMENT, "DOCKER_HOST")? {
+        Some(cur) if cur == ours && before.as_ref() == Some(&cur) => out.push(Action::Unchanged(
+            r"HKEY_CURRENT_USER\Environment\DOCKER_HOST (it was so before install)".into(),
+        )),
+        Some(cur) if cur == ours => {
+            env_changed = true;
+            match before {
+                Some(before) => out.push(Action::SetReg {
+                    key: ENVIRONMENT,
+                    name: "DOCKER_HOST".into(),
+                    old: Some(cur),
+                    new: before,
+                }),
+                None => out.push(Action::DeleteReg {
+                    key: ENVIRONMENT,
+                    name: "DOCKER_HOST".into(),
+                    old: cur,
+                }),
+            }
+        }
+        Some(cur) => out.push(Action::Kept(format!(
+            r"HKEY_CURRENT_USER\Environment\DOCKER_HOST = {}: not the value install set",
+            cur.show()
+        ))),
+        None => out.push(Action::Unchanged(
+            r"HKEY_CURRENT_USER\Environment\DOCKER_HOST (absent)".into(),
+        )),
+    }
+    if let Some(s) = &state
+        && let Some(entry) = &s.path.entry
+    {
+        let cur = reg(look, ENVIRONMENT, "Path")?;
+        let restore = if cur == s.path.after {
+            // Untouched since install: the exact bytes from before.
+            s.path.before.clone().map(Ok).unwrap_or(Err(()))
+        } else {
+            let text = cur.as_ref().and_then(RegValue::text).unwrap_or_default();
+            let kind = cur.as_ref().map_or(REG_EXPAND_SZ, |v| v.kind);
+            Ok(RegValue::string(
+                kind,
+                &registry::path_without(&text, entry),
+            ))
+        };
+        match (cur, restore) {
+            (Some(c), Ok(new)) if c != new => {
+                env_changed = true;
+                out.push(Action::SetReg {
+                    key: ENVIRONMENT,
+                    name: "Path".into(),
+                    old: Some(c),
+                    new,
+                });
+            }
+            (Some(c), Err(())) => {
+                env_changed = true;
+                out.push(Action::DeleteReg {
+                    key: ENVIRONMENT,
+                    name: "Path".into(),
+                    old: c,
+                });
+            }
+            _ => out.push(Action::Unchanged(format!(
+                r"HKEY_CURRENT_USER\Environment\Path (no {entry})"
+            ))),
+        }
+    }
+    let name = format!("dockvm-{vm}");
+    if let Some(s) = &state
+        && s.run.recorded
+        && let Some(cur) = reg(look, RUN, &name)?
+    {
+        if cur == RegValue::string(REG_SZ, &run_command(&app)) {
+            match s.run.before.clone() {
+                Some(b) => out.push(Action::SetReg {
+                    key: RUN,
+                    name,
+                    old: Some(cur),
+                    new: b,
+                }),
+                None => out.push(Action::DeleteReg {
+                    key: RUN,
+                    name,
+                    old: cur,
+                }),
+            }
+        } else {
+            out.push(Action::Kept(format!(
+                r"HKEY_CURRENT_USER\{RUN}\{name}: changed since install"
+            )));
+        }
+    }
+    if let Some(s) = &state {
+        let [(verify_name, verify), (path_name, path)] = tls_reg_values(vm);
+        let compose = RegValue::string(REG_SZ, "1");
+        for (rec, name, ours) in [
+            (&s.tls_verify, verify_name, &verify),
+            (&s.cert_path, path_name, &path),
+            (&s.compose, COMPOSE_VAR, &compose),
+        ] {
+            if rec.recorded {
+                give_back(
+                    look,
+                    &mut out,
+                    rec.before.clone(),
+                    name,
+                    ours,
+                    &mut env_changed,
+                )?;
+            }
+        }
+        remove_certs(look, p, s, &mut out)?;
+    }
+    if env_changed {
+        out.push(Action::Broadcast);
+    }
+    for rel in BATS {
+        let path = app.join(rel.trim_start_matches("windows/"));
+        if let Some(old) = read(look, &path)? {
+            out.push(Action::Remove { path, old });
+        }
+    }
+    block_undo(look, &hosts_path(p)?, vm, &mut out)?;
+    if let Some(s) = &state {
+        let old = read(look, &state_file)?.unwrap_or_default();
+        out.append(&mut remove_state(p, &state_file, s, old));
+    }
+    Ok(out)
+}

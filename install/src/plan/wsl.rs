@@ -1,0 +1,187 @@
+//! The WSL side: the marked block in the profile (followed through a link), `root` under
+//! `[automount]` in /etc/wsl.conf, the docker context and the client's TLS files; install and
+//! uninstall beside each other.
+
+use super::own::*;
+use super::*;
+
+/// The wsl side's state file, kept only once install has placed TLS files (the profile block
+/// and wsl.conf carry their own ownership).
+pub(super) fn wsl_state_path(p: &Places, vm: &str) -> Result<Utf8PathBuf> {
+    Ok(home(p)?
+        .join(".local/state/dockvm")
+        .join(vm)
+        .join("install-state.json"))
+}
+
+pub(super) fn profile_path(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Utf8PathBuf> {
+    let f = tree.file("wsl/profile.sh")?;
+    let target = f.target.clone().unwrap_or_default();
+    // The profile's target comes from the spec through the manifest: hold it to the spec's
+    // own rule (`~/FILE` or an absolute path, no `..`), so an edited manifest cannot aim the
+    // block at another file's place.
+    if let Err(why) = dockvm_spec::ProfilePath::parse(&target)
+        .map_err(|e| e.to_string())
+        .and_then(|_| {
+            if target.split('/').any(|c| c == "..") {
+                Err("it contains ..".to_owned())
+            } else {
+                Ok(())
+            }
+        })
+    {
+        return Err(PlanError::Refused(format!(
+            "{}: the profile target {target:?} is not a profile path ({why}): run `dockvm gen` again",
+            tree.dir.join("manifest.json")
+        )));
+    }
+    let path = match target.strip_prefix("~/") {
+        Some(rest) => p
+            .home
+            .as_ref()
+            .ok_or_else(|| {
+                PlanError::Refused(format!("HOME is not set: the profile {target} is under it"))
+            })?
+            .join(rest),
+        None => Utf8PathBuf::from(&target),
+    };
+    // A profile that is a link (a dotfiles manager's) is edited where it points, so the link stays.
+    let path = match look.link_target(&path) {
+        Some(t) if t.is_absolute() => t,
+        Some(t) => path.parent().unwrap_or(Utf8Path::new("/")).join(t),
+        None => path,
+    };
+    if let Some(dir) = path.parent()
+        && !look.is_dir(dir)
+    {
+        return Err(PlanError::Refused(format!(
+            "{dir}: the folder of the profile {target} does not exist; create it, or set wsl.profile in the spec to a file your shell reads"
+        )));
+    }
+    Ok(path)
+}
+
+pub(super) const WSL_CONF: &str = "/etc/wsl.conf";
+
+pub(super) fn install_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    let vm = &tree.vm;
+    let mut out = Vec::new();
+    let profile = profile_path(tree, p, look)?;
+    if let Some(cur) = read(look, &profile)? {
+        let others = edit::other_blocks(&cur, vm);
+        if !others.is_empty() {
+            return Err(PlanError::Refused(format!(
+                "{profile}: holds the dockvm block of VM {}: both would export DOCKER_HOST and the later would win; run `dockvm uninstall --side wsl` with that VM's tree first",
+                others.join(", ")
+            )));
+        }
+    }
+    block_edit(
+        look,
+        &profile,
+        vm,
+        &tree.file("wsl/profile.sh")?.bytes,
+        &mut out,
+    )?;
+    let conf = p.sys(WSL_CONF);
+    let root = &tree.values.automount_root;
+    let conf_changed = match read(look, &conf)? {
+        None => {
+            out.push(Action::Write {
+                path: conf.clone(),
+                old: None,
+                new: tree.file("wsl/wsl.conf")?.bytes.clone(),
+                mode: 0o644,
+            });
+            true
+        }
+        Some(cur) => match edit::find_key(&cur, "automount", "root") {
+            Some((_, v)) if edit::same_root(v, root.as_bytes()) => {
+                out.push(Action::Unchanged(format!(
+                    "{conf} ([automount] root = {root})"
+                )));
+                false
+            }
+            _ => {
+                if !look.exists(&backup_of(&conf)) {
+                    out.push(Action::Backup {
+                        path: conf.clone(),
+                        to: backup_of(&conf),
+                    });
+                }
+                out.push(Action::Write {
+                    new: edit::set_key(&cur, "automount", "root", root),
+                    path: conf.clone(),
+                    old: Some(cur),
+                    mode: 0o644,
+                });
+                true
+            }
+        },
+    };
+    if conf_changed {
+        out.push(Action::Advice(format!(
+            "{WSL_CONF} changed: run `wsl --shutdown` in Windows, then open WSL again (WSL reads it only when it starts)"
+        )));
+    }
+    let has_context = tree.files.iter().any(|f| f.rel.starts_with("wsl/docker/"));
+    if tree.values.tls.is_none() && !has_context {
+        return Ok(out);
+    }
+    let state_file = wsl_state_path(p, vm)?;
+    let old_state = read(look, &state_file)?;
+    let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
+    certs_step(look, p, tree, Side::Wsl, &mut state, &mut out)?;
+    context_step(look, p, tree, Side::Wsl, &mut state, &mut out)?;
+    if tree.certs.is_none() && old_state.is_none() && !has_context {
+        return Ok(out);
+    }
+    Ok(with_state(look, p, &state_file, state, old_state, out))
+}
+
+pub(super) fn uninstall_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
+    let vm = &tree.vm;
+    let mut out = Vec::new();
+    let profile = profile_path(tree, p, look)?;
+    block_undo(look, &profile, vm, &mut out)?;
+    let conf = p.sys(WSL_CONF);
+    let backup = backup_of(&conf);
+    let generated = &tree.file("wsl/wsl.conf")?.bytes;
+    let root = &tree.values.automount_root;
+    match (read(look, &conf)?, read(look, &backup)?) {
+        (None, _) => out.push(Action::Unchanged(format!("{conf} (absent)"))),
+        (Some(cur), None) if &cur == generated => out.push(Action::Remove {
+            path: conf,
+            old: cur,
+        }),
+        (Some(_), None) => out.push(Action::Unchanged(format!(
+            "{conf} (install did not change it)"
+        ))),
+        (Some(cur), Some(orig)) => {
+            let new = if cur == edit::set_key(&orig, "automount", "root", root) {
+                orig.clone()
+            } else {
+                edit::restore_key(&cur, &orig, "automount", "root")
+            };
+            if new != cur {
+                out.push(Action::Write {
+                    path: conf.clone(),
+                    old: Some(cur),
+                    new: new.clone(),
+                    mode: 0o644,
+                });
+                out.push(Action::Advice(format!(
+                    "{WSL_CONF} changed: run `wsl --shutdown` in Windows for WSL to read it"
+                )));
+            }
+            backup_cleanup(&conf, Some(orig), &new, &mut out);
+        }
+    }
+    let state_file = wsl_state_path(p, vm)?;
+    if let Some(s) = load_state(look, &state_file, vm)? {
+        remove_certs(look, p, &s, &mut out)?;
+        let old = read(look, &state_file)?.unwrap_or_default();
+        out.append(&mut remove_state(p, &state_file, &s, old));
+    }
+    Ok(out)
+}
