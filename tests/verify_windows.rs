@@ -338,7 +338,16 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
             .spawn()
             .unwrap()
     };
-    let verify = ["verify", "--only", "share", "--spec", spec.as_str()];
+    // 5 s, not the default 2: see WinSide::verify.
+    let verify = [
+        "verify",
+        "--only",
+        "share",
+        "--timeout",
+        "5s",
+        "--spec",
+        spec.as_str(),
+    ];
     // Most of a run is Wine starting and ending the process (a whole verify run here: about
     // 0.5 s, of which its own work is a few ms right after start-up on the fast path, some
     // 30 ms on the slow one). Time the start-up (a `--version` run), and send the interrupts

@@ -203,8 +203,10 @@ impl WinSide {
             "verify",
             "--format",
             "json",
+            // Not the default 2 s: two Wine prefixes booting beside a first run (the probe
+            // image imported, a container created) on this 2-core machine can take longer.
             "--timeout",
-            "2s",
+            "5s",
             "--spec",
             &spec,
         ]);
