@@ -137,53 +137,58 @@ pub fn junit(vm: &str, o: &Outcome) -> String {
         secs(o.duration)
     );
     for f in &o.findings {
-        let _ = write!(
-            out,
-            "    <testcase name=\"{}\" classname=\"dockvm.{}\" time=\"{}\"",
-            xml(&f.id.to_string()),
-            xml(vm),
-            secs(f.duration)
-        );
-        let detail = format!(
-            "expected: {}\nactual: {}\nhint: {}",
-            f.expected, f.actual, f.hint
-        );
-        match f.status {
-            Status::Pass => out.push_str("/>\n"),
-            Status::Warn => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <system-out>warning: {}</system-out>\n    </testcase>",
-                    xml(&f.reason)
-                );
-            }
-            Status::Skip => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                    xml(&f.reason)
-                );
-            }
-            Status::Fail => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <failure message=\"{}\" type=\"fail\">{}</failure>\n    </testcase>",
-                    xml(&f.reason),
-                    xml(&detail)
-                );
-            }
-            Status::Error => {
-                let _ = writeln!(
-                    out,
-                    ">\n      <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>",
-                    xml(&f.reason),
-                    xml(&detail)
-                );
-            }
-        }
+        testcase(&mut out, vm, f);
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// One check as a JUnit `<testcase>`: a failure, an error, a skip, or a warning on stdout.
+fn testcase(out: &mut String, vm: &str, f: &Finding) {
+    let _ = write!(
+        out,
+        "    <testcase name=\"{}\" classname=\"dockvm.{}\" time=\"{:.3}\"",
+        xml(&f.id.to_string()),
+        xml(vm),
+        f.duration.as_secs_f64()
+    );
+    let detail = format!(
+        "expected: {}\nactual: {}\nhint: {}",
+        f.expected, f.actual, f.hint
+    );
+    match f.status {
+        Status::Pass => out.push_str("/>\n"),
+        Status::Warn => {
+            let _ = writeln!(
+                out,
+                ">\n      <system-out>warning: {}</system-out>\n    </testcase>",
+                xml(&f.reason)
+            );
+        }
+        Status::Skip => {
+            let _ = writeln!(
+                out,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                xml(&f.reason)
+            );
+        }
+        Status::Fail => {
+            let _ = writeln!(
+                out,
+                ">\n      <failure message=\"{}\" type=\"fail\">{}</failure>\n    </testcase>",
+                xml(&f.reason),
+                xml(&detail)
+            );
+        }
+        Status::Error => {
+            let _ = writeln!(
+                out,
+                ">\n      <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>",
+                xml(&f.reason),
+                xml(&detail)
+            );
+        }
+    }
 }
 
 /// Text for XML attributes and content: the five entities, and no control character that

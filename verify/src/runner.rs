@@ -94,7 +94,22 @@ pub fn run(
         sweep: &sweep,
     };
     let all = checks::all(spec);
-    let sel = &opts.selection;
+    let (selected, mut results) = select(&all, &opts.selection);
+    run_with_retries(&ctx, opts, &selected, &mut results, start, progress);
+    let findings = all
+        .iter()
+        .map(|id| results.remove(id).expect("every check has a finding"))
+        .collect();
+    Outcome {
+        findings,
+        duration: start.elapsed(),
+        leftovers: sweep.removed(),
+    }
+}
+
+/// The checks to run (the selected ones and their prerequisites, less `--skip`), and a
+/// finding for each of the others saying why it did not run.
+fn select(all: &[CheckId], sel: &Selection) -> (Vec<CheckId>, BTreeMap<CheckId, Finding>) {
     let wanted = |id: &CheckId| sel.only.is_empty() || sel.only.iter().any(|p| id.matches(p));
     // A selected check brings its prerequisites along: they explain its failure.
     let selected: Vec<CheckId> = all
@@ -117,10 +132,23 @@ pub fn run(
         };
         results.insert(id.clone(), Finding::new(id.clone(), Status::Skip, why));
     }
-    let mut to_run = selected.clone();
+    (selected, results)
+}
+
+/// Runs the selected checks, and with `--wait` again what still fails (and what it skipped)
+/// until it passes or the wait is over.
+fn run_with_retries(
+    ctx: &Ctx<'_>,
+    opts: &Options,
+    selected: &[CheckId],
+    results: &mut BTreeMap<CheckId, Finding>,
+    start: Instant,
+    progress: &dyn Fn(&str),
+) {
+    let mut to_run = selected.to_vec();
     let mut round = 1;
     loop {
-        run_round(&ctx, &to_run, &mut results);
+        run_round(ctx, &to_run, results);
         let failing: Vec<CheckId> = selected
             .iter()
             .filter(|id| results[*id].status.retryable())
@@ -143,15 +171,6 @@ pub fn run(
             .cloned()
             .collect();
         round += 1;
-    }
-    let findings = all
-        .iter()
-        .map(|id| results.remove(id).expect("every check has a finding"))
-        .collect();
-    Outcome {
-        findings,
-        duration: start.elapsed(),
-        leftovers: sweep.removed(),
     }
 }
 

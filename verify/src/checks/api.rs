@@ -7,7 +7,8 @@
 use super::port::classify;
 use super::{Ctx, human};
 use crate::finding::{CheckId, Finding, Status};
-use dockvm_engine::{EngineError, Facts, HttpError, show_bytes};
+use dockvm_engine::{Endpoint, EngineError, Facts, HttpError, Response, show_bytes};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 pub fn check(ctx: &Ctx<'_>) -> Finding {
@@ -18,13 +19,7 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         Err(f) => return *f,
     };
     let expected = format!("the Docker Engine API of a Linux engine at {}", api.url());
-    let fail = |reason: String, actual: String| {
-        Finding::new(CheckId::DockerApi, Status::Fail, reason).expected(expected.clone()).actual(actual).hint(format!(
-            "something other than dockerd owns {addr}: in the VM, `ss -ltnp | grep :{}` names it; stop it or \
-             change docker.port",
-            addr.port()
-        ))
-    };
+    let fail = |reason: String, actual: String| not_docker(&expected, addr, reason, actual);
     let ping = match api.ping(deadline) {
         Ok(r) => r,
         Err(HttpError::Connect(e)) => {
@@ -49,40 +44,12 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         }
         Err(e) => return fail(format!("GET /_ping on {addr}: {e}"), e.to_string()),
     };
-    let server = ping
-        .header("server")
-        .map(|s| format!(", Server: {s}"))
-        .unwrap_or_default();
-    if ping.status == 400
-        && api.tls.is_none()
-        && ping.body_text().contains("HTTP request to an HTTPS server")
-    {
-        return Finding::new(
-            CheckId::DockerApi,
-            Status::Fail,
-            format!("{addr} speaks TLS; set docker.tls = true in the spec (dockerd runs with TLS flags, the spec says plain TCP)"),
-        )
-        .expected(expected)
-        .actual(format!("{}: {}", ping.status_line, ping.body_text().trim()))
-        .hint("`tls = true` under [docker], `dockvm certs`, `dockvm gen` and `dockvm install --certs DIR`; or remove the --tls flags from dockerd in the VM");
-    }
-    if ping.status != 200 || ping.body != b"OK" {
-        let body = show_bytes(&ping.body);
-        return fail(
-            format!(
-                "an HTTP server that is not the Docker API answers on {addr}: GET /_ping gave {} {body}{server}",
-                ping.status
-            ),
-            format!("{}{server}", ping.status_line),
-        );
+    if let Some(other) = other_than_docker(api, &ping, &expected, addr) {
+        return other;
     }
     // `/_ping`'s headers say what `/version` would (`Server: Docker/20.10.24 (linux)`,
     // `Api-Version`, `Ostype`) at a tenth of its cost; `/version` only when one is missing.
-    let Facts {
-        version: engine,
-        api_version,
-        os,
-    } = match Facts::from_ping(&ping) {
+    let facts = match Facts::from_ping(&ping) {
         Some(v) => v,
         None => match api.version(deadline) {
             Ok(v) => v,
@@ -101,6 +68,69 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
             Err(e) => return fail(format!("GET /version on {addr}: {e}"), e.to_string()),
         },
     };
+    verdict(api, addr, facts, expected)
+}
+
+/// Something answers that is not the Docker API: the failure, with how to find what owns the
+/// port.
+fn not_docker(expected: &str, addr: SocketAddr, reason: String, actual: String) -> Finding {
+    Finding::new(CheckId::DockerApi, Status::Fail, reason)
+        .expected(expected.to_owned())
+        .actual(actual)
+        .hint(format!(
+            "something other than dockerd owns {addr}: in the VM, `ss -ltnp | grep :{}` names it; stop it or \
+             change docker.port",
+            addr.port()
+        ))
+}
+
+/// `/_ping` answered, but not as dockerd does: a TLS port asked in plain HTTP, or another
+/// HTTP server. `None` when it is dockerd's `OK`.
+fn other_than_docker(
+    api: &Endpoint,
+    ping: &Response,
+    expected: &str,
+    addr: SocketAddr,
+) -> Option<Finding> {
+    let server = ping
+        .header("server")
+        .map(|s| format!(", Server: {s}"))
+        .unwrap_or_default();
+    if ping.status == 400
+        && api.tls.is_none()
+        && ping.body_text().contains("HTTP request to an HTTPS server")
+    {
+        return Some(Finding::new(
+            CheckId::DockerApi,
+            Status::Fail,
+            format!("{addr} speaks TLS; set docker.tls = true in the spec (dockerd runs with TLS flags, the spec says plain TCP)"),
+        )
+        .expected(expected.to_owned())
+        .actual(format!("{}: {}", ping.status_line, ping.body_text().trim()))
+        .hint("`tls = true` under [docker], `dockvm certs`, `dockvm gen` and `dockvm install --certs DIR`; or remove the --tls flags from dockerd in the VM"));
+    }
+    if ping.status != 200 || ping.body != b"OK" {
+        let body = show_bytes(&ping.body);
+        return Some(not_docker(
+            expected,
+            addr,
+            format!(
+                "an HTTP server that is not the Docker API answers on {addr}: GET /_ping gave {} {body}{server}",
+                ping.status
+            ),
+            format!("{}{server}", ping.status_line),
+        ));
+    }
+    None
+}
+
+/// A Docker engine answers: a Linux one over TLS passes, over plain TCP warns; another OS fails.
+fn verdict(api: &Endpoint, addr: SocketAddr, facts: Facts, expected: String) -> Finding {
+    let Facts {
+        version: engine,
+        api_version,
+        os,
+    } = facts;
     let actual = format!("Docker Engine {engine}, API {api_version}, {os}");
     if os != "linux" {
         return Finding::new(

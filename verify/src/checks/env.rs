@@ -76,54 +76,74 @@ fn tls_variables(ctx: &Ctx<'_>) -> Option<Finding> {
     {
         return None;
     }
-    let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    if ctx.spec.docker.tls {
+        tls_missing(ctx)
+    } else {
+        tls_left_over(ctx)
+    }
+}
+
+fn set(v: &Option<String>) -> bool {
+    v.as_deref().is_some_and(|v| !v.is_empty())
+}
+
+fn env_finding(status: Status, reason: String, expected: &str) -> Finding {
+    Finding::new(CheckId::Env, status, reason).expected(expected.to_owned())
+}
+
+/// `tls = true`: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH must be set (on Windows also for new
+/// terminals).
+fn tls_missing(ctx: &Ctx<'_>) -> Option<Finding> {
+    let e = ctx.env;
+    let f = env_finding;
     let profile = ctx.spec.wsl.profile.to_string();
     let where_ = if e.windows.is_some() {
         "this terminal".to_owned()
     } else {
         format!("this shell (the block of wsl/profile.sh in {profile} sets them)")
     };
-    let f = |status, reason: String, expected: &str| {
-        Finding::new(CheckId::Env, status, reason).expected(expected.to_owned())
-    };
-    if ctx.spec.docker.tls {
-        let expected = format!(
-            "DOCKER_HOST={}, DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH set",
-            ctx.spec.docker_host()
-        );
-        if let Some(w) = &e.windows {
-            let missing: Vec<&str> = [
-                ("DOCKER_TLS_VERIFY", &w.user_tls_verify),
-                ("DOCKER_CERT_PATH", &w.user_cert_path),
-            ]
-            .into_iter()
-            .filter(|(_, v)| !set(v))
-            .map(|(n, _)| n)
-            .collect();
-            if !missing.is_empty() {
-                return Some(
-                    f(Status::Fail, format!("{} not set under HKEY_CURRENT_USER\\Environment: new terminals talk to a TLS port without TLS", missing.join(" and ")), &expected)
-                        .actual("unset in the registry")
-                        .hint("`dockvm install --certs DIR` (or `reg import windows\\dockvm-env.reg`), then open a new terminal"),
-                );
-            }
-        }
-        if !set(&e.docker_tls_verify) {
+    let expected = format!(
+        "DOCKER_HOST={}, DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH set",
+        ctx.spec.docker_host()
+    );
+    if let Some(w) = &e.windows {
+        let missing: Vec<&str> = [
+            ("DOCKER_TLS_VERIFY", &w.user_tls_verify),
+            ("DOCKER_CERT_PATH", &w.user_cert_path),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !set(v))
+        .map(|(n, _)| n)
+        .collect();
+        if !missing.is_empty() {
             return Some(
-                f(Status::Fail, format!("DOCKER_TLS_VERIFY is not set in {where_}: the docker CLI speaks plain HTTP to dockerd's TLS port and gets no answer it understands"), &expected)
-                    .actual("DOCKER_TLS_VERIFY unset")
-                    .hint("add the block of wsl/profile.sh (it exports DOCKER_TLS_VERIFY=1) and open a new shell; on Windows, `dockvm install`"),
+                f(Status::Fail, format!("{} not set under HKEY_CURRENT_USER\\Environment: new terminals talk to a TLS port without TLS", missing.join(" and ")), &expected)
+                    .actual("unset in the registry")
+                    .hint("`dockvm install --certs DIR` (or `reg import windows\\dockvm-env.reg`), then open a new terminal"),
             );
         }
-        if !set(&e.docker_cert_path) {
-            return Some(
-                f(Status::Fail, format!("DOCKER_CERT_PATH is not set in {where_}: the docker CLI looks for ca.pem, cert.pem and key.pem in ~/.docker instead of ~/.docker/{}", ctx.spec.cert_dir_name()), &expected)
-                    .actual("DOCKER_CERT_PATH unset")
-                    .hint("add the block of wsl/profile.sh (it exports DOCKER_CERT_PATH) and open a new shell; on Windows, `dockvm install`"),
-            );
-        }
-        return None;
     }
+    if !set(&e.docker_tls_verify) {
+        return Some(
+            f(Status::Fail, format!("DOCKER_TLS_VERIFY is not set in {where_}: the docker CLI speaks plain HTTP to dockerd's TLS port and gets no answer it understands"), &expected)
+                .actual("DOCKER_TLS_VERIFY unset")
+                .hint("add the block of wsl/profile.sh (it exports DOCKER_TLS_VERIFY=1) and open a new shell; on Windows, `dockvm install`"),
+        );
+    }
+    if !set(&e.docker_cert_path) {
+        return Some(
+            f(Status::Fail, format!("DOCKER_CERT_PATH is not set in {where_}: the docker CLI looks for ca.pem, cert.pem and key.pem in ~/.docker instead of ~/.docker/{}", ctx.spec.cert_dir_name()), &expected)
+                .actual("DOCKER_CERT_PATH unset")
+                .hint("add the block of wsl/profile.sh (it exports DOCKER_CERT_PATH) and open a new shell; on Windows, `dockvm install`"),
+        );
+    }
+    None
+}
+
+/// A plain spec: DOCKER_TLS_VERIFY set is a failure, DOCKER_CERT_PATH alone a left-over.
+fn tls_left_over(ctx: &Ctx<'_>) -> Option<Finding> {
+    let e = ctx.env;
+    let f = env_finding;
     let expected = format!(
         "DOCKER_HOST={}, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH unset",
         ctx.spec.docker_host()
@@ -164,33 +184,8 @@ fn docker_host(ctx: &Ctx<'_>) -> Finding {
         our_context(ctx, c).map(|(host, tls)| (c.clone(), from.clone(), host, tls))
     });
     match ctx.env.docker_host.as_deref() {
-        None | Some("") if ours.is_some() => {
-            let (c, from, host, tls) = ours.expect("checked");
-            match host {
-                Some(h) if h == want && (tls || !ctx.spec.docker.tls) => f(
-                    Status::Pass,
-                    format!("DOCKER_HOST is unset, and the docker CLI uses context {c:?} ({from}), this VM's: {want}"),
-                )
-                .actual(format!("context {c} -> {h}")),
-                Some(h) if h == want => f(
-                    Status::Fail,
-                    format!("the docker CLI uses context {c:?} ({from}), but its TLS files are missing from the context store: it would talk to a TLS port without a certificate"),
-                )
-                .actual(format!("context {c}: no ca.pem, cert.pem, key.pem"))
-                .hint("`dockvm install --certs DIR` places them (the folder `dockvm certs` wrote)"),
-                Some(h) => f(
-                    Status::Fail,
-                    format!("the docker CLI uses context {c:?} ({from}), which points at {h}, not {want}"),
-                )
-                .actual(format!("context {c} -> {h}"))
-                .hint("`dockvm install` again with the tree `dockvm gen` writes now (it replaces the context's meta.json)"),
-                None => f(
-                    Status::Fail,
-                    format!("the docker CLI uses context {c:?} ({from}), which is not in the context store"),
-                )
-                .actual(format!("context {c} missing"))
-                .hint("`dockvm install` places it; or set DOCKER_HOST (the profile block)"),
-            }
+        None | Some("") if let Some((c, from, host, tls)) = ours.clone() => {
+            by_context(ctx, &c, &from, host, tls)
         }
         None | Some("") => {
             let elsewhere = context.as_ref().map(|(c, from)| format!("; the docker CLI uses context {c:?} ({from}) instead")).unwrap_or_default();
@@ -220,6 +215,39 @@ fn docker_host(ctx: &Ctx<'_>) -> Finding {
         Some(v) => f(Status::Fail, format!("DOCKER_HOST is {v:?}, not {want:?}"))
             .actual(v)
             .hint(format!("a later line of {profile} or another startup file sets it: `grep -n DOCKER_HOST ~/.bashrc ~/.profile /etc/profile /etc/profile.d/*`")),
+    }
+}
+
+/// DOCKER_HOST unset and this VM's context in use: its endpoint (and with TLS its files) decide.
+fn by_context(ctx: &Ctx<'_>, c: &str, from: &str, host: Option<String>, tls: bool) -> Finding {
+    let want = ctx.spec.docker_host();
+    let f = |status, reason: String| {
+        Finding::new(CheckId::Env, status, reason).expected(format!("DOCKER_HOST={want}"))
+    };
+    match host {
+        Some(h) if h == want && (tls || !ctx.spec.docker.tls) => f(
+            Status::Pass,
+            format!("DOCKER_HOST is unset, and the docker CLI uses context {c:?} ({from}), this VM's: {want}"),
+        )
+        .actual(format!("context {c} -> {h}")),
+        Some(h) if h == want => f(
+            Status::Fail,
+            format!("the docker CLI uses context {c:?} ({from}), but its TLS files are missing from the context store: it would talk to a TLS port without a certificate"),
+        )
+        .actual(format!("context {c}: no ca.pem, cert.pem, key.pem"))
+        .hint("`dockvm install --certs DIR` places them (the folder `dockvm certs` wrote)"),
+        Some(h) => f(
+            Status::Fail,
+            format!("the docker CLI uses context {c:?} ({from}), which points at {h}, not {want}"),
+        )
+        .actual(format!("context {c} -> {h}"))
+        .hint("`dockvm install` again with the tree `dockvm gen` writes now (it replaces the context's meta.json)"),
+        None => f(
+            Status::Fail,
+            format!("the docker CLI uses context {c:?} ({from}), which is not in the context store"),
+        )
+        .actual(format!("context {c} missing"))
+        .hint("`dockvm install` places it; or set DOCKER_HOST (the profile block)"),
     }
 }
 

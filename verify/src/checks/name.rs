@@ -77,47 +77,70 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
             format!("{host} does not resolve: {e}"),
             "no address".to_owned(),
         ),
-        Ok(Ok(addrs)) => {
-            let mut unique: Vec<IpAddr> = Vec::new();
-            for a in addrs {
-                if !unique.contains(&a) {
-                    unique.push(a);
-                }
-            }
-            let shown = unique
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            if unique == [want] {
-                (Status::Pass, format!("{host} resolves to {want}"), shown)
-            } else if !unique.contains(&want) {
-                (
-                    Status::Fail,
-                    format!("{host} resolves to {shown}, not to vm.ip {want}"),
-                    shown,
-                )
-            } else if unique[0] == want {
-                (
-                    Status::Warn,
-                    format!(
-                        "{host} resolves to {want} first, and also to {}",
-                        others(&unique, want)
-                    ),
-                    shown,
-                )
-            } else {
-                (
-                    Status::Fail,
-                    format!(
-                        "{host} resolves to {shown}: {} comes before vm.ip {want}, so clients try it first",
-                        others(&unique, want)
-                    ),
-                    shown,
-                )
-            }
-        }
+        Ok(Ok(addrs)) => judge(&host, want, addrs),
     };
+    let hint = hint(ctx, status, &host, want, sources.disagreement.as_deref());
+    let actual = if sources.summary.is_empty() {
+        actual
+    } else {
+        format!("{actual} ({})", sources.summary)
+    };
+    Finding::new(CheckId::Name, status, reason)
+        .expected(expected)
+        .actual(actual)
+        .hint(hint)
+}
+
+/// The resolver's addresses for `host` against `want`: (status, reason, the addresses shown).
+fn judge(host: &str, want: IpAddr, addrs: Vec<IpAddr>) -> (Status, String, String) {
+    let mut unique: Vec<IpAddr> = Vec::new();
+    for a in addrs {
+        if !unique.contains(&a) {
+            unique.push(a);
+        }
+    }
+    let shown = unique
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if unique == [want] {
+        (Status::Pass, format!("{host} resolves to {want}"), shown)
+    } else if !unique.contains(&want) {
+        (
+            Status::Fail,
+            format!("{host} resolves to {shown}, not to vm.ip {want}"),
+            shown,
+        )
+    } else if unique[0] == want {
+        (
+            Status::Warn,
+            format!(
+                "{host} resolves to {want} first, and also to {}",
+                others(&unique, want)
+            ),
+            shown,
+        )
+    } else {
+        (
+            Status::Fail,
+            format!(
+                "{host} resolves to {shown}: {} comes before vm.ip {want}, so clients try it first",
+                others(&unique, want)
+            ),
+            shown,
+        )
+    }
+}
+
+/// How to map the name on this side, and where the hosts files disagree.
+fn hint(
+    ctx: &Ctx<'_>,
+    status: Status,
+    host: &str,
+    want: IpAddr,
+    disagreement: Option<&str>,
+) -> String {
     let mut hint = String::new();
     if status != Status::Pass
         && let Some(w) = &ctx.env.windows
@@ -133,22 +156,11 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
             ctx.env.etc_hosts
         );
     }
-    if let Some(note) = &sources.disagreement {
-        hint = if hint.is_empty() {
-            note.clone()
-        } else {
-            format!("{note}; {hint}")
-        };
+    match disagreement {
+        Some(note) if hint.is_empty() => note.to_owned(),
+        Some(note) => format!("{note}; {hint}"),
+        None => hint,
     }
-    let actual = if sources.summary.is_empty() {
-        actual
-    } else {
-        format!("{actual} ({})", sources.summary)
-    };
-    Finding::new(CheckId::Name, status, reason)
-        .expected(expected)
-        .actual(actual)
-        .hint(hint)
 }
 
 fn others(all: &[IpAddr], want: IpAddr) -> String {

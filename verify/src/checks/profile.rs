@@ -42,7 +42,15 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
                 ));
         }
     };
-    let text = String::from_utf8_lossy(&bytes);
+    judge(ctx, &path, &line, &String::from_utf8_lossy(&bytes))
+}
+
+/// The profile's text: the export there, with LF, and nothing later overriding it.
+fn judge(ctx: &Ctx<'_>, path: &camino::Utf8Path, line: &str, text: &str) -> Finding {
+    let f = |status, reason: String| {
+        Finding::new(CheckId::Profile, status, reason)
+            .expected(format!("{path} holds `{line}` (LF)"))
+    };
     let lines: Vec<&str> = text.split('\n').collect();
     let Some(at) = lines.iter().position(|l| l.trim_end_matches('\r') == line) else {
         return f(Status::Fail, format!("{path} does not export DOCKER_HOST as the spec says"))

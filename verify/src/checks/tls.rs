@@ -127,29 +127,8 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     };
 
     // 1. A client without a certificate: what the server speaks, its chain, and whether it lets
-    //    a stranger in.
-    let recorder = Arc::new(Recorder::default());
-    let anonymous = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default versions")
-        .dangerous()
-        .with_custom_certificate_verifier(recorder.clone())
-        .with_no_client_auth();
-    // The client with a certificate asks at the same time (step 4 judges its answer). It goes
-    // through the run's own endpoint: its session (a TLS 1.3 ticket) is resumed by docker-api
-    // and the share checks, which then skip the certificate exchange.
-    let (stranger, with_cert) = std::thread::scope(|s| {
-        let with_cert = ctx
-            .api
-            .as_ref()
-            .ok()
-            .map(|ep| s.spawn(move || ep.ping(deadline)));
-        let stranger = probe(ctx, Arc::new(anonymous), deadline);
-        (
-            stranger,
-            with_cert.map(|h| h.join().expect("the request does not panic")),
-        )
-    });
+    //    a stranger in; the client with a certificate asks at the same time (step 4).
+    let (stranger, with_cert, recorder) = both_handshakes(ctx, deadline);
     let stranger = match stranger {
         Ok(r) => r,
         Err(failed) => return failed.finding(ctx, f(Status::Fail, String::new())),
@@ -174,26 +153,7 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     // 2. The client's files.
     let files = match &setup.files {
         Ok(files) => files,
-        Err(e) => {
-            let hint = match e {
-                ClientFilesError::Missing { .. } => format!(
-                    "`dockvm install --certs DIR` puts ca.pem, cert.pem and key.pem there (DIR: where `dockvm certs` wrote them); the folder came from {}",
-                    setup.source
-                ),
-                ClientFilesError::Mismatch { .. } => {
-                    "copy cert.pem and key.pem from the same `dockvm certs` folder".into()
-                }
-                ClientFilesError::Bad { .. } => {
-                    "copy the file again from the folder `dockvm certs` wrote".into()
-                }
-            };
-            return f(
-                Status::Fail,
-                format!("the client files cannot be used: {e}"),
-            )
-            .actual(e.to_string())
-            .hint(hint);
-        }
+        Err(e) => return unusable_client_files(setup, e, f(Status::Fail, String::new())),
     };
 
     // 3. The server's certificate, judged with the CA in use.
@@ -207,40 +167,8 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         (None, Err(e)) => return f(Status::Error, format!("cannot set up the TLS client: {e}")),
         (None, Ok(_)) => unreachable!("an endpoint always asks"),
     };
-    match with_cert {
-        Ok(r) if r.status == 200 => {}
-        Ok(r) => {
-            return f(
-                Status::Fail,
-                format!(
-                    "GET /_ping over TLS with the client certificate gave {}",
-                    r.status_line
-                ),
-            )
-            .actual(r.status_line)
-            .hint("something other than dockerd answers TLS on this port");
-        }
-        Err(e) => {
-            let client = files
-                .identity
-                .cert
-                .first()
-                .and_then(|c| dockvm_certs::read::info(c).ok());
-            let issuer = client.map(|c| c.issuer).unwrap_or_else(|| "?".into());
-            return f(
-                Status::Fail,
-                format!(
-                    "dockerd refused the client certificate {} (issued by \"{issuer}\"): {}",
-                    setup.dir.join(dockvm_spec::tls::CLIENT_CERT),
-                    what_failed(&e)
-                ),
-            )
-            .actual(e.to_string())
-            .hint(format!(
-                "dockerd trusts another CA (--tlscacert in the VM): install the server files of the same `dockvm certs` folder in {} and restart docker",
-                dockvm_spec::tls::VM_DIR
-            ));
-        }
+    if let Some(refused) = client_refused(setup, files, with_cert, f(Status::Fail, String::new())) {
+        return refused;
     }
 
     // 5. A stranger must not get in.
@@ -254,34 +182,67 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     }
 
     // 6. Soon to expire: a warning with the date.
-    let now = unix_now();
-    let mut soon = Vec::new();
-    let client = files
-        .identity
-        .cert
-        .first()
-        .and_then(|c| dockvm_certs::read::info(c).ok());
-    for (what, info) in [("server", Some(&server)), ("client", client.as_ref())] {
-        if let Some(i) = info
-            && i.not_after - now < RENEW_WITHIN.as_secs() as i64
-        {
-            soon.push(format!(
-                "the {what} certificate expires {}",
-                CertInfo::date(i.not_after)
-            ));
-        }
-    }
+    works(ctx, setup, &server, files, expected)
+}
+
+/// Steps 1 and 4 at once: a handshake without a client certificate, recording the server's
+/// chain, and `GET /_ping` through the run's own endpoint with the client certificate (its
+/// session, a TLS 1.3 ticket, is resumed by docker-api and the share checks, which then skip
+/// the certificate exchange). The latter is `None` when the endpoint could not be made.
+#[allow(clippy::type_complexity)]
+fn both_handshakes(
+    ctx: &Ctx<'_>,
+    deadline: Instant,
+) -> (
+    Result<Stranger, ProbeFailed>,
+    Option<Result<dockvm_engine::Response, HttpError>>,
+    Arc<Recorder>,
+) {
+    let recorder = Arc::new(Recorder::default());
+    let anonymous = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default versions")
+        .dangerous()
+        .with_custom_certificate_verifier(recorder.clone())
+        .with_no_client_auth();
+    let (stranger, with_cert) = std::thread::scope(|s| {
+        let with_cert = ctx
+            .api
+            .as_ref()
+            .ok()
+            .map(|ep| s.spawn(move || ep.ping(deadline)));
+        let stranger = probe(ctx, Arc::new(anonymous), deadline);
+        (
+            stranger,
+            with_cert.map(|h| h.join().expect("the request does not panic")),
+        )
+    });
+    (stranger, with_cert, recorder)
+}
+
+/// Everything held: a pass, or a warning when a certificate expires soon.
+fn works(
+    ctx: &Ctx<'_>,
+    setup: &TlsSetup,
+    server: &CertInfo,
+    files: &ClientFiles,
+    expected: String,
+) -> Finding {
+    let (spec, addr) = (ctx.spec, ctx.api_addr());
     let actual = format!(
         "server certificate for {}, valid until {}; a client without a certificate refused",
-        sans(&server),
+        sans(server),
         CertInfo::date(server.not_after)
     );
+    let soon = expiring(server, files);
     if !soon.is_empty() {
-        return f(Status::Warn, format!("mutual TLS works, but {}", soon.join(" and ")))
+        return Finding::new(CheckId::Tls, Status::Warn, format!("mutual TLS works, but {}", soon.join(" and ")))
+            .expected(expected)
             .actual(actual)
             .hint("`dockvm certs --renew`, then `dockvm install --certs DIR` on each side and restart docker in the VM");
     }
-    f(
+    Finding::new(
+        CheckId::Tls,
         Status::Pass,
         format!(
             "mutual TLS at {addr}: the server's certificate is from the CA in {} and names {} and {}; the client certificate is accepted, a client without one refused",
@@ -290,7 +251,96 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
             spec.vm.ip
         ),
     )
+    .expected(expected)
     .actual(actual)
+}
+
+/// Step 2's failure: the client files named, and how to get good ones.
+fn unusable_client_files(setup: &TlsSetup, e: &ClientFilesError, base: Finding) -> Finding {
+    let hint = match e {
+        ClientFilesError::Missing { .. } => format!(
+            "`dockvm install --certs DIR` puts ca.pem, cert.pem and key.pem there (DIR: where `dockvm certs` wrote them); the folder came from {}",
+            setup.source
+        ),
+        ClientFilesError::Mismatch { .. } => {
+            "copy cert.pem and key.pem from the same `dockvm certs` folder".into()
+        }
+        ClientFilesError::Bad { .. } => {
+            "copy the file again from the folder `dockvm certs` wrote".into()
+        }
+    };
+    Finding {
+        reason: format!("the client files cannot be used: {e}"),
+        ..base
+    }
+    .actual(e.to_string())
+    .hint(hint)
+}
+
+/// Step 4: the answer to `GET /_ping` with the client certificate; `None` when it got in.
+fn client_refused(
+    setup: &TlsSetup,
+    files: &ClientFiles,
+    with_cert: Result<dockvm_engine::Response, HttpError>,
+    base: Finding,
+) -> Option<Finding> {
+    let fail = |reason: String| Finding {
+        reason,
+        ..base.clone()
+    };
+    match with_cert {
+        Ok(r) if r.status == 200 => None,
+        Ok(r) => Some(
+            fail(format!(
+                "GET /_ping over TLS with the client certificate gave {}",
+                r.status_line
+            ))
+            .actual(r.status_line)
+            .hint("something other than dockerd answers TLS on this port"),
+        ),
+        Err(e) => {
+            let client = files
+                .identity
+                .cert
+                .first()
+                .and_then(|c| dockvm_certs::read::info(c).ok());
+            let issuer = client.map(|c| c.issuer).unwrap_or_else(|| "?".into());
+            Some(
+                fail(format!(
+                    "dockerd refused the client certificate {} (issued by \"{issuer}\"): {}",
+                    setup.dir.join(dockvm_spec::tls::CLIENT_CERT),
+                    what_failed(&e)
+                ))
+                .actual(e.to_string())
+                .hint(format!(
+                    "dockerd trusts another CA (--tlscacert in the VM): install the server files of the same `dockvm certs` folder in {} and restart docker",
+                    dockvm_spec::tls::VM_DIR
+                )),
+            )
+        }
+    }
+}
+
+/// Step 6: which certificates expire within [`RENEW_WITHIN`], with their dates.
+fn expiring(server: &CertInfo, files: &ClientFiles) -> Vec<String> {
+    let now = unix_now();
+    let client = files
+        .identity
+        .cert
+        .first()
+        .and_then(|c| dockvm_certs::read::info(c).ok());
+    [("server", Some(server)), ("client", client.as_ref())]
+        .into_iter()
+        .filter_map(|(what, info)| {
+            let i = info?;
+            (i.not_after - now < RENEW_WITHIN.as_secs() as i64).then(|| {
+                format!(
+                    "the {what} certificate expires {}",
+                    CertInfo::date(i.not_after)
+                )
+            })
+        })
+        .collect()
 }
 
 /// The server's certificate against the CA in use, the SANs and the dates; `None` when good.
@@ -329,56 +379,72 @@ fn judge(
         let Err(e) = verifier.verify_server_cert(leaf, intermediates, &name, &[], now) else {
             continue;
         };
-        let found = match &e {
-            rustls::Error::InvalidCertificate(c) => c.clone(),
-            other => CertificateError::Other(rustls::OtherError(Arc::new(io::Error::other(
-                other.to_string(),
-            )))),
-        };
-        let finding = match found {
-            CertificateError::UnknownIssuer | CertificateError::BadSignature => f(format!(
-                "the server's certificate (issued by \"{}\") does not lead to the CA in {ca_path} ({})",
-                server.issuer,
-                ca_subjects.join(", ")
-            ))
-            .actual(format!("server certificate issued by \"{}\"", server.issuer))
-            .hint(format!(
-                "the VM's server files and this client's come from different `dockvm certs` folders: install both from one (`dockvm install --certs DIR` on each side), or point DOCKER_CERT_PATH at the right folder (now from {})",
-                setup.source
-            )),
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => f(format!(
-                "the server's certificate is for {}, not {name}",
-                sans(server),
-                name = show_name(&name)
-            ))
-            .actual(sans(server))
-            .hint(format!(
-                "the VM's address or name changed since the certificate was issued: `dockvm certs --renew` issues one for {} and {} from the same CA; install the server files in the VM and restart docker",
-                spec.vm.hostname, spec.vm.ip
-            )),
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => f(format!(
-                "the server's certificate expired {} (valid from {})",
-                CertInfo::date(server.not_after),
-                CertInfo::date(server.not_before)
-            ))
-            .actual(format!("valid until {}", CertInfo::date(server.not_after)))
-            .hint("`dockvm certs --renew`, install the server files in the VM and restart docker"),
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => f(format!(
-                "the server's certificate is not valid yet: valid from {} (this machine's clock: {})",
-                CertInfo::date(server.not_before),
-                CertInfo::date(unix_now())
-            ))
-            .actual(format!("valid from {}", CertInfo::date(server.not_before)))
-            .hint("one of the clocks is wrong (this machine's or the one that issued it): fix it, or reissue with `dockvm certs --renew`"),
-            other => f(format!("the server's certificate is refused: {other:?}"))
-                .actual(format!("{e}")),
-        };
+        let finding = refusal(ctx, setup, server, &ca_subjects, &name, &e);
         return Some(finding.expected(format!(
             "a server certificate from the CA in {ca_path} for {} and {}",
             spec.vm.hostname, spec.vm.ip
         )));
     }
     None
+}
+
+/// What a refusal of the server's certificate means, in the user's words: another CA, the
+/// names, the dates.
+fn refusal(
+    ctx: &Ctx<'_>,
+    setup: &TlsSetup,
+    server: &CertInfo,
+    ca_subjects: &[String],
+    name: &ServerName<'_>,
+    e: &rustls::Error,
+) -> Finding {
+    let spec = ctx.spec;
+    let ca_path = setup.dir.join(dockvm_spec::tls::CA);
+    let f = |reason: String| Finding::new(CheckId::Tls, Status::Fail, reason);
+    let found = match &e {
+        rustls::Error::InvalidCertificate(c) => c.clone(),
+        other => CertificateError::Other(rustls::OtherError(Arc::new(io::Error::other(
+            other.to_string(),
+        )))),
+    };
+    match found {
+        CertificateError::UnknownIssuer | CertificateError::BadSignature => f(format!(
+            "the server's certificate (issued by \"{}\") does not lead to the CA in {ca_path} ({})",
+            server.issuer,
+            ca_subjects.join(", ")
+        ))
+        .actual(format!("server certificate issued by \"{}\"", server.issuer))
+        .hint(format!(
+            "the VM's server files and this client's come from different `dockvm certs` folders: install both from one (`dockvm install --certs DIR` on each side), or point DOCKER_CERT_PATH at the right folder (now from {})",
+            setup.source
+        )),
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => f(format!(
+            "the server's certificate is for {}, not {name}",
+            sans(server),
+            name = show_name(name)
+        ))
+        .actual(sans(server))
+        .hint(format!(
+            "the VM's address or name changed since the certificate was issued: `dockvm certs --renew` issues one for {} and {} from the same CA; install the server files in the VM and restart docker",
+            spec.vm.hostname, spec.vm.ip
+        )),
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => f(format!(
+            "the server's certificate expired {} (valid from {})",
+            CertInfo::date(server.not_after),
+            CertInfo::date(server.not_before)
+        ))
+        .actual(format!("valid until {}", CertInfo::date(server.not_after)))
+        .hint("`dockvm certs --renew`, install the server files in the VM and restart docker"),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => f(format!(
+            "the server's certificate is not valid yet: valid from {} (this machine's clock: {})",
+            CertInfo::date(server.not_before),
+            CertInfo::date(unix_now())
+        ))
+        .actual(format!("valid from {}", CertInfo::date(server.not_before)))
+        .hint("one of the clocks is wrong (this machine's or the one that issued it): fix it, or reissue with `dockvm certs --renew`"),
+        other => f(format!("the server's certificate is refused: {other:?}"))
+            .actual(format!("{e}")),
+    }
 }
 
 fn show_name(n: &ServerName<'_>) -> String {

@@ -31,22 +31,33 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         Err(e) => return skip(format!("{e}: cannot tell whether the VM runs")),
     };
     if !found {
-        return Finding::new(
-            CheckId::Vm,
-            Status::Fail,
-            "the VM is not running: windows\\start-vm.bat",
-        )
-        .expected(format!("{vmx} running"))
-        .actual(if running.is_empty() {
-            "vmrun list: no VM is running".to_owned()
-        } else {
-            format!("vmrun list: {}", running.join(", "))
-        })
-        .hint(format!(
-            "start it with windows\\start-vm.bat (or `vmrun -T ws start \"{vmx}\" nogui`); it also re-enables the shared folders"
-        ));
+        return not_running(vmx, &running);
     }
     let left = ctx.timeout.saturating_sub(start.elapsed());
+    address(ctx, &vmrun, left)
+}
+
+/// The one root cause of a dead VM: vmrun does not list it.
+fn not_running(vmx: &str, running: &[String]) -> Finding {
+    Finding::new(
+        CheckId::Vm,
+        Status::Fail,
+        "the VM is not running: windows\\start-vm.bat",
+    )
+    .expected(format!("{vmx} running"))
+    .actual(if running.is_empty() {
+        "vmrun list: no VM is running".to_owned()
+    } else {
+        format!("vmrun list: {}", running.join(", "))
+    })
+    .hint(format!(
+        "start it with windows\\start-vm.bat (or `vmrun -T ws start \"{vmx}\" nogui`); it also re-enables the shared folders"
+    ))
+}
+
+/// The VM runs: the address VMware Tools report, against vm.ip.
+fn address(ctx: &Ctx<'_>, vmrun: &Vmrun, left: std::time::Duration) -> Finding {
+    let vmx = ctx.spec.vm.vmx.as_str();
     let expected = format!("{vmx} running at {}", ctx.spec.vm.ip);
     let unknown = |why: String| {
         Finding::new(
