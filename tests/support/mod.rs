@@ -147,7 +147,8 @@ impl Moments {
     }
 }
 
-/// Each thread of a process with its name and what it waits on (`/proc`), for a message.
+/// Each thread of a process with its name, its state letter (`R`, `S`, `Z`, ...) and what it
+/// waits on (`/proc`), `; `-separated, for a message.
 pub fn threads_of(pid: u32) -> String {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return format!("process {pid} is gone");
@@ -156,8 +157,14 @@ pub fn threads_of(pid: u32) -> String {
         .flatten()
         .map(|t| {
             let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap_or_default();
+            // The state letter follows the command name's closing parenthesis in `stat`.
+            let stat = read("stat");
+            let state = stat
+                .rsplit_once(") ")
+                .and_then(|(_, r)| r.chars().next())
+                .unwrap_or('?');
             format!(
-                "{} {} {}",
+                "{} {} {state} {}",
                 t.file_name().to_string_lossy(),
                 read("comm").trim(),
                 read("wchan")
