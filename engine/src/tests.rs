@@ -72,8 +72,15 @@ fn ping_gives_the_answer_as_it_came_and_its_facts() {
         })
     );
     // Any header missing or not Docker's: no facts (then /version is asked).
-    let (ep, _) = server(Some(b"HTTP/1.0 200 OK\r\nServer: nginx\r\nApi-Version: 1.41\r\nOstype: linux\r\nContent-Length: 2\r\n\r\nOK"));
-    assert_eq!(Facts::from_ping(&ep.ping(soon()).unwrap()), None);
+    for head in [
+        "Server: nginx\r\nApi-Version: 1.41\r\nOstype: linux",
+        "Api-Version: 1.41\r\nOstype: linux",
+        "Server: Docker/27.3.1 (linux)\r\nApi-Version: 1.47",
+    ] {
+        let answer = format!("HTTP/1.0 200 OK\r\n{head}\r\nContent-Length: 2\r\n\r\nOK");
+        let (ep, _) = server(Some(Box::leak(answer.into_bytes().into_boxed_slice())));
+        assert_eq!(Facts::from_ping(&ep.ping(soon()).unwrap()), None, "{head}");
+    }
     let (ep, _) = server(None);
     assert!(matches!(ep.ping(soon()), Err(HttpError::Silent(_))));
     let (ep, _) = server(Some(GARBAGE));
