@@ -135,7 +135,7 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
         env.contains(&path_hex),
         "Path is not as wanted:\n{env}\nwant {path_hex}"
     );
-    let local = "C:\\users\\root\\AppData\\Local";
+    let local = format!(r"{}\AppData\Local", user_profile());
     let runs = wine.export(RUN);
     let want_run = format!(
         "\"dockvm-win\"=\"\\\"{}\\\\dockvm\\\\win\\\\start-vm.bat\\\"\"",
@@ -165,7 +165,8 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
     // The docker context, in the CLI's store under %USERPROFILE%\.docker, as generated.
     let meta_rel = dockvm_spec::context::meta_rel("win");
     let meta = wine.drive_c(&format!(
-        r"C:\users\root\.docker\{}",
+        r"{}\.docker\{}",
+        user_profile(),
         meta_rel.replace('/', "\\")
     ));
     assert_eq!(
@@ -199,7 +200,9 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
     assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);
     assert!(!wine.drive_c(&format!(r"{local}\dockvm")).exists());
     assert!(
-        !wine.drive_c(r"C:\users\root\.docker").exists(),
+        !wine
+            .drive_c(&format!(r"{}\.docker", user_profile()))
+            .exists(),
         "the context store install created is gone"
     );
     assert!(!wine.hosts().with_file_name("hosts.dockvm-backup").exists());
@@ -377,7 +380,7 @@ fn windows_side_with_tls_sets_the_variables_and_places_the_client_files() {
         )),
         "{env}"
     );
-    let folder = wine.drive_c(r"C:\users\root\.docker\dockvm-wintls");
+    let folder = wine.drive_c(&format!(r"{}\.docker\dockvm-wintls", user_profile()));
     for f in ["ca.pem", "cert.pem", "key.pem"] {
         assert_eq!(
             fs::read(folder.join(f)).unwrap(),
@@ -390,7 +393,7 @@ fn windows_side_with_tls_sets_the_variables_and_places_the_client_files() {
     let echo = wine.run(&["cmd", "/c", "echo %DOCKER_CERT_PATH%"]);
     assert_eq!(
         text(&echo.stdout).trim(),
-        r"C:\users\root\.docker\dockvm-wintls"
+        format!(r"{}\.docker\dockvm-wintls", user_profile())
     );
     let again = ok(&dockvm(
         &wine,
@@ -420,7 +423,9 @@ fn windows_side_with_tls_sets_the_variables_and_places_the_client_files() {
     ok(&dockvm(&wine, &exe, &["uninstall", "--from", &from]));
     assert_eq!(wine.export(ENV), env_before);
     assert!(
-        !wine.drive_c(r"C:\users\root\.docker").exists(),
+        !wine
+            .drive_c(&format!(r"{}\.docker", user_profile()))
+            .exists(),
         "the folders install made are gone"
     );
     assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);

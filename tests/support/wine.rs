@@ -8,6 +8,13 @@ use std::process::Command;
 pub const WINE: &str = "/usr/lib/wine/wine64";
 pub const MINGW: &str = "x86_64-w64-mingw32-gcc";
 
+/// `%USERPROFILE%` in a Wine prefix: `C:\users\<the Unix user>` (root in CI; a developer's own
+/// name when the tests run without root).
+pub fn user_profile() -> String {
+    let out = run(Command::new("id").arg("-un"));
+    format!(r"C:\users\{}", String::from_utf8_lossy(&out.stdout).trim())
+}
+
 /// A Wine prefix of the test's own, removed (and its wineserver stopped) on drop.
 pub struct Wine {
     _tmp: tempfile::TempDir,
