@@ -49,6 +49,9 @@ impl Wine {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(WINE);
         c.env("WINEPREFIX", self.prefix())
+            // Wine turns argv into UTF-16 by the Unix locale: non-ASCII values (a Chinese folder
+            // in `reg add`) need a UTF-8 one, whatever the caller's is.
+            .env("LC_ALL", "C.UTF-8")
             .env("WINEDEBUG", "-all")
             // No Mono or Gecko downloads: there is no network, and nothing here needs them.
             .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
