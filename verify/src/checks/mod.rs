@@ -254,14 +254,9 @@ pub fn run(id: &CheckId, ctx: &Ctx<'_>) -> Finding {
     }
 }
 
-/// A duration as people read it in a message: `2 s`, `500 ms`.
-pub fn human(d: Duration) -> String {
-    if d >= Duration::from_secs(1) {
-        format!("{:.1} s", d.as_secs_f64()).replace(".0 s", " s")
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
+/// A duration as people read it in a message: `2 s`, `500 ms`. One rule for every message,
+/// the vmrun driver's timeouts included.
+pub use dockvm_vmware::human;
 
 #[cfg(test)]
 mod tests {
