@@ -76,7 +76,9 @@ fn completion_scripts_are_made_and_bash_completes_commands_and_options() {
         let out = run(Command::new("bash").args(["-c", &script_text]));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert_eq!(complete(&["dockvm", "ver"]), "verify\n");
+    assert_eq!(complete(&["dockvm", "ver"]), "verify\nversion\n");
+    assert_eq!(complete(&["dockvm", "vers"]), "version\n");
+    assert_eq!(complete(&["dockvm", "ma"]), "man\n");
     assert_eq!(complete(&["dockvm", "cer"]), "certs\n");
     assert_eq!(complete(&["dockvm", "verify", "--for"]), "--format\n");
     assert!(complete(&["dockvm", "install", "--si"]).contains("--side"));

@@ -1,5 +1,6 @@
-//! `dockvm schema` through its consumers: python3-jsonschema (draft 2020-12, formats checked)
-//! validates every example spec and refuses a table of bad ones; the defaults it states are
+//! `dockvm schema` through its consumers: python3-jsonschema (draft 2020-12), with format
+//! checking on and off (off is its default, and "format" is then only an annotation, so every
+//! format has a pattern too), validates every example spec and refuses a table of bad ones; the defaults it states are
 //! the ones the loader applies; `dockvm init` writes it beside the spec its first line names.
 
 mod support;
@@ -13,9 +14,9 @@ fn schema() -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Validates each TOML text against the schema with python3-jsonschema: the error count of
-/// each, in order.
-fn errors(texts: &[String]) -> Vec<usize> {
+/// Validates each TOML text against the schema with python3-jsonschema, checking formats or
+/// not: the error count of each, in order.
+fn errors(texts: &[String], formats: bool) -> Vec<usize> {
     let t = tempfile::tempdir().unwrap();
     let dir = utf8_dir(&t);
     std::fs::write(dir.join("schema.json"), schema().to_string()).unwrap();
@@ -27,13 +28,14 @@ import json, sys, tomllib, glob
 from jsonschema import Draft202012Validator, FormatChecker
 schema = json.load(open(sys.argv[1] + "/schema.json"))
 Draft202012Validator.check_schema(schema)
-v = Draft202012Validator(schema, format_checker=FormatChecker())
+v = Draft202012Validator(schema, format_checker=FormatChecker() if sys.argv[2] == "on" else None)
 for f in sorted(glob.glob(sys.argv[1] + "/*.toml")):
     with open(f, "rb") as h:
         doc = tomllib.load(h)
     print(len(list(v.iter_errors(doc))))
 "#;
-    let out = run(Command::new("python3").args(["-c", script, dir.as_str()]));
+    let formats = if formats { "on" } else { "off" };
+    let out = run(Command::new("python3").args(["-c", script, dir.as_str(), formats]));
     assert!(
         out.status.success(),
         "{}",
@@ -89,6 +91,10 @@ fn every_example_validates_and_bad_specs_do_not() {
         format!("{base}[windows]\ndocker_dir = 'C:\\a;C:\\b'\n{share}"),
         format!("{base}[wsl]\nautomount_root = \"/mnt\"\n{share}"),
         format!("{base}[wsl]\nprofile = \"$HOME/.profile\"\n{share}"),
+        format!("{base}[docker]\nlisten = \"everywhere\"\n{share}"),
+        format!("[vm]\nvmx = 'D:\\v\\v.vmx'\nip = \"0.0.0.0\"\n{share}"),
+        format!("[vm]\nvmx = 'D:\\v\\v.vmx'\nip = \"224.0.0.1\"\n{share}"),
+        format!("[vm]\nvmx = 'D:\\v\\v.vmx'\nip = \"192.168.130.256\"\n{share}"),
     ];
     // Each bad one is refused by dockvm too: the schema says no more than the loader does.
     for b in &bad {
@@ -98,13 +104,90 @@ fn every_example_validates_and_bad_specs_do_not() {
         );
     }
     texts.extend(bad.iter().cloned());
-    let counts = errors(&texts);
-    for (i, n) in counts.iter().enumerate() {
-        if i < good {
-            assert_eq!(*n, 0, "{} does not validate", names[i]);
-        } else {
-            assert!(*n > 0, "the schema takes a bad spec:\n{}", texts[i]);
+    for formats in [true, false] {
+        let counts = errors(&texts, formats);
+        for (i, n) in counts.iter().enumerate() {
+            if i < good {
+                assert_eq!(*n, 0, "{} does not validate (formats {formats})", names[i]);
+            } else {
+                assert!(
+                    *n > 0,
+                    "the schema takes a bad spec (formats {formats}):\n{}",
+                    texts[i]
+                );
+            }
         }
+    }
+}
+
+/// vm.ip and docker.listen, whose schema is a pattern beside the format: with format checking
+/// off (python-jsonschema's default, and most editors'), the schema takes exactly the addresses
+/// the loader takes, over a table of edge cases.
+#[test]
+fn the_address_patterns_take_what_the_loader_takes() {
+    if !require(
+        have_jsonschema(),
+        "needs python3-jsonschema (ci/install-deps installs it)",
+    ) {
+        return;
+    }
+    let candidates = [
+        "192.168.130.2",
+        "10.0.0.1",
+        "0.1.2.3",
+        "1.2.3.4",
+        "9.99.199.255",
+        "223.255.255.254",
+        "224.0.0.1",
+        "239.1.1.1",
+        "240.0.0.1",
+        "255.1.2.3",
+        "255.255.255.255",
+        "0.0.0.0",
+        "01.2.3.4",
+        "1.2.3.04",
+        "256.1.1.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        "1.2.3.4 ",
+        " 1.2.3.4",
+        "1..2.3",
+        "a.b.c.d",
+        "",
+        "1.2.3.4\n",
+        "::1",
+        "192.168.130.2/24",
+        "everywhere",
+    ];
+    let share = "[[shares]]\nname = \"d\"\nhost_path = 'D:\\'\n";
+    let mut texts = Vec::new();
+    let mut listen = Vec::new();
+    for c in candidates {
+        let q = c
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        texts.push(format!("[vm]\nvmx = 'D:\\v\\v.vmx'\nip = \"{q}\"\n{share}"));
+        listen.push(None);
+        texts.push(format!(
+            "[vm]\nvmx = 'D:\\v\\v.vmx'\nip = \"192.168.130.2\"\n[docker]\nlisten = \"{q}\"\n{share}"
+        ));
+        listen.push(Some(c));
+    }
+    let counts = errors(&texts, false);
+    for ((text, n), listen) in texts.iter().zip(counts).zip(listen) {
+        let loads = dockvm_spec::load_str("c", text);
+        // The loader's listen rule (vm.ip or 0.0.0.0) is about the value, not its form: for
+        // listen, the form is whether the loader's parse takes it as an IPv4 address.
+        let loader_takes = match listen {
+            Some(v) => v.parse::<std::net::Ipv4Addr>().is_ok(),
+            None => loads.is_ok(),
+        };
+        assert_eq!(
+            n == 0,
+            loader_takes,
+            "schema errors {n}, loader {loads:?}:\n{text}"
+        );
     }
 }
 

@@ -59,7 +59,14 @@ pub(crate) struct RawVm {
     )]
     pub vmx: S<String>,
     /// The VM's fixed IPv4 address on the VMware network.
-    #[schemars(with = "String", required, extend("format" = "ipv4"))]
+    #[schemars(
+        with = "String",
+        required,
+        regex(pattern = r"^(25[0-5]|24[0-9]|22[0-3]|2[01][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$"),
+        // "not" "\n": python-jsonschema matches with re.search, whose `$` also matches before
+        // a final newline; the loader takes no newline.
+        extend("format" = "ipv4", "not" = {"anyOf": [{"enum": ["0.0.0.0", "255.255.255.255"]}, {"pattern": "\n"}]})
+    )]
     pub ip: S<String>,
     /// The name Windows and WSL use for the VM (a hosts-file line maps it to vm.ip).
     #[serde(default)]
@@ -76,7 +83,11 @@ pub(crate) struct RawDocker {
     pub port: S<i64>,
     /// The address dockerd binds in the VM: vm.ip (the default) or "0.0.0.0".
     #[serde(default)]
-    #[schemars(with = "String", extend("format" = "ipv4"))]
+    #[schemars(
+        with = "String",
+        regex(pattern = r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$"),
+        extend("format" = "ipv4", "not" = {"pattern": "\n"})
+    )]
     pub listen: S<String>,
     /// Which Docker package the VM runs: it decides the stock ExecStart the drop-in replaces.
     #[serde(default)]

@@ -11,9 +11,11 @@ mod env_cmd;
 mod gen_cmd;
 mod init;
 mod install_cmd;
+mod man_cmd;
 mod path_cmd;
 mod schema_cmd;
 mod verify_cmd;
+pub(crate) mod version_cmd;
 
 use anyhow::Context as _;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -24,7 +26,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "dockvm",
-    version,
+    version = version_cmd::long(),
     about = "Docker in a VMware VM, used from Windows and WSL: one spec, every file, one check"
 )]
 pub(crate) struct Cli {
@@ -56,6 +58,10 @@ enum Command {
     Env(env_cmd::Args),
     /// Print the spec's JSON Schema (for editors).
     Schema(schema_cmd::Args),
+    /// Print dockvm's version, the git commit it was built from and its target.
+    Version(version_cmd::Args),
+    /// Write a man page for dockvm and one for each command into a folder.
+    Man(man_cmd::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -96,6 +102,8 @@ pub fn run() -> ExitCode {
         Command::Completions(a) => completions_cmd::run(a),
         Command::Env(a) => env_cmd::run(a),
         Command::Schema(a) => schema_cmd::run(a),
+        Command::Version(a) => version_cmd::run(a),
+        Command::Man(a) => man_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
