@@ -19,6 +19,7 @@ fn outcome() -> Outcome {
             duration_ms: ms,
             reason: reason.into(),
         }],
+        facts: Default::default(),
     };
     let mut port = f(
         CheckId::Port,

@@ -733,6 +733,7 @@ fn skip_and_only_select_checks_and_say_so() {
             "name",
             "port",
             "docker-api",
+            "clock",
             "env",
             "docker-cli",
             "profile",
@@ -929,4 +930,66 @@ fn a_probe_the_daemon_sees_with_other_content_is_a_failure() {
         fs::read_dir(root.join("d")).unwrap().next().is_none(),
         "probe file left"
     );
+}
+
+/// A loopback Docker API stand-in whose `Date` header is `skew` seconds off this clock.
+fn skewed_docker(skew: i64) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().take(16).flatten() {
+            read_request(&mut s);
+            let now = std::time::SystemTime::now();
+            let at = if skew >= 0 {
+                now + Duration::from_secs(skew as u64)
+            } else {
+                now - Duration::from_secs(skew.unsigned_abs())
+            };
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nServer: Docker/20.10.24+dfsg1 (linux)\r\nOstype: linux\r\nDate: {}\r\nContent-Length: 2\r\n\r\nOK",
+                httpdate::fmt_http_date(at)
+            );
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+    port
+}
+
+/// `clock` against a server whose Date header is off by a known amount: within 2 s passes (the
+/// header's truncated second and the round trip never make a warning), 3 s warns, 90 s either
+/// way fails, each saying which way and how to set the VM's clock.
+#[test]
+fn clock_compares_the_engine_s_date_header_with_this_clock() {
+    for (skew, want, phrase) in [
+        (0, "pass", "agrees"),
+        (2, "pass", "agrees"),
+        (-1, "pass", "agrees"),
+        (3, "warn", "ahead of"),
+        (-3, "warn", "behind"),
+        (90, "fail", "ahead of"),
+        (-90, "fail", "behind"),
+    ] {
+        let port = skewed_docker(skew);
+        let (_t, p) = spec("127.0.0.1", port, "");
+        let (_, report, stderr) = verify_json(
+            None,
+            &["--spec", p.as_str(), "--only", "clock", "--timeout", "2s"],
+            &[],
+        );
+        let (s, reason) = status_reason(&report, "clock");
+        assert_eq!(s, want, "{skew}: {reason}\n{stderr}");
+        assert!(reason.contains(phrase), "{skew}: {reason}");
+        if want != "pass" {
+            let hint = finding(&report, "clock")["hint"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(hint.contains("hwclock --hctosys"), "{hint}");
+        }
+        assert_eq!(
+            report["exit_code"],
+            if want == "fail" { 1 } else { 0 },
+            "{skew}"
+        );
+    }
 }

@@ -94,6 +94,76 @@ fn vm_check_reports_what_vmrun_says_within_the_deadline() {
     }
 }
 
+/// The healthy path never waits for vmrun: with the port answering, a vmrun that would take
+/// 30 s is stopped as soon as the port has answered, `vm` passes saying vmrun was not asked,
+/// and the stopped vmrun is gone when verify exits. With vmrun saying the VM is not running,
+/// the port (whose connection would hang) is not waited for either.
+#[test]
+fn vm_runs_beside_port_and_is_waited_for_only_when_the_port_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = utf8_dir(&tmp);
+    let root = dir.join("mnt");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let path = dir.join("dockvm.toml");
+    fs::write(
+        &path,
+        format!(
+            "{}\n[wsl]\nautomount_root = \"{root}/\"\n",
+            loopback_spec(port, "docker.io")
+        ),
+    )
+    .unwrap();
+    let pidfile = dir.join("vmrun.pid");
+    executable(
+        &root.join("c/Program Files (x86)/VMware/VMware Workstation/vmrun.exe"),
+        &format!("#!/bin/sh\necho $$ >'{pidfile}'\nexec sleep 30\n"),
+    );
+    let t = Instant::now();
+    let (_, report, stderr) = verify_json(
+        None,
+        &[
+            "--spec",
+            path.as_str(),
+            "--only",
+            "port",
+            "--timeout",
+            "20s",
+        ],
+        &[],
+    );
+    let took = t.elapsed();
+    let (s, reason) = status_reason(&report, "vm");
+    assert_eq!(s, "pass", "{reason}\n{stderr}");
+    assert!(reason.contains("vmrun not asked"), "{reason}");
+    assert_eq!(status_reason(&report, "port").0, "pass");
+    assert!(took < Duration::from_secs(5), "waited for vmrun: {took:?}");
+    // The vmrun it started (if it got as far as writing its pid) was stopped, not left running.
+    if let Ok(pid) = fs::read_to_string(&pidfile) {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
+        assert!(
+            stat.as_ref()
+                .map_or(true, |s| s.split_whitespace().nth(2) == Some("Z")),
+            "vmrun {pid} still runs: {stat:?}"
+        );
+    }
+    drop(listener);
+
+    // A dead VM: vmrun says so, and that is the one root cause; the port is skipped for it.
+    executable(
+        &root.join("c/Program Files (x86)/VMware/VMware Workstation/vmrun.exe"),
+        "#!/bin/sh\nprintf 'Total running VMs: 0\\r\\n'\n",
+    );
+    let (_, report, _) = verify_json(None, &["--spec", path.as_str(), "--only", "port"], &[]);
+    let (s, reason) = status_reason(&report, "vm");
+    assert_eq!(s, "fail", "{reason}");
+    assert!(reason.contains("not running"), "{reason}");
+    assert_eq!(
+        status_reason(&report, "port"),
+        ("skip".into(), "needs vm".into())
+    );
+}
+
 #[test]
 fn docker_cli_is_found_along_path_and_a_windows_one_is_named() {
     let tmp = tempfile::tempdir().unwrap();

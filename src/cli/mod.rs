@@ -14,6 +14,7 @@ mod install_cmd;
 mod man_cmd;
 mod path_cmd;
 mod schema_cmd;
+mod up_cmd;
 mod verify_cmd;
 pub(crate) mod version_cmd;
 
@@ -58,6 +59,12 @@ enum Command {
     Env(env_cmd::Args),
     /// Print the spec's JSON Schema (for editors).
     Schema(schema_cmd::Args),
+    /// Bring the setup up from any state: power on, address, engine, shares, verify.
+    Up(up_cmd::UpArgs),
+    /// Power the VM off (the guest shuts down; --hard when it does not in time).
+    Down(up_cmd::DownArgs),
+    /// What is true now: the VM, its address, the engine, TLS, the clock, this terminal's endpoint.
+    Status(up_cmd::StatusArgs),
     /// Print dockvm's version, the git commit it was built from and its target.
     Version(version_cmd::Args),
     /// Write a man page for dockvm and one for each command into a folder.
@@ -103,6 +110,9 @@ pub fn run() -> ExitCode {
         Command::Env(a) => env_cmd::run(a),
         Command::Schema(a) => schema_cmd::run(a),
         Command::Version(a) => version_cmd::run(a),
+        Command::Up(a) => up_cmd::up(a),
+        Command::Down(a) => up_cmd::down(a),
+        Command::Status(a) => up_cmd::status(a),
         Command::Man(a) => man_cmd::run(a),
     };
     match result {

@@ -50,7 +50,7 @@ pub struct Args {
 
 /// `DOCKVM_LEFTOVER_AGE_SECS`, for tests only: the age in seconds above which probe files and
 /// containers are other runs' leftovers (default 600).
-fn leftover_age() -> Result<Duration, Failure> {
+pub(crate) fn leftover_age() -> Result<Duration, Failure> {
     match std::env::var("DOCKVM_LEFTOVER_AGE_SECS") {
         Err(_) => Ok(dockvm_verify::sweep::DEFAULT_AGE),
         Ok(v) => v.parse::<u64>().map(Duration::from_secs).map_err(|_| {

@@ -189,6 +189,26 @@ impl Lab {
 
     /// The VM's containers, by name: the kept probe containers (`kept`), or all the others.
     pub fn containers(&self, kept: bool) -> Vec<String> {
+        // A booted VM: its own docker CLI, in the guest.
+        if std::path::Path::new(&format!("{}/booted", self.dir())).exists() {
+            let names = |filter: &[&str]| -> Vec<String> {
+                let mut args = vec!["docker", "ps", "-a", "--format", "{{.Names}}"];
+                args.extend_from_slice(filter);
+                self.lab_ok("vm", &args)
+                    .lines()
+                    .map(|l| format!("/{l}"))
+                    .collect()
+            };
+            let kept_names = names(&["--filter", "label=dockvm.probe=kept"]);
+            return if kept {
+                kept_names
+            } else {
+                names(&[])
+                    .into_iter()
+                    .filter(|n| !kept_names.contains(n))
+                    .collect()
+            };
+        }
         let ps = run(Command::new("curl").args([
             "-s",
             "--unix-socket",

@@ -4,8 +4,8 @@ use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
 
-/// A check's stable id: `vm`, `name`, `port`, `tls`, `docker-api`, `env`, `docker-cli`,
-/// `profile`, `share:<name>`.
+/// A check's stable id: `vm`, `name`, `port`, `tls`, `docker-api`, `clock`, `env`,
+/// `docker-cli`, `profile`, `share:<name>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(into = "String")]
 pub enum CheckId {
@@ -14,6 +14,7 @@ pub enum CheckId {
     Port,
     Tls,
     DockerApi,
+    Clock,
     Env,
     DockerCli,
     Profile,
@@ -32,12 +33,20 @@ impl CheckId {
     /// The checks whose failure makes this one meaningless.
     pub fn prerequisites(&self) -> &'static [CheckId] {
         match self {
-            // A VM that is not running explains a dead port: one root cause, not a timeout.
-            CheckId::Port => &[CheckId::Vm],
             CheckId::Tls => &[CheckId::Port],
             // `tls` exists only for a spec with docker.tls; without it, this is `port` alone.
             CheckId::DockerApi => &[CheckId::Port, CheckId::Tls],
-            CheckId::Share(_) => &[CheckId::DockerApi],
+            CheckId::Share(_) | CheckId::Clock => &[CheckId::DockerApi],
+            _ => &[],
+        }
+    }
+
+    /// The checks that explain this one's failure without gating its success: `vm` (vmrun,
+    /// slow) runs beside `port` and is wanted only when the port does not answer; then a VM
+    /// that is not running is the one root cause, and the port's failure is skipped for it.
+    pub fn explained_by(&self) -> &'static [CheckId] {
+        match self {
+            CheckId::Port => &[CheckId::Vm],
             _ => &[],
         }
     }
@@ -51,6 +60,7 @@ impl fmt::Display for CheckId {
             CheckId::Port => f.write_str("port"),
             CheckId::Tls => f.write_str("tls"),
             CheckId::DockerApi => f.write_str("docker-api"),
+            CheckId::Clock => f.write_str("clock"),
             CheckId::Env => f.write_str("env"),
             CheckId::DockerCli => f.write_str("docker-cli"),
             CheckId::Profile => f.write_str("profile"),
@@ -123,6 +133,10 @@ pub struct Finding {
     pub hint: String,
     /// Every run of the check (more than one with `--wait`).
     pub attempts: Vec<Attempt>,
+    /// What the check measured, as values (the engine's version, the clock's skew, the days a
+    /// certificate has left), for `dockvm status` and scripts; absent from JSON when empty.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub facts: serde_json::Map<String, serde_json::Value>,
 }
 
 fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -140,7 +154,14 @@ impl Finding {
             reason: reason.into(),
             hint: String::new(),
             attempts: Vec::new(),
+            facts: serde_json::Map::new(),
         }
+    }
+
+    /// A measured value (see [`Finding::facts`]).
+    pub fn fact(mut self, name: &str, value: impl Into<serde_json::Value>) -> Finding {
+        self.facts.insert(name.to_owned(), value.into());
+        self
     }
 
     pub fn expected(mut self, e: impl Into<String>) -> Finding {

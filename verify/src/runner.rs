@@ -111,15 +111,28 @@ pub fn run(
 /// finding for each of the others saying why it did not run.
 fn select(all: &[CheckId], sel: &Selection) -> (Vec<CheckId>, BTreeMap<CheckId, Finding>) {
     let wanted = |id: &CheckId| sel.only.is_empty() || sel.only.iter().any(|p| id.matches(p));
-    // A selected check brings its prerequisites along: they explain its failure.
+    // A selected check brings its prerequisites (and what explains it) along, and theirs:
+    // they explain its failure.
+    let mut brought: Vec<CheckId> = all.iter().filter(|id| wanted(id)).cloned().collect();
+    loop {
+        let more: Vec<CheckId> = all
+            .iter()
+            .filter(|id| !brought.contains(id))
+            .filter(|id| {
+                brought
+                    .iter()
+                    .any(|d| d.prerequisites().contains(id) || d.explained_by().contains(id))
+            })
+            .cloned()
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        brought.extend(more);
+    }
     let selected: Vec<CheckId> = all
         .iter()
-        .filter(|id| {
-            wanted(id)
-                || all
-                    .iter()
-                    .any(|d| wanted(d) && d.prerequisites().contains(id))
-        })
+        .filter(|id| brought.contains(id))
         .filter(|id| !sel.skip.iter().any(|p| id.matches(p)))
         .cloned()
         .collect();
@@ -186,9 +199,15 @@ fn run_round(ctx: &Ctx<'_>, ids: &[CheckId], results: &mut BTreeMap<CheckId, Fin
                 .iter()
                 .all(|p| !ids.contains(p) || done.contains(p))
         };
-        let (ready, later): (Vec<CheckId>, Vec<CheckId>) = pending.into_iter().partition(ready_now);
+        let (mut ready, later): (Vec<CheckId>, Vec<CheckId>) =
+            pending.into_iter().partition(ready_now);
         assert!(!ready.is_empty(), "prerequisites form no cycle");
         pending = later;
+        // `vm` beside `port`, when both run now: their own pair (below).
+        let pair = ready.contains(&CheckId::Vm) && ready.contains(&CheckId::Port);
+        if pair {
+            ready.retain(|id| *id != CheckId::Vm && *id != CheckId::Port);
+        }
         let jobs: Vec<(CheckId, Option<Finding>)> = ready
             .into_iter()
             .map(|id| {
@@ -202,6 +221,7 @@ fn run_round(ctx: &Ctx<'_>, ids: &[CheckId], results: &mut BTreeMap<CheckId, Fin
             })
             .collect();
         let finished: Vec<Finding> = std::thread::scope(|s| {
+            let paired = pair.then(|| s.spawn(|| vm_beside_port(ctx)));
             let handles: Vec<_> = jobs
                 .into_iter()
                 .map(|(id, gated)| {
@@ -215,10 +235,15 @@ fn run_round(ctx: &Ctx<'_>, ids: &[CheckId], results: &mut BTreeMap<CheckId, Fin
                     })
                 })
                 .collect();
-            handles
+            let mut all: Vec<Finding> = handles
                 .into_iter()
                 .map(|h| h.join().expect("a check panicked"))
-                .collect()
+                .collect();
+            if let Some(p) = paired {
+                let (vm, port) = p.join().expect("a check panicked");
+                all.extend([vm, port]);
+            }
+            all
         });
         for mut f in finished {
             let mut attempts = results
@@ -235,6 +260,75 @@ fn run_round(ctx: &Ctx<'_>, ids: &[CheckId], results: &mut BTreeMap<CheckId, Fin
             results.insert(f.id.clone(), f);
         }
     }
+}
+
+/// `vm` and `port` side by side (vmrun after the port's head start); whichever answer decides
+/// first ends the pair. The port answers:
+/// the VM runs at vm.ip, and vmrun's call is stopped (its finding says so, whatever it had
+/// got). vmrun says the VM is not running (or fails otherwise): the one root cause, and the
+/// port, still waiting for its connection on a thread of its own, is skipped for it ("needs
+/// vm") without waiting. Otherwise both findings as they are. So the healthy path never waits
+/// for vmrun, and a dead VM is named as soon as vmrun answers.
+/// How long `vm` waits for `port` before it asks vmrun.
+const PORT_HEAD_START: Duration = Duration::from_millis(100);
+
+fn vm_beside_port(ctx: &Ctx<'_>) -> (Finding, Finding) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, mpsc};
+    enum Done {
+        Vm(Finding),
+        Port(Finding),
+    }
+    let start = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    // The port on a thread of its own, not scoped: a connect cannot be interrupted, and the
+    // pair must not wait for one it no longer needs (it ends within the check's deadline).
+    let (addr, timeout, port_tx) = (ctx.api_addr(), ctx.timeout, tx.clone());
+    std::thread::spawn(move || {
+        let mut f = checks::port::probe(addr, timeout);
+        f.duration = start.elapsed();
+        let _ = port_tx.send(Done::Port(f));
+    });
+    let cancel = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|s| {
+        let vm_cancel = cancel.clone();
+        s.spawn(move || {
+            // A head start for the port: a VM that answers does so in a few milliseconds, and
+            // then vmrun is not even started (each start is costly, more so through interop).
+            while start.elapsed() < PORT_HEAD_START && !vm_cancel.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let mut f = checks::vm::check_cancellable(ctx, vm_cancel);
+            f.duration = start.elapsed();
+            let _ = tx.send(Done::Vm(f));
+        });
+        let (mut vm, mut port) = (None, None);
+        while let Ok(done) = rx.recv() {
+            match done {
+                Done::Port(f) => {
+                    if matches!(f.status, Status::Pass | Status::Warn) {
+                        cancel.store(true, Ordering::SeqCst);
+                        let mut v = checks::vm::running_because_port_answers(ctx);
+                        v.duration = start.elapsed();
+                        return (v, f);
+                    }
+                    port = Some(f);
+                }
+                Done::Vm(f) => {
+                    if blocks(&f) {
+                        let mut p = Finding::new(CheckId::Port, Status::Skip, "needs vm");
+                        p.duration = start.elapsed();
+                        return (f, p);
+                    }
+                    vm = Some(f);
+                }
+            }
+            if let (Some(v), Some(p)) = (&vm, &port) {
+                return (v.clone(), p.clone());
+            }
+        }
+        unreachable!("both threads send")
+    })
 }
 
 /// Whether a prerequisite's finding makes its dependents meaningless.

@@ -13,12 +13,17 @@ mod run;
 pub use decode::{decode, same_path};
 
 use camino::{Utf8Path, Utf8PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// vmrun as this process reaches it.
 #[derive(Debug, Clone)]
 pub struct Vmrun {
     path: Utf8PathBuf,
+    /// Set by another thread when the answer is no longer wanted: a running call is killed at
+    /// once and gives [`VmrunError::Cancelled`].
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 /// What went wrong with a vmrun call.
@@ -42,6 +47,57 @@ pub enum VmrunError {
     },
     #[error("cannot read the output of {0}: {1}")]
     Io(String, std::io::Error),
+    /// The caller no longer wanted the answer ([`Vmrun::cancelled_by`]); vmrun was killed.
+    #[error("{0} was not needed any more and was stopped")]
+    Cancelled(String),
+}
+
+impl VmrunError {
+    /// What a refused `start` means, when vmrun's words say it: the .vmx held by the VMware
+    /// window, a VMware that cannot be driven with `-T ws` (Player), or vmrun not there.
+    pub fn start_refusal(&self) -> Option<StartRefusal> {
+        match self {
+            VmrunError::NotFound(_) => Some(StartRefusal::NoVmrun),
+            VmrunError::Failed { message, .. } => {
+                let m = message.to_ascii_lowercase();
+                if m.contains("in use") || m.contains("locked") {
+                    Some(StartRefusal::InUse)
+                } else if m.contains("player")
+                    || m.contains("not supported")
+                    || m.contains("unable to connect to host")
+                {
+                    Some(StartRefusal::PlayerOnly)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Why `vmrun start` refused, in the cases users meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartRefusal {
+    /// The VMware Workstation window has the VM open (its .vmx is locked).
+    InUse,
+    /// `-T ws` needs VMware Workstation Pro; VMware Player cannot be driven by it.
+    PlayerOnly,
+    /// No vmrun where the spec says.
+    NoVmrun,
+}
+
+impl StartRefusal {
+    /// The sentence a user reads, with what to do.
+    pub fn explain(self, vmx: &str) -> String {
+        match self {
+            StartRefusal::InUse => format!(
+                "{vmx} is in use by the VMware Workstation window: power it on there, or close its tab and run dockvm up again"
+            ),
+            StartRefusal::PlayerOnly => "vmrun -T ws drives VMware Workstation Pro only; with VMware Player, start the VM in Player (dockvm up then does the rest)".to_owned(),
+            StartRefusal::NoVmrun => "vmrun is not where vmware.vmrun says: install VMware Workstation, or set vmware.vmrun in the spec to its vmrun.exe".to_owned(),
+        }
+    }
 }
 
 /// Which of a VM's variables `readVariable` reads.
@@ -68,7 +124,16 @@ impl VarKind {
 impl Vmrun {
     /// vmrun at `path` as this process names it.
     pub fn at(path: impl Into<Utf8PathBuf>) -> Vmrun {
-        Vmrun { path: path.into() }
+        Vmrun {
+            path: path.into(),
+            cancel: None,
+        }
+    }
+
+    /// The same vmrun, whose calls stop (vmrun killed) as soon as `flag` is set.
+    pub fn cancelled_by(mut self, flag: Arc<AtomicBool>) -> Vmrun {
+        self.cancel = Some(flag);
+        self
     }
 
     /// Where this process reaches the spec's vmrun: its Windows path in dockvm.exe, the same
@@ -156,6 +221,35 @@ impl Vmrun {
             .map(drop)
     }
 
+    /// `setSharedFolderState <vmx> NAME HOSTPATH writable`: points an existing share at its
+    /// folder; refused when the VM has no share of that name.
+    pub fn set_shared_folder(
+        &self,
+        vmx: &str,
+        name: &str,
+        host_path: &str,
+        deadline: Duration,
+    ) -> Result<(), VmrunError> {
+        self.call(
+            &["setSharedFolderState", vmx, name, host_path, "writable"],
+            deadline,
+            "",
+        )
+        .map(drop)
+    }
+
+    /// `addSharedFolder <vmx> NAME HOSTPATH`: a share the VM lacks.
+    pub fn add_shared_folder(
+        &self,
+        vmx: &str,
+        name: &str,
+        host_path: &str,
+        deadline: Duration,
+    ) -> Result<(), VmrunError> {
+        self.call(&["addSharedFolder", vmx, name, host_path], deadline, "")
+            .map(drop)
+    }
+
     /// `disableSharedFolders`.
     pub fn disable_shared_folders(&self, vmx: &str, deadline: Duration) -> Result<(), VmrunError> {
         self.call(&["disableSharedFolders", vmx], deadline, "")
@@ -175,7 +269,7 @@ impl Vmrun {
             self.path.file_name().unwrap_or(self.path.as_str()),
             all.join(" ")
         );
-        let out = run::run(&self.path, &all, deadline, &what)?;
+        let out = run::run(&self.path, &all, deadline, &what, self.cancel.as_deref())?;
         let stdout = decode(&out.stdout, hint);
         if out.status.success() {
             return Ok(stdout);

@@ -6,14 +6,17 @@ use crate::VmrunError;
 use camino::Utf8Path;
 use std::io::{Read as _, Seek as _};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Runs `program args` with no input, waiting at most `deadline`; `what` names it in errors.
+/// Runs `program args` with no input, waiting at most `deadline` (and only while `cancel` is
+/// unset); `what` names it in errors.
 pub fn run(
     program: &Utf8Path,
     args: &[&str],
     deadline: Duration,
     what: &str,
+    cancel: Option<&AtomicBool>,
 ) -> Result<Output, VmrunError> {
     let io = |e| VmrunError::Io(what.to_owned(), e);
     let out = tempfile::tempfile().map_err(io)?;
@@ -29,6 +32,11 @@ pub fn run(
     let status = loop {
         if let Some(s) = child.try_wait().map_err(io)? {
             break s;
+        }
+        if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(VmrunError::Cancelled(what.to_owned()));
         }
         if start.elapsed() >= deadline {
             let _ = child.kill();

@@ -159,3 +159,71 @@ fn decoding_prefers_utf8_then_what_holds_the_hint() {
     assert!(same_path(r"C:\A/b", r"c:\a\B"));
     assert!(!same_path(r"C:\a", r"C:\a\b"));
 }
+
+#[test]
+fn a_cancelled_call_kills_vmrun_at_once() {
+    let (_d, v) = script("sleep 30");
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let v = v.cancelled_by(flag.clone());
+    let setter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let t = Instant::now();
+    let r = v.list(Duration::from_secs(20));
+    setter.join().unwrap();
+    assert!(matches!(r, Err(VmrunError::Cancelled(_))), "{r:?}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+#[test]
+fn shared_folder_calls_pass_name_and_host_path_as_vmrun_takes_them() {
+    let (d, v) =
+        script(r#"printf '%s|' "$@" >>"$(dirname "$0")/argv"; echo >>"$(dirname "$0")/argv""#);
+    v.set_shared_folder(r"D:\vm\dev.vmx", "d", r"D:\projects 项目", T)
+        .unwrap();
+    v.add_shared_folder(r"D:\vm\dev.vmx", "e", r"E:\", T)
+        .unwrap();
+    v.enable_shared_folders(r"D:\vm\dev.vmx", T).unwrap();
+    let argv = std::fs::read_to_string(d.path().join("argv")).unwrap();
+    assert_eq!(
+        argv,
+        "-T|ws|setSharedFolderState|D:\\vm\\dev.vmx|d|D:\\projects 项目|writable|\n\
+         -T|ws|addSharedFolder|D:\\vm\\dev.vmx|e|E:\\|\n\
+         -T|ws|enableSharedFolders|D:\\vm\\dev.vmx|\n"
+    );
+}
+
+#[test]
+fn start_refusals_are_named_from_vmrun_s_words() {
+    let refused = |message: &str| VmrunError::Failed {
+        what: "vmrun start".into(),
+        status: "exit status: 255".into(),
+        message: message.into(),
+        first_line: format!("Error: {message}"),
+    };
+    for (said, want) in [
+        ("The file is already in use", Some(StartRefusal::InUse)),
+        (
+            "Cannot open VM: D:\\vm\\dev.vmx, The virtual machine appears to be in use",
+            Some(StartRefusal::InUse),
+        ),
+        (
+            "The operation is not supported for the specified parameters",
+            Some(StartRefusal::PlayerOnly),
+        ),
+        ("Unable to connect to host.", Some(StartRefusal::PlayerOnly)),
+        ("The virtual machine is not powered on", None),
+    ] {
+        assert_eq!(refused(said).start_refusal(), want, "{said}");
+    }
+    assert_eq!(
+        VmrunError::NotFound("C:/x/vmrun.exe".into()).start_refusal(),
+        Some(StartRefusal::NoVmrun)
+    );
+    assert!(
+        StartRefusal::InUse
+            .explain("D:\\vm\\dev.vmx")
+            .contains("window")
+    );
+}

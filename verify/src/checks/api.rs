@@ -132,26 +132,35 @@ fn verdict(api: &Endpoint, addr: SocketAddr, facts: Facts, expected: String) -> 
         os,
     } = facts;
     let actual = format!("Docker Engine {engine}, API {api_version}, {os}");
+    let facts = |f: Finding| {
+        f.fact("engine_version", engine.clone())
+            .fact("api_version", api_version.clone())
+            .fact("os", os.clone())
+    };
     if os != "linux" {
-        return Finding::new(
-            CheckId::DockerApi,
-            Status::Fail,
-            format!("a {os} Docker engine answers at {addr}; WSL paths need a Linux engine"),
-        )
-        .expected(expected)
-        .actual(actual)
-        .hint("switch the VM's engine to Linux containers");
+        return facts(
+            Finding::new(
+                CheckId::DockerApi,
+                Status::Fail,
+                format!("a {os} Docker engine answers at {addr}; WSL paths need a Linux engine"),
+            )
+            .expected(expected)
+            .actual(actual)
+            .hint("switch the VM's engine to Linux containers"),
+        );
     }
     if api.tls.is_some() {
-        return Finding::new(
-            CheckId::DockerApi,
-            Status::Pass,
-            format!("{actual} answers at {}, over mutual TLS", api.url()),
-        )
-        .expected(expected)
-        .actual(actual);
+        return facts(
+            Finding::new(
+                CheckId::DockerApi,
+                Status::Pass,
+                format!("{actual} answers at {}, over mutual TLS", api.url()),
+            )
+            .expected(expected)
+            .actual(actual.clone()),
+        );
     }
-    Finding::new(
+    facts(Finding::new(
         CheckId::DockerApi,
         Status::Warn,
         format!(
@@ -161,5 +170,5 @@ fn verdict(api: &Endpoint, addr: SocketAddr, facts: Facts, expected: String) -> 
     )
     .expected(expected)
     .actual(actual)
-    .hint("keep the VM on a host-only or NAT VMware network that only this PC reaches, or set tls = true under [docker] (README, \"Mutual TLS\")")
+    .hint("keep the VM on a host-only or NAT VMware network that only this PC reaches, or set tls = true under [docker] (README, \"Mutual TLS\")"))
 }

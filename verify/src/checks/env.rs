@@ -72,7 +72,7 @@ fn tls_variables(ctx: &Ctx<'_>) -> Option<Finding> {
     // Without DOCKER_HOST, this VM's context carries the connection and its TLS files
     // (docker_host judges them); the variables do not apply.
     if e.docker_host.as_deref().is_none_or(str::is_empty)
-        && current_context(ctx).is_some_and(|(c, _)| our_context(ctx, &c).is_some())
+        && current_context(ctx.env).is_some_and(|(c, _)| our_context(ctx, &c).is_some())
     {
         return None;
     }
@@ -176,7 +176,7 @@ fn docker_host(ctx: &Ctx<'_>) -> Finding {
     }
     let want = ctx.spec.docker_host();
     let profile = ctx.spec.wsl.profile.to_string();
-    let context = current_context(ctx);
+    let context = current_context(ctx.env);
     let f = |status, reason: String| {
         Finding::new(CheckId::Env, status, reason).expected(format!("DOCKER_HOST={want}"))
     };
@@ -322,8 +322,8 @@ fn registry(ctx: &Ctx<'_>, w: &WindowsEnv) -> Option<Finding> {
 }
 
 /// The docker CLI's config folder: DOCKER_CONFIG, else `.docker` in the home folder.
-fn config_dir(ctx: &Ctx<'_>) -> Option<Utf8PathBuf> {
-    match (&ctx.env.docker_config, &ctx.env.home) {
+fn config_dir(env: &super::Env) -> Option<Utf8PathBuf> {
+    match (&env.docker_config, &env.home) {
         (Some(d), _) => Some(d.clone()),
         (None, Some(h)) => Some(h.join(".docker")),
         (None, None) => None,
@@ -338,7 +338,7 @@ fn our_context(ctx: &Ctx<'_>, context: &str) -> Option<(Option<String>, bool)> {
     if context != dockvm_spec::context::name(vm) {
         return None;
     }
-    let Some(dir) = config_dir(ctx) else {
+    let Some(dir) = config_dir(ctx.env) else {
         return Some((None, false));
     };
     let meta = dir.join(dockvm_spec::context::meta_rel(vm));
@@ -355,17 +355,34 @@ fn our_context(ctx: &Ctx<'_>, context: &str) -> Option<(Option<String>, bool)> {
 
 /// The context the docker CLI would use without DOCKER_HOST, if it is not the default one:
 /// DOCKER_CONTEXT, else `currentContext` in the CLI's config.json.
-fn current_context(ctx: &Ctx<'_>) -> Option<(String, String)> {
-    if let Some(c) = ctx
-        .env
-        .docker_context
-        .as_deref()
-        .filter(|c| *c != "default")
-    {
+fn current_context(env: &super::Env) -> Option<(String, String)> {
+    if let Some(c) = env.docker_context.as_deref().filter(|c| *c != "default") {
         return Some((c.to_owned(), "DOCKER_CONTEXT".to_owned()));
     }
-    let file: Utf8PathBuf = config_dir(ctx)?.join("config.json");
+    let file: Utf8PathBuf = config_dir(env)?.join("config.json");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
     let c = v.get("currentContext")?.as_str()?;
     (!c.is_empty() && c != "default").then(|| (c.to_owned(), format!("currentContext in {file}")))
+}
+
+/// Which Docker endpoint a docker command in this terminal reaches, in words (`DOCKER_HOST=...`,
+/// `context NAME (from ...)`, or the default), and whether that is this spec's VM (its
+/// hostname or address in DOCKER_HOST, or its `dockvm-<vm>` context). For `dockvm status` and
+/// `down`'s note.
+pub fn in_use(spec: &dockvm_spec::Spec, env: &super::Env) -> (String, bool) {
+    let ours = |host: &str| {
+        host.contains(&format!("//{}:", spec.vm.hostname))
+            || host.contains(&format!("//{}:", spec.vm.ip))
+    };
+    if let Some(h) = env.docker_host.as_deref().filter(|h| !h.is_empty()) {
+        return (format!("DOCKER_HOST={h}"), ours(h));
+    }
+    if let Some((c, from)) = current_context(env) {
+        let here = c == dockvm_spec::context::name(spec.vm.name.as_str());
+        return (format!("context {c} ({from})"), here);
+    }
+    (
+        "the default endpoint (no DOCKER_HOST, no context)".to_owned(),
+        false,
+    )
 }

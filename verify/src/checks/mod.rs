@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod env;
 pub mod name;
 pub mod port;
@@ -219,6 +220,7 @@ pub fn all(spec: &Spec) -> Vec<CheckId> {
     }
     ids.extend([
         CheckId::DockerApi,
+        CheckId::Clock,
         CheckId::Env,
         CheckId::DockerCli,
         CheckId::Profile,
@@ -239,6 +241,7 @@ pub fn run(id: &CheckId, ctx: &Ctx<'_>) -> Finding {
         CheckId::Port => port::check(ctx),
         CheckId::Tls => tls::check(ctx),
         CheckId::DockerApi => api::check(ctx),
+        CheckId::Clock => clock::check(ctx),
         CheckId::Env => env::check(ctx),
         CheckId::DockerCli => cli::check(ctx),
         CheckId::Profile => profile::check(ctx),

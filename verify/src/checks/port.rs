@@ -8,9 +8,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 pub fn check(ctx: &Ctx<'_>) -> Finding {
-    let addr = ctx.api_addr();
+    probe(ctx.api_addr(), ctx.timeout)
+}
+
+/// The check on its own inputs (the runner runs it on a thread of its own, beside `vm`).
+pub fn probe(addr: SocketAddr, timeout: Duration) -> Finding {
     let expected = format!("a TCP listener at {addr}");
-    match TcpStream::connect_timeout(&addr, ctx.timeout) {
+    match TcpStream::connect_timeout(&addr, timeout) {
         Ok(_) => Finding::new(
             CheckId::Port,
             Status::Pass,
@@ -18,7 +22,7 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         )
         .expected(expected)
         .actual("connected"),
-        Err(e) => classify(CheckId::Port, addr, &e, ctx.timeout).expected(expected),
+        Err(e) => classify(CheckId::Port, addr, &e, timeout).expected(expected),
     }
 }
 

@@ -234,12 +234,14 @@ fn works(
         sans(server),
         CertInfo::date(server.not_after)
     );
+    let days_left = (server.not_after - unix_now()).div_euclid(86_400);
     let soon = expiring(server, files);
     if !soon.is_empty() {
         return Finding::new(CheckId::Tls, Status::Warn, format!("mutual TLS works, but {}", soon.join(" and ")))
             .expected(expected)
             .actual(actual)
-            .hint("`dockvm certs --renew`, then `dockvm install --certs DIR` on each side and restart docker in the VM");
+            .hint("`dockvm certs --renew`, then `dockvm install --certs DIR` on each side and restart docker in the VM")
+            .fact("server_days_left", days_left);
     }
     Finding::new(
         CheckId::Tls,
@@ -253,6 +255,7 @@ fn works(
     )
     .expected(expected)
     .actual(actual)
+    .fact("server_days_left", days_left)
 }
 
 /// Step 2's failure: the client files named, and how to get good ones.

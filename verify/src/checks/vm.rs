@@ -1,7 +1,9 @@
 //! `vm`: is the VM running, with the spec's address? Asked of VMware itself, through the vmrun
 //! driver (`dockvm-vmware`): `vmrun list` must name `vm.vmx`, then `getGuestIPAddress` should
 //! give `vm.ip`. When vmrun is not there or does not answer, the check is skipped with what it
-//! saw, and the others go on.
+//! saw, and the others go on. vmrun is slow (it talks to the VMware service first; through WSL
+//! interop each start costs more), so the runner asks it beside `port` and only waits for it
+//! when the port does not answer: a port that answers proves the VM runs at vm.ip.
 
 use super::Ctx;
 use crate::finding::{CheckId, Finding, Status};
@@ -10,11 +12,43 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 pub fn check(ctx: &Ctx<'_>) -> Finding {
+    ask(ctx, Vmrun::for_spec(ctx.spec))
+}
+
+/// The check, with vmrun calls that stop when `cancel` is set (the runner sets it when the
+/// port answers: then the VM runs, and vmrun's slow answer is not wanted).
+pub fn check_cancellable(
+    ctx: &Ctx<'_>,
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Finding {
+    ask(ctx, Vmrun::for_spec(ctx.spec).cancelled_by(cancel))
+}
+
+/// The finding of `vm` when the port answered: the VM runs, vmrun not asked (or its call
+/// stopped). The same words whichever finished first, so a report does not depend on timing.
+pub fn running_because_port_answers(ctx: &Ctx<'_>) -> Finding {
+    let vmx = ctx.spec.vm.vmx.as_str();
+    Finding::new(
+        CheckId::Vm,
+        Status::Pass,
+        format!(
+            "the VM is running: the Docker API port at {} answers (vmrun not asked)",
+            ctx.api_addr()
+        ),
+    )
+    .expected(format!("{vmx} running"))
+    .actual(format!("{} accepts connections", ctx.api_addr()))
+    .fact("state", "running")
+    .fact("address", ctx.spec.vm.ip.to_string())
+}
+
+fn ask(ctx: &Ctx<'_>, vmrun: Vmrun) -> Finding {
     let start = Instant::now();
     let vmx = ctx.spec.vm.vmx.as_str();
-    let vmrun = Vmrun::for_spec(ctx.spec);
     let skip = |why: String| {
-        Finding::new(CheckId::Vm, Status::Skip, why).expected(format!("{vmx} running"))
+        Finding::new(CheckId::Vm, Status::Skip, why)
+            .expected(format!("{vmx} running"))
+            .fact("state", "unknown")
     };
     let (found, running) = match vmrun.is_running(vmx, ctx.timeout) {
         Ok(r) => r,
@@ -31,10 +65,10 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
         Err(e) => return skip(format!("{e}: cannot tell whether the VM runs")),
     };
     if !found {
-        return not_running(vmx, &running);
+        return not_running(vmx, &running).fact("state", "stopped");
     }
     let left = ctx.timeout.saturating_sub(start.elapsed());
-    address(ctx, &vmrun, left)
+    address(ctx, &vmrun, left).fact("state", "running")
 }
 
 /// The one root cause of a dead VM: vmrun does not list it.
@@ -84,7 +118,8 @@ fn address(ctx: &Ctx<'_>, vmrun: &Vmrun, left: std::time::Duration) -> Finding {
             format!("the VM is running at {ip}"),
         )
         .expected(expected)
-        .actual(format!("running at {ip}")),
+        .actual(format!("running at {ip}"))
+        .fact("address", ip.to_string()),
         Address::Docker0 => unknown(format!(
             "VMware Tools report {ip}, the docker0 bridge's address once Docker runs in the guest (open-vm-tools#93), not the VMware network's"
         ))

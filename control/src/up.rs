@@ -1,0 +1,401 @@
+//! `dockvm up`: from any state to a passing verify.
+//!
+//! 1. power: the engine answering proves the VM runs (no vmrun call); otherwise `vmrun list`,
+//!    and `vmrun start <vmx> nogui` when it is not running, each refusal named.
+//! 2. address: what the guest publishes (`guestinfo.dockvm.ip`, read with `readVariable`), else
+//!    what VMware Tools report (`getGuestIPAddress`), polled; Docker's own bridges
+//!    (172.16.0.0/12) are never taken for the VM's address. Another address than vm.ip fails.
+//! 3. engine: `/_ping` every 200 ms until it answers; no fixed sleeps. Not answering within the
+//!    wait: verify's `port` and `docker-api` name the root cause.
+//! 4. shares and 5. verify: one whole verify. When a share's canary fails, the shared folders are
+//!    enabled again (`enableSharedFolders`, which also has VMware Tools mount them in the
+//!    guest), each share pointed at its folder (`setSharedFolderState`, or `addSharedFolder`
+//!    when the VM lacks it), and verify runs again, re-running what fails until it passes or
+//!    the wait is over.
+
+use crate::{Ended, Log, Stage};
+use camino::Utf8PathBuf;
+use dockvm_spec::Spec;
+use dockvm_verify::checks::{self, Env};
+use dockvm_verify::cleanup::Registry;
+use dockvm_verify::{CheckId, Finding, Options, Selection, Status};
+use dockvm_vmware::{VarKind, Vmrun, VmrunError, human};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// How long `up` may take in all.
+    pub wait: Duration,
+    /// Each check's deadline in verify.
+    pub timeout: Duration,
+    /// With `tls = true`: the client certificate folder.
+    pub certs: Option<Utf8PathBuf>,
+    /// Probe leftovers older than this are removed (verify's sweep).
+    pub leftover_age: Duration,
+}
+
+/// Polling intervals: the engine at 200 ms, VMware at 500 ms (each vmrun call is slow).
+const ENGINE_POLL: Duration = Duration::from_millis(200);
+const VMRUN_POLL: Duration = Duration::from_millis(500);
+/// The longest one vmrun call may take (vmrun hangs at times; the wait bounds it too).
+const VMRUN_CALL: Duration = Duration::from_secs(60);
+
+pub fn up(
+    spec: &Spec,
+    env: &Env,
+    opts: &UpOptions,
+    cleanup: &Registry,
+    emit: &dyn Fn(&crate::Event),
+) -> Ended {
+    let mut log = Log::new(emit);
+    let deadline = Instant::now() + opts.wait;
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let tls = spec
+        .docker
+        .tls
+        .then(|| checks::tls::TlsSetup::load(spec, env, opts.certs.as_deref()));
+    let api = checks::endpoint(spec, tls.as_ref());
+    let vmx = spec.vm.vmx.as_str();
+    let addr = std::net::SocketAddr::from((spec.vm.ip, spec.docker.port));
+
+    if let Some(facts) = answers(&api, opts.timeout.min(Duration::from_secs(1))) {
+        log.ok(
+            Stage::Power,
+            format!("running: the engine answers at {addr} (vmrun not asked)"),
+        );
+        log.ok(
+            Stage::Address,
+            format!("{} ({})", spec.vm.ip, spec.vm.hostname),
+        );
+        log.ok(Stage::Engine, facts);
+    } else {
+        let vmrun = Vmrun::for_spec(spec);
+        if let Err((why, hint)) = power(&mut log, &vmrun, vmx, left()) {
+            return log.fail(Stage::Power, why, &hint);
+        }
+        if let Err((why, hint)) = address(&mut log, &vmrun, spec, deadline) {
+            return log.fail(Stage::Address, why, &hint);
+        }
+        log.running(
+            Stage::Engine,
+            format!("waiting for the Docker API at {addr}"),
+        );
+        loop {
+            if let Some(facts) = answers(&api, ENGINE_POLL.max(Duration::from_millis(100))) {
+                log.ok(Stage::Engine, facts);
+                break;
+            }
+            if left().is_zero() {
+                let (why, hint) = engine_cause(spec, env, opts, cleanup);
+                return log.fail(
+                    Stage::Engine,
+                    format!("no answer within {}: {why}", human(opts.wait)),
+                    &hint,
+                );
+            }
+            std::thread::sleep(ENGINE_POLL.min(left()));
+        }
+    }
+    shares_and_verify(log, spec, env, opts, cleanup, deadline)
+}
+
+/// The engine's `/_ping`, within `within`: its facts in words when it answers as dockerd.
+fn answers(api: &Result<dockvm_engine::Endpoint, String>, within: Duration) -> Option<String> {
+    let api = api.as_ref().ok()?;
+    let ping = api.ping(Instant::now() + within).ok()?;
+    if ping.status != 200 || ping.body != b"OK" {
+        return None;
+    }
+    Some(match dockvm_engine::Facts::from_ping(&ping) {
+        Some(f) => format!(
+            "Docker Engine {}, API {}, {} at {}",
+            f.version,
+            f.api_version,
+            f.os,
+            api.url()
+        ),
+        None => format!("the Docker API answers at {}", api.url()),
+    })
+}
+
+/// Stage 1: the VM running, started when it is not.
+fn power(
+    log: &mut Log<'_>,
+    vmrun: &Vmrun,
+    vmx: &str,
+    left: Duration,
+) -> Result<(), (String, String)> {
+    log.running(Stage::Power, "asking vmrun whether the VM runs");
+    let explain = |e: VmrunError| match e.start_refusal() {
+        Some(r) => (format!("{e}"), r.explain(vmx)),
+        None => (e.to_string(), String::new()),
+    };
+    match vmrun.is_running(vmx, VMRUN_CALL.min(left)) {
+        Ok((true, _)) => {
+            log.ok(Stage::Power, "running (vmrun lists it)");
+            return Ok(());
+        }
+        Ok((false, _)) => {}
+        Err(e) => return Err(explain(e)),
+    }
+    log.running(Stage::Power, format!("vmrun start {vmx} nogui"));
+    match vmrun.start(vmx, VMRUN_CALL.min(left)) {
+        Ok(()) => {
+            log.ok(Stage::Power, "powered on (vmrun start nogui)");
+            Ok(())
+        }
+        Err(e) => Err(explain(e)),
+    }
+}
+
+/// Stage 2: the guest's address, polled; vm.ip passes, another fails.
+fn address(
+    log: &mut Log<'_>,
+    vmrun: &Vmrun,
+    spec: &Spec,
+    deadline: Instant,
+) -> Result<(), (String, String)> {
+    let vmx = spec.vm.vmx.as_str();
+    log.running(
+        Stage::Address,
+        "waiting for the guest to report its address",
+    );
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let call = VMRUN_CALL.min(left);
+        let published = vmrun
+            .read_variable(vmx, VarKind::GuestVar, "dockvm.ip", call)
+            .ok()
+            .and_then(|v| v.parse::<Ipv4Addr>().ok());
+        let reported = match published {
+            Some(ip) => Ok(ip),
+            None => match vmrun.guest_ip(vmx, false, call) {
+                Ok(t) => t
+                    .parse::<Ipv4Addr>()
+                    .map_err(|_| format!("getGuestIPAddress said {t:?}")),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        let last = match reported {
+            Ok(ip) if ip == spec.vm.ip => {
+                log.ok(Stage::Address, format!("{ip} ({})", spec.vm.hostname));
+                return Ok(());
+            }
+            Ok(ip) if is_docker_bridge(ip, spec.vm.ip) => {
+                format!("VMware Tools report {ip}, a Docker bridge's address, not the VM's")
+            }
+            Ok(ip) => {
+                return Err((
+                    format!("the VM came up at {ip}, not at vm.ip {}", spec.vm.ip),
+                    format!(
+                        "pin the VM's address: a DHCP reservation for its MAC in VMware's vmnetdhcp.conf (fixed-address {}), or a static address in the guest; or set vm.ip = \"{ip}\" and run dockvm gen and install again",
+                        spec.vm.ip
+                    ),
+                ));
+            }
+            Err(e) => e,
+        };
+        if left <= VMRUN_POLL {
+            return Err((
+                format!("no address within the wait: {last}"),
+                "is VMware Tools (open-vm-tools) running in the guest? `systemctl status open-vm-tools` in the VM".to_owned(),
+            ));
+        }
+        std::thread::sleep(VMRUN_POLL);
+    }
+}
+
+/// Docker's own networks: the default bridge (172.17.0.0/16) and user bridges (`br-*`, from
+/// 172.18.0.0/16 on): VMware Tools may report one of them as the guest's address. An address
+/// in vm.ip's own /24 is the VMware network's, even in 172.16.0.0/12.
+fn is_docker_bridge(ip: Ipv4Addr, vm_ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    let same_net = ip.octets()[..3] == vm_ip.octets()[..3];
+    a == 172 && (16..=31).contains(&b) && !same_net
+}
+
+/// Why the engine does not answer, as verify's `port` and `docker-api` say it.
+fn engine_cause(spec: &Spec, env: &Env, opts: &UpOptions, cleanup: &Registry) -> (String, String) {
+    let o = dockvm_verify::run(
+        spec,
+        env,
+        &verify_options(opts, vec!["docker-api".into()], None),
+        cleanup,
+        &|_| {},
+    );
+    root_cause(&o.findings).unwrap_or_else(|| ("the engine did not answer".into(), String::new()))
+}
+
+/// The first failing finding's reason and hint (findings come in dependency order, so that is
+/// the root cause; skips "needs ..." are not).
+fn root_cause(findings: &[Finding]) -> Option<(String, String)> {
+    findings
+        .iter()
+        .find(|f| matches!(f.status, Status::Fail | Status::Error))
+        .map(|f| (format!("{}: {}", f.id, f.reason), f.hint.clone()))
+}
+
+fn verify_options(opts: &UpOptions, only: Vec<String>, wait: Option<Duration>) -> Options {
+    Options {
+        timeout: opts.timeout,
+        wait,
+        selection: Selection {
+            only,
+            skip: Vec::new(),
+        },
+        certs: opts.certs.clone(),
+        leftover_age: opts.leftover_age,
+    }
+}
+
+/// Stages 4 and 5: one verify; when a share fails, the shares enabled and verify again.
+fn shares_and_verify(
+    mut log: Log<'_>,
+    spec: &Spec,
+    env: &Env,
+    opts: &UpOptions,
+    cleanup: &Registry,
+    deadline: Instant,
+) -> Ended {
+    log.running(Stage::Shares, "the share canary (with the whole verify)");
+    let mut outcome = dockvm_verify::run(
+        spec,
+        env,
+        &verify_options(opts, vec![], None),
+        cleanup,
+        &|_| {},
+    );
+    let failing = |f: &[Finding]| -> Vec<Finding> {
+        f.iter()
+            .filter(|f| {
+                matches!(f.id, CheckId::Share(_))
+                    && matches!(f.status, Status::Fail | Status::Error)
+            })
+            .cloned()
+            .collect()
+    };
+    let shares = failing(&outcome.findings);
+    if shares.is_empty() {
+        let n = spec.shares.len();
+        log.ok(
+            Stage::Shares,
+            if all_passed(&outcome.findings, |id| matches!(id, CheckId::Share(_))) {
+                format!(
+                    "the canary passes through {n} share{}",
+                    if n == 1 { "" } else { "s" }
+                )
+            } else {
+                "not checked: verify names what stops it".to_owned()
+            },
+        );
+    } else {
+        let first = &shares[0];
+        log.running(
+            Stage::Shares,
+            format!(
+                "{}: {}; enabling the shared folders again",
+                first.id, first.reason
+            ),
+        );
+        let vmrun = Vmrun::for_spec(spec);
+        let vmx = spec.vm.vmx.as_str();
+        let call = || VMRUN_CALL.min(deadline.saturating_duration_since(Instant::now()));
+        let mut problems = Vec::new();
+        if let Err(e) = vmrun.enable_shared_folders(vmx, call()) {
+            problems.push(e.to_string());
+        }
+        for s in &spec.shares {
+            let (name, path) = (s.name.as_str(), s.host_path.as_str());
+            if vmrun.set_shared_folder(vmx, name, path, call()).is_err()
+                && let Err(e) = vmrun.add_shared_folder(vmx, name, path, call())
+            {
+                problems.push(e.to_string());
+            }
+        }
+        // The guest mounts the shares when they are enabled (VMware Tools); verify again,
+        // re-running what fails until it passes or the wait is over.
+        let wait = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        outcome = dockvm_verify::run(
+            spec,
+            env,
+            &verify_options(opts, vec![], Some(wait)),
+            cleanup,
+            &|_| {},
+        );
+        let still = failing(&outcome.findings);
+        if let Some(f) = still.first() {
+            let mut why = format!("{}: {}", f.id, f.reason);
+            if !problems.is_empty() {
+                why.push_str(&format!(" (enabling them: {})", problems.join("; ")));
+            }
+            return log.fail(Stage::Shares, why, &f.hint);
+        }
+        log.ok(
+            Stage::Shares,
+            "enabled again (vmrun enableSharedFolders); the canary passes",
+        );
+    }
+    let counts = counts(&outcome.findings);
+    match outcome.exit_code() {
+        0 => {
+            log.ok(Stage::Verify, counts);
+            log.done()
+        }
+        _ => {
+            let (why, hint) = root_cause(&outcome.findings).unwrap_or_default();
+            log.fail(Stage::Verify, format!("{counts}; {why}"), &hint)
+        }
+    }
+}
+
+fn all_passed(findings: &[Finding], which: impl Fn(&CheckId) -> bool) -> bool {
+    findings
+        .iter()
+        .filter(|f| which(&f.id))
+        .all(|f| matches!(f.status, Status::Pass | Status::Warn))
+}
+
+/// "8 checks: 7 passed, 1 warned".
+fn counts(findings: &[Finding]) -> String {
+    let n = |s: Status| findings.iter().filter(|f| f.status == s).count();
+    let mut parts = vec![format!("{} passed", n(Status::Pass))];
+    for (s, word) in [
+        (Status::Warn, "warned"),
+        (Status::Fail, "failed"),
+        (Status::Error, "could not be evaluated"),
+        (Status::Skip, "skipped"),
+    ] {
+        if n(s) > 0 {
+            parts.push(format!("{} {word}", n(s)));
+        }
+    }
+    format!("{} checks: {}", findings.len(), parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_s_bridges_are_never_the_vm_s_address() {
+        for (ip, bridge) in [
+            ("172.17.0.1", true),
+            ("172.18.0.1", true),
+            ("172.31.255.1", true),
+            ("172.15.0.1", false),
+            ("172.32.0.1", false),
+            ("192.168.130.2", false),
+            ("10.0.0.1", false),
+        ] {
+            let vm: Ipv4Addr = "192.168.130.2".parse().unwrap();
+            assert_eq!(is_docker_bridge(ip.parse().unwrap(), vm), bridge, "{ip}");
+        }
+        // A VMware network in 172.16.0.0/12: its own addresses are not bridges.
+        let vm: Ipv4Addr = "172.20.5.2".parse().unwrap();
+        assert!(!is_docker_bridge("172.20.5.9".parse().unwrap(), vm));
+        assert!(is_docker_bridge("172.17.0.1".parse().unwrap(), vm));
+    }
+}

@@ -1,0 +1,389 @@
+//! `dockvm up`, `down` and `status` on the WSL side of the booted lab, whose vmrun stand-in
+//! drives the guest as VMware would (`ci/lab/vmrun-stand-in`: `start` boots it with its shares
+//! off until enabled, `stop soft` shuts it down, `enableSharedFolders` has the guest mount
+//! them as VMware Tools do), recording every call. Each scenario asserts the exit code, the
+//! stages and the vmrun calls; `up` interrupted at random moments never leaves anything but a
+//! VM that is started or not, and the next `up` completes.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::lab::*;
+use support::*;
+
+fn booted_lab_can_run() -> bool {
+    if !require_root_and(&["ip", "nsenter", "systemd-nspawn", "mmdebstrap", "busybox"]) {
+        return false;
+    }
+    let bin = format!("{}/dist/dockvm-x86_64-linux", env!("CARGO_MANIFEST_DIR"));
+    require(
+        std::path::Path::new(&bin).exists(),
+        &format!("needs {bin}, the static binary the VM runs: ci/dist builds it"),
+    )
+}
+
+/// The lab's vmrun stand-in folder.
+fn vmrun_dir(lab: &Lab) -> String {
+    format!(
+        "{}/windows-c/Program Files (x86)/VMware/VMware Workstation",
+        lab.dir()
+    )
+}
+
+/// The vmrun calls since the last time, each as its command word and the rest.
+fn take_calls(lab: &Lab) -> Vec<String> {
+    let path = format!("{}/calls", vmrun_dir(lab));
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    text.lines()
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// `dockvm CMD ARGS --format json` on the WSL side: exit code and the JSON lines.
+fn dockvm_json(lab: &Lab, cmd: &str, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    dockvm_json_env(lab, &[], cmd, args)
+}
+
+/// [`dockvm_json`] with `env` (KEY=VALUE) set.
+fn dockvm_json_env(
+    lab: &Lab,
+    env: &[&str],
+    cmd: &str,
+    args: &[&str],
+) -> (i32, Vec<serde_json::Value>, String) {
+    let spec = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), lab.spec);
+    let mut all = vec!["env"];
+    all.extend_from_slice(env);
+    all.extend_from_slice(&[
+        env!("CARGO_BIN_EXE_dockvm"),
+        cmd,
+        "--spec",
+        &spec,
+        "--format",
+        "json",
+    ]);
+    all.extend_from_slice(args);
+    let out = lab.wsl(&all);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+/// The final state of each stage of `up`'s events: (stage, state).
+fn stages(events: &[serde_json::Value]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for e in events.iter().filter(|e| e.get("stage").is_some()) {
+        let stage = e["stage"].as_str().unwrap().to_owned();
+        let state = e["state"].as_str().unwrap().to_owned();
+        if state == "running" {
+            continue;
+        }
+        out.retain(|(s, _)| *s != stage);
+        out.push((stage, state));
+    }
+    out
+}
+
+fn all_ok(events: &[serde_json::Value]) -> bool {
+    stages(events)
+        == ["power", "address", "engine", "shares", "verify"]
+            .iter()
+            .map(|s| ((*s).to_owned(), "ok".to_owned()))
+            .collect::<Vec<_>>()
+}
+
+fn status_json(lab: &Lab) -> (i32, serde_json::Value) {
+    let spec = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), lab.spec);
+    let out = lab.wsl(&[
+        env!("CARGO_BIN_EXE_dockvm"),
+        "status",
+        "--spec",
+        &spec,
+        "--format",
+        "json",
+    ]);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "status: {e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+/// Waits (at most 5 s: systemd follows the mount table a moment later) until `unit` is active
+/// in the guest, or is not; asserts it then.
+fn wait_unit(lab: &Lab, unit: &str, active: bool) {
+    let t = Instant::now();
+    while (guest_active(lab, unit) == "active") != active && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(guest_active(lab, unit) == "active", active, "{unit}");
+}
+
+fn guest_active(lab: &Lab, unit: &str) -> String {
+    let out = lab.lab("vm", &["systemctl", "is-active", unit]);
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The daily loop's scenarios, one booted VM in turn: healthy, shares off, engine stopped,
+/// `down` and a later `status`, off then `up`.
+#[test]
+fn up_down_and_status_drive_the_booted_vm() {
+    if !booted_lab_can_run() {
+        return;
+    }
+    let lab = Lab::up_booted("updown", SPEC, true);
+    take_calls(&lab);
+
+    // Healthy: up makes no vmrun call and changes nothing; status neither.
+    let (code, events, out) = dockvm_json(&lab, "up", &["--wait", "60s"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(all_ok(&events), "{out}");
+    assert!(
+        events[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("vmrun not asked"),
+        "{out}"
+    );
+    let (code, s) = status_json(&lab);
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["vm"]["state"], "running", "{s:#}");
+    assert_eq!(s["address"], "198.18.0.2");
+    assert_eq!(s["engine"]["os"], "linux");
+    assert!(
+        s["engine"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("20.10"),
+        "{s:#}"
+    );
+    assert!(s["clock_skew_s"].as_f64().unwrap().abs() < 2.0, "{s:#}");
+    assert_eq!(s["endpoint"]["this_vm"], true, "{s:#}");
+    assert_eq!(
+        take_calls(&lab),
+        Vec::<String>::new(),
+        "healthy: no vmrun call"
+    );
+
+    // Shares disabled (VMware's runtime switch): up enables them, the guest mounts them, the
+    // canary passes.
+    run_ok(&lab, "disableSharedFolders");
+    take_calls(&lab);
+    wait_unit(&lab, "mnt-hgfs.mount", false);
+    let (code, events, out) = dockvm_json(&lab, "up", &["--wait", "60s"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(all_ok(&events), "{out}");
+    let shares: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["stage"] == "shares").collect();
+    assert!(
+        shares.iter().any(|e| e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("enabling the shared folders")),
+        "{out}"
+    );
+    assert_eq!(
+        take_calls(&lab),
+        ["enableSharedFolders", "setSharedFolderState"],
+        "{out}"
+    );
+    wait_unit(&lab, "mnt-hgfs.mount", true);
+
+    // The engine stopped in the guest: up fails at "engine" with verify's root cause.
+    lab.lab_ok(
+        "vm",
+        &["systemctl", "stop", "docker.socket", "docker.service"],
+    );
+    let t = Instant::now();
+    let (code, events, out) = dockvm_json(&lab, "up", &["--wait", "3s"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    let last = events.last().unwrap();
+    assert_eq!(last["stage"], "engine", "{out}");
+    assert_eq!(last["state"], "fail", "{out}");
+    assert!(
+        last["detail"].as_str().unwrap().contains("refused"),
+        "{out}"
+    );
+    assert!(
+        last["hint"]
+            .as_str()
+            .unwrap()
+            .contains("systemctl status docker"),
+        "{out}"
+    );
+    let calls = take_calls(&lab);
+    assert_eq!(calls.first().map(String::as_str), Some("list"), "{calls:?}");
+    assert!(
+        !calls.iter().any(|c| c == "start"),
+        "running: never started again: {calls:?}"
+    );
+    let (code, s) = status_json(&lab);
+    assert_eq!(code, 1, "{s:#}");
+    assert_eq!(s["vm"]["state"], "running", "vmrun says it runs: {s:#}");
+    assert!(
+        s["engine"]["why"].as_str().unwrap().contains("refused"),
+        "{s:#}"
+    );
+    lab.lab_ok(
+        "vm",
+        &["systemctl", "start", "docker.socket", "docker.service"],
+    );
+
+    // down: the guest shuts down; status then says stopped; the note names this terminal's
+    // DOCKER_HOST.
+    let (code, events, out) = dockvm_json(&lab, "down", &["--wait", "60s"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        stages(&events),
+        [("stop".to_owned(), "ok".to_owned())],
+        "{out}"
+    );
+    assert!(
+        out.contains("docker commands fail until `dockvm up`"),
+        "{out}"
+    );
+    assert!(std::path::Path::new(&format!("{}/guest/exit", lab.dir())).exists());
+    let (code, s) = status_json(&lab);
+    assert_eq!(code, 1, "{s:#}");
+    assert_eq!(s["vm"]["state"], "stopped", "{s:#}");
+    take_calls(&lab);
+
+    // Off: up powers it on (its shares off, as after a VMware power-on), enables the shares
+    // and ends with verify passing.
+    let (code, events, out) = dockvm_json(&lab, "up", &["--wait", "90s"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(all_ok(&events), "{out}");
+    let calls = take_calls(&lab);
+    for want in ["list", "start", "enableSharedFolders"] {
+        assert!(calls.iter().any(|c| c == want), "{want} not in {calls:?}");
+    }
+    wait_unit(&lab, "mnt-hgfs.mount", true);
+    assert_eq!(guest_active(&lab, "docker"), "active");
+}
+
+/// A vmrun call on the lab's stand-in, as the WSL side makes it.
+fn run_ok(lab: &Lab, cmd: &str) {
+    let exe = "/mnt/c/Program Files (x86)/VMware/VMware Workstation/vmrun.exe";
+    let out = lab.wsl(&[exe, "-T", "ws", cmd, r"D:\vmware\lab\lab.vmx"]);
+    assert!(
+        out.status.success(),
+        "vmrun {cmd}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// `up` from power-off interrupted at random moments (SIGTERM and SIGKILL): the VM is started
+/// or not, nothing else is left (no probe file, no probe container but the kept ones), and the
+/// next `up` completes. Moments cover `up`'s whole run; a soak of many runs.
+#[test]
+fn up_interrupted_at_random_moments_leaves_a_vm_started_or_not() {
+    if !booted_lab_can_run() {
+        return;
+    }
+    let lab = Lab::up_booted("upsoak", SPEC, true);
+    let spec = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), lab.spec);
+    let runs = soak_runs(100);
+    let mut moments = Moments::new();
+    let mut landed = 0;
+    for i in 0..runs {
+        // Every fourth run from power-off (the long path); the others from shares off.
+        let from_off = i % 4 == 0;
+        if from_off {
+            let (code, _, out) = dockvm_json(&lab, "down", &["--wait", "60s"]);
+            assert_eq!(code, 0, "run {i}: {out}");
+        } else {
+            run_ok(&lab, "disableSharedFolders");
+        }
+        // Over up's whole run: about 2 s from off, about 150 ms from shares off.
+        let ms = moments.next() % if from_off { 2000 } else { 150 };
+        let sig = if i % 2 == 0 { "TERM" } else { "KILL" };
+        let mut child = Command::new(LAB)
+            .args([
+                "wsl",
+                lab.name,
+                env!("CARGO_BIN_EXE_dockvm"),
+                "up",
+                "--spec",
+                &spec,
+                "--quiet",
+                "--wait",
+                "90s",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The dockvm process itself: `lab wsl` runs nsenter, which (through env and sh) execs
+        // into it, as the lab script's child.
+        let start = Instant::now();
+        let pid = loop {
+            let out = run(Command::new("pgrep").args(["-P", &child.id().to_string()]));
+            if let Some(p) = String::from_utf8_lossy(&out.stdout).lines().next() {
+                let p: u32 = p.trim().parse().unwrap();
+                let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+                if comm.trim() == "dockvm" {
+                    break Some(p);
+                }
+            }
+            if start.elapsed() > Duration::from_secs(5) || child.try_wait().unwrap().is_some() {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        std::thread::sleep(Duration::from_millis(ms));
+        let seen = pid.is_some_and(|pid| {
+            interrupt_seen(pid, sig, || {
+                std::path::Path::new(&format!("/proc/{pid}")).exists()
+            })
+        });
+        landed += u64::from(seen);
+        eprintln!(
+            "run {i}: {ms} ms from {}, SIG{sig}: landed in up {seen}",
+            if from_off { "off" } else { "shares off" }
+        );
+        let _ = child.wait();
+        // Started or not; never half: no probe file in the share.
+        let probes = probe_files(&format!("{}/windows-d/projects", lab.dir()));
+        // A killed run may leave its probe file; the next up's sweep is what removes those
+        // once they are old, so only SIGTERM (handled) must leave none.
+        if sig == "TERM" {
+            assert!(probes.is_empty(), "run {i} ({ms} ms, {sig}): {probes:?}");
+        }
+        // The next up completes (and sweeps what a killed run left, at once here).
+        let (code, events, out) = dockvm_json_env(
+            &lab,
+            &["DOCKVM_LEFTOVER_AGE_SECS=0"],
+            "up",
+            &["--wait", "90s"],
+        );
+        assert_eq!(code, 0, "run {i} ({ms} ms, {sig}): the next up: {out}");
+        assert!(all_ok(&events), "run {i}: {out}");
+    }
+    let (containers, files) = lab.leftovers();
+    assert!(containers.is_empty(), "containers left: {containers:?}");
+    let probes = probe_files(&format!("{}/windows-d/projects", lab.dir()));
+    assert!(
+        probes.is_empty(),
+        "probe files left: {probes:?} of {files:?}"
+    );
+    eprintln!("up interrupted {landed} of {runs} times while it ran");
+    assert!(
+        landed * 2 >= runs,
+        "only {landed} of {runs} interrupts landed in up"
+    );
+}

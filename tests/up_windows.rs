@@ -1,0 +1,236 @@
+//! `dockvm.exe up`, `down` and `status` under Wine on the lab's Windows side, with the mingw
+//! vmrun.exe stand-in recording its calls (`tests/fixtures/vmrun-answers.c`): the same
+//! decisions as from WSL. Where VMware would change the VM (power it on, have the guest mount
+//! the shares), the test does it in the lab VM when it sees the call.
+
+mod support;
+
+use std::time::{Duration, Instant};
+use support::wine::*;
+use support::winside::*;
+
+/// The vmrun calls since the last time, each as its command word.
+fn take_calls(w: &WinSide) -> Vec<String> {
+    let path = w.drive_c(VMRUN).join("calls");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    text.lines()
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// `dockvm.exe CMD --format json ARGS`: exit code, JSON lines, all output.
+fn exe_json(w: &WinSide, cmd: &str, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let spec = Wine::win(&camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join(w.lab.spec));
+    let exe = Wine::win(&w.exe);
+    let mut all = vec![
+        exe.as_str(),
+        cmd,
+        "--spec",
+        &spec,
+        "--format",
+        "json",
+        "--timeout",
+        "5s",
+    ];
+    if cmd == "down" {
+        all.truncate(all.len() - 2);
+    }
+    all.extend_from_slice(args);
+    let out = w.wine(&all);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        format!("{text}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn final_states(events: &[serde_json::Value]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for e in events
+        .iter()
+        .filter(|e| e.get("stage").is_some() && e["state"] != "running")
+    {
+        let stage = e["stage"].as_str().unwrap_or("").to_owned();
+        out.retain(|(s, _)| *s != stage);
+        out.push((stage, e["state"].as_str().unwrap_or("").to_owned()));
+    }
+    out
+}
+
+fn all_ok(events: &[serde_json::Value]) -> bool {
+    final_states(events)
+        == ["power", "address", "engine", "shares", "verify"]
+            .iter()
+            .map(|s| ((*s).to_owned(), "ok".to_owned()))
+            .collect::<Vec<_>>()
+}
+
+/// Waits in a thread for `call` among vmrun's calls, then does `then` (what VMware would do).
+fn when_called(
+    w: &WinSide,
+    call: &'static str,
+    then: impl FnOnce() + Send + 'static,
+) -> std::thread::JoinHandle<bool> {
+    let path = w.drive_c(VMRUN).join("calls");
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(call))
+            {
+                then();
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    })
+}
+
+/// Healthy: no vmrun call from up or status. Shares not mounted: up enables them (the test
+/// mounts the share in the VM when it sees the call, as VMware Tools would) and passes.
+#[test]
+fn dockvm_exe_up_and_status_decide_as_from_wsl() {
+    if !windows_side_can_run() {
+        return;
+    }
+    let w = WinSide::up("upwin", &[]);
+    take_calls(&w);
+    let (code, events, out) = exe_json(&w, "up", &["--wait", "60s"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(all_ok(&events), "{out}");
+    let (code, status, out) = exe_json(&w, "status", &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(status.len(), 0, "status prints one pretty object: {out}");
+    let s: serde_json::Value =
+        serde_json::from_str(&out[out.find('{').unwrap()..out.rfind('}').unwrap() + 1]).unwrap();
+    assert_eq!(s["vm"]["state"], "running", "{s:#}");
+    assert_eq!(s["engine"]["answers"], true, "{s:#}");
+    assert_eq!(
+        take_calls(&w),
+        Vec::<String>::new(),
+        "healthy: no vmrun call"
+    );
+
+    // The share unmounted in the VM: up enables the shared folders, the VM gets its share back.
+    let lab = w.lab.dir();
+    let vm = |cmd: &str| {
+        let out = std::process::Command::new(support::lab::LAB)
+            .args(["vm", "upwin", "sh", "-c", cmd])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    vm("umount -l /mnt/hgfs/d");
+    let mount = format!("mount --bind {lab}/windows-d/projects /mnt/hgfs/d");
+    let watcher = when_called(&w, "enableSharedFolders", move || {
+        let out = std::process::Command::new(support::lab::LAB)
+            .args(["vm", "upwin", "sh", "-c", &mount])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    let (code, events, out) = exe_json(&w, "up", &["--wait", "60s"]);
+    assert!(watcher.join().unwrap(), "no enableSharedFolders: {out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(all_ok(&events), "{out}");
+    assert_eq!(
+        take_calls(&w),
+        ["enableSharedFolders", "setSharedFolderState"],
+        "{out}"
+    );
+}
+
+/// Off: up starts the VM (the test starts its dockerd when it sees `start`, as a boot would)
+/// and ends with verify passing; down stops it; status then says stopped and exits 1.
+#[test]
+fn dockvm_exe_up_from_off_and_down() {
+    if !windows_side_can_run() {
+        return;
+    }
+    let w = WinSide::up("upwinoff", &["vm-stopped"]);
+    w.vmrun_says(&[], "198.18.0.2");
+    take_calls(&w);
+    let watcher = when_called(&w, "start", || {
+        let out = std::process::Command::new(support::lab::LAB)
+            .args(["restart", "upwinoff"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    let (code, events, out) = exe_json(&w, "up", &["--wait", "90s"]);
+    assert!(watcher.join().unwrap(), "no start: {out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(all_ok(&events), "{out}");
+    let calls = take_calls(&w);
+    assert_eq!(calls[..2], ["list", "start"], "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c == "getGuestIPAddress" || c == "readVariable"),
+        "{calls:?}"
+    );
+    // A second up: healthy, no call.
+    let (code, _, out) = exe_json(&w, "up", &["--wait", "60s"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(take_calls(&w), Vec::<String>::new());
+
+    let (code, events, out) = exe_json(&w, "down", &["--wait", "30s"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        final_states(&events),
+        [("stop".to_owned(), "ok".to_owned())],
+        "{out}"
+    );
+    assert_eq!(take_calls(&w)[..2], ["list", "stop"]);
+    // New Windows terminals get DOCKER_HOST from the registry: it names the VM now off.
+    assert!(
+        events.iter().any(|e| e["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("fail until `dockvm up`"))),
+        "{out}"
+    );
+    // Stopped as VMware says, and (the test stops its dockerd, as a shut-down guest would)
+    // status says so and exits 1.
+    let pid = std::fs::read_to_string(format!("{}/vm/dockerd.pid", w.lab.dir())).unwrap();
+    let out = std::process::Command::new("kill")
+        .arg(pid.trim())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = Instant::now();
+    while std::path::Path::new(&format!("/proc/{}", pid.trim())).exists()
+        && start.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, _, out) = exe_json(&w, "status", &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\"state\": \"stopped\""), "{out}");
+}
