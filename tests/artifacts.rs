@@ -60,6 +60,28 @@ fn every_artifact_of_every_example_matches_its_snapshot() {
     });
 }
 
+/// The spec's copy in the tree (`windows/dockvm.toml`, which the sign-in `dockvm.exe up`
+/// reads) loads back as the very spec it was generated from, for every example.
+#[test]
+fn the_spec_s_copy_loads_back_as_the_same_spec() {
+    for e in std::fs::read_dir("examples").unwrap() {
+        let path = e.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let spec = dockvm_spec::load_str("example", &text).unwrap().spec;
+        let arts = load(&path);
+        let copy = arts
+            .iter()
+            .find(|a| a.path == "windows/dockvm.toml")
+            .expect("the copy is generated");
+        let copy_text = String::from_utf8(copy.bytes.clone()).unwrap();
+        assert!(copy_text.contains("\r\n"), "CRLF, as the Windows files");
+        let again = dockvm_spec::load_str("copy", &copy_text)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{copy_text}", path.display()))
+            .spec;
+        assert_eq!(again, spec, "{}", path.display());
+    }
+}
+
 /// The file names are the interface (INSTALL.md, users' dotfiles and scripts name them).
 #[test]
 fn the_output_tree_has_exactly_the_documented_files() {
@@ -78,6 +100,7 @@ fn the_output_tree_has_exactly_the_documented_files() {
             "windows/start-vm.bat",
             "windows/stop-vm.bat",
             "windows/reset-shared-folders.bat",
+            "windows/dockvm.toml",
             "wsl/profile.sh",
             "wsl/wsl.conf",
             // sha256("dockvm-dev"): the docker CLI's store layout.

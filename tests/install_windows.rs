@@ -137,19 +137,68 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
     );
     let local = format!(r"{}\AppData\Local", user_profile());
     let runs = wine.export(RUN);
-    let want_run = format!(
-        "\"dockvm-win\"=\"\\\"{}\\\\dockvm\\\\win\\\\start-vm.bat\\\"\"",
-        local.replace('\\', "\\\\")
-    );
-    assert!(runs.contains(&want_run), "{runs}\nwant {want_run}");
     assert!(runs.contains("OneDrive"), "{runs}");
+    // The Run value starts the copied dockvm.exe's `up` with the copied spec, quietly, logging.
+    let app_win = format!(r"{local}\dockvm\win");
+    let q = text(&wine.run(&["reg", "query", RUN, "/v", "dockvm-win"]).stdout);
+    let data = q
+        .lines()
+        .find_map(|l| {
+            l.split_once("REG_SZ    ")
+                .map(|(_, d)| d.trim_end().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no dockvm-win Run value: {q}"));
+    assert_eq!(
+        data,
+        format!(
+            r#""{app_win}\dockvm.exe" up --spec "{app_win}\dockvm.toml" --quiet --log "{app_win}\up.log""#
+        )
+    );
+    let app = wine.drive_c(&app_win);
+    assert_eq!(
+        fs::read(app.join("dockvm.exe")).unwrap(),
+        fs::read(&exe).unwrap()
+    );
+    assert_eq!(
+        fs::read(app.join("dockvm.toml")).unwrap(),
+        fs::read(dir.join("gen/windows/dockvm.toml")).unwrap()
+    );
+    // The command line runs as sign-in runs it (here from a .bat line, as cmd parses it), in a
+    // network namespace of its own (no route anywhere): `up` finds no engine and no vmrun, says
+    // so on its one output line, and logs each stage.
+    if is_root() {
+        fs::write(app.join("signin.bat"), format!("@{data}\r\n")).unwrap();
+        // Wine 8 lacks bcryptprimitives.dll: its stand-in beside the copy, for this run only.
+        let dll = exe.with_file_name("bcryptprimitives.dll");
+        fs::copy(&dll, app.join("bcryptprimitives.dll")).unwrap();
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.args(["-n", WINE, "cmd", "/c"])
+            .arg(format!(r"{app_win}\signin.bat"))
+            .env("WINEPREFIX", wine.prefix())
+            .env("LC_ALL", "C.UTF-8")
+            .env("WINEDEBUG", "-all")
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+        let o = wine.output(&mut cmd);
+        fs::remove_file(app.join("signin.bat")).unwrap();
+        fs::remove_file(app.join("bcryptprimitives.dll")).unwrap();
+        let said = text(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{said}{}", text(&o.stderr));
+        assert!(
+            said.contains("power") && said.contains("FAIL") && said.contains("vmrun"),
+            "{said}"
+        );
+        let log = fs::read_to_string(app.join("up.log")).unwrap();
+        assert!(
+            log.contains("\"stage\":\"power\",\"state\":\"fail\""),
+            "{log}"
+        );
+    }
     // The hosts file: the user's bytes, then the block (CRLF, ASCII).
     let hosts = fs::read(wine.hosts()).unwrap();
     let block = fs::read(dir.join("gen/windows/hosts.txt")).unwrap();
     assert_eq!(hosts, [HOSTS, b"\r\n", &block[..]].concat());
     // The scripts, copied; a new process started by Wine gets DOCKER_HOST from the registry,
     // as a new terminal does.
-    let app = wine.drive_c(&format!(r"{local}\dockvm\win"));
     for b in ["start-vm.bat", "stop-vm.bat", "reset-shared-folders.bat"] {
         assert_eq!(
             fs::read(app.join(b)).unwrap(),

@@ -196,6 +196,20 @@ pub fn cmd_set_value(s: &str) -> Result<String, EncodeError> {
     Ok(s.to_owned())
 }
 
+/// A TOML string: a literal string (`'D:\x'`, as people write Windows paths) when the value
+/// has no `'`, else a basic string with `"` and `\` escaped; control characters refused (the
+/// spec has none).
+pub fn toml_str(s: &str) -> Result<String, EncodeError> {
+    check_line("a TOML string", s)?;
+    if !s.contains('\'') {
+        return Ok(format!("'{s}'"));
+    }
+    Ok(format!(
+        "\"{}\"",
+        s.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
+}
+
 /// A text that must stay ASCII (the Windows hosts file: a non-ASCII byte can disable a line).
 pub fn ascii(s: &str) -> Result<String, EncodeError> {
     check_line("an ASCII field", s)?;
@@ -284,6 +298,16 @@ mod tests {
         assert_eq!(sh_word("/mnt/d/it's").unwrap(), r"'/mnt/d/it'\''s'");
         assert_eq!(md_code("a"), "`a`");
         assert_eq!(md_code("a`b"), "`` a`b ``");
+    }
+
+    #[test]
+    fn toml_strings_read_back_as_written() {
+        for v in [r"D:\x", "it's", r#"a "b" \ 'c'"#, "张伟 & 50%"] {
+            let line = format!("k = {}", toml_str(v).unwrap());
+            let t: toml::Table = line.parse().unwrap();
+            assert_eq!(t["k"].as_str(), Some(v), "{line}");
+        }
+        assert!(toml_str("a\nb").is_err());
     }
 
     #[test]

@@ -132,6 +132,16 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
         Encoding::Utf8,
         ResetShares { b: &bat }.render_to("reset-shared-folders")?,
     ));
+    out.push(windows(
+        "windows/dockvm.toml",
+        None,
+        Encoding::Utf8,
+        SpecCopy {
+            vm_name: &vm_name,
+            s: SpecValues::new(spec)?,
+        }
+        .render_to("spec copy")?,
+    ));
     out.push(linux(
         "wsl/profile.sh",
         Side::Wsl,
@@ -582,6 +592,62 @@ struct StopVm<'a> {
 #[template(path = "windows/reset-shared-folders.bat", escape = "none")]
 struct ResetShares<'a> {
     b: &'a BatValues,
+}
+
+#[derive(Template)]
+#[template(path = "windows/dockvm.toml", escape = "none")]
+struct SpecCopy<'a> {
+    vm_name: &'a str,
+    s: SpecValues,
+}
+
+/// Every value of the spec, encoded as a TOML value.
+struct SpecValues {
+    name: String,
+    vmx: String,
+    ip: std::net::Ipv4Addr,
+    hostname: String,
+    port: u16,
+    listen: std::net::Ipv4Addr,
+    package: String,
+    tls: bool,
+    vmrun: String,
+    docker_dir: String,
+    autostart: bool,
+    compose_paths: bool,
+    automount_root: String,
+    profile: String,
+    shares: Vec<(String, String)>,
+}
+
+impl SpecValues {
+    fn new(spec: &Spec) -> Result<SpecValues> {
+        let t = encode::toml_str;
+        Ok(SpecValues {
+            name: t(spec.vm.name.as_str())?,
+            vmx: t(spec.vm.vmx.as_str())?,
+            ip: spec.vm.ip,
+            hostname: t(spec.vm.hostname.as_str())?,
+            port: spec.docker.port,
+            listen: spec.docker.listen,
+            package: t(match spec.docker.package {
+                dockvm_spec::Package::DockerCe => "docker-ce",
+                dockvm_spec::Package::DockerIo => "docker.io",
+            })?,
+            tls: spec.docker.tls,
+            vmrun: t(spec.vmware.vmrun.as_str())?,
+            docker_dir: t(spec.windows.docker_dir.as_str())?,
+            autostart: spec.windows.autostart,
+            compose_paths: spec.windows.compose_paths,
+            automount_root: t(spec.wsl.automount_root.as_str())?,
+            profile: t(spec.wsl.profile.as_str())?,
+            shares: spec
+                .shares
+                .iter()
+                .map(|s| Ok((t(s.name.as_str())?, t(s.host_path.as_str())?)))
+                .collect::<Result<_>>()?,
+        })
+    }
 }
 
 #[derive(Template)]

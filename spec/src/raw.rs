@@ -115,7 +115,8 @@ pub(crate) struct RawWindows {
     #[serde(default)]
     #[schemars(with = "String", regex(pattern = r"^[A-Za-z]:\\[^;]*$"), extend("default" = d::DOCKER_DIR))]
     pub docker_dir: S<String>,
-    /// Whether `dockvm install` starts the VM at sign-in (a Run value).
+    /// Whether `dockvm install` adds a Run value running `dockvm.exe up` at sign-in (the VM
+    /// started, the shares enabled again, everything checked; a log beside it).
     #[serde(default)]
     #[schemars(with = "bool", extend("default" = false))]
     pub autostart: S<bool>,

@@ -111,6 +111,9 @@ pub fn run(args: Args, mode: Mode) -> Result<Outcome, Failure> {
         system_root: env_path("SystemRoot"),
         local_app_data: env_path("LOCALAPPDATA"),
         user_profile: env_path("USERPROFILE"),
+        self_exe: std::env::current_exe()
+            .ok()
+            .and_then(|p| Utf8PathBuf::from_path_buf(p).ok()),
     };
     let mut tree = dockvm_install::Tree::load(&args.from, side.as_str())
         .map_err(|e| Failure::Input(e.into()))?;

@@ -72,6 +72,9 @@ pub struct Places {
     pub local_app_data: Option<Utf8PathBuf>,
     /// Windows: `%USERPROFILE%`, which holds `.docker` (the client certificates of TLS).
     pub user_profile: Option<Utf8PathBuf>,
+    /// Windows: this dockvm.exe, copied beside the spec for the sign-in `dockvm.exe up`
+    /// (`[windows] autostart`).
+    pub self_exe: Option<Utf8PathBuf>,
 }
 
 impl Places {

@@ -100,6 +100,7 @@ fn tree(docker_dir: &str) -> Tree {
             file("windows/start-vm.bat", b"@echo off\r\n"),
             file("windows/stop-vm.bat", b"@echo off\r\n"),
             file("windows/reset-shared-folders.bat", b"@echo off\r\n"),
+            file("windows/dockvm.toml", b"[vm]\r\n"),
             file(
                 "windows/hosts.txt",
                 b"# BEGIN dockvm dev\r\n1.2.3.4 local.test\r\n# END dockvm dev\r\n",
@@ -116,6 +117,7 @@ fn places() -> Places {
         system_root: Some(r"C:\Windows".into()),
         local_app_data: Some(r"C:\Users\me\AppData\Local".into()),
         user_profile: Some(r"C:\Users\me".into()),
+        self_exe: None,
     }
 }
 

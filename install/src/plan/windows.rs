@@ -29,11 +29,19 @@ pub(super) fn tls_reg_values(vm: &str) -> [(&'static str, RegValue); 2] {
     ]
 }
 
-pub(super) const BATS: [&str; 3] = [
+/// The tree's files copied into the app folder: the vmrun scripts and the spec's copy (which
+/// the sign-in `dockvm.exe up` reads).
+pub(super) const COPIED: [&str; 4] = [
     "windows/start-vm.bat",
     "windows/stop-vm.bat",
     "windows/reset-shared-folders.bat",
+    "windows/dockvm.toml",
 ];
+
+/// What dockvm itself writes in the app folder besides the tree's files: its own copy, and
+/// the sign-in `up`'s log. Both go with uninstall.
+const EXE: &str = "dockvm.exe";
+const LOG: &str = "up.log";
 
 pub(super) fn hosts_path(p: &Places) -> Result<Utf8PathBuf> {
     let root = p.system_root.as_ref().ok_or_else(|| {
@@ -42,9 +50,15 @@ pub(super) fn hosts_path(p: &Places) -> Result<Utf8PathBuf> {
     Ok(root.join(r"System32\drivers\etc\hosts"))
 }
 
-/// The `Run` value's data: the copied start-vm.bat, quoted (the path may hold spaces).
+/// The `Run` value's data: the copied dockvm.exe bringing the setup up at sign-in, quietly, with
+/// its log in the app folder (paths quoted: they may hold spaces).
 pub(super) fn run_command(app: &Utf8Path) -> String {
-    format!("\"{}\"", app.join("start-vm.bat"))
+    format!(
+        "\"{}\" up --spec \"{}\" --quiet --log \"{}\"",
+        app.join(EXE),
+        app.join("dockvm.toml"),
+        app.join(LOG)
+    )
 }
 
 pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
@@ -66,7 +80,7 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
     let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
     let mut body = Vec::new();
     // The app folder is the state file's: `with_state` creates and records it.
-    for rel in BATS {
+    for rel in COPIED {
         let f = tree.file(rel)?;
         let path = app.join(rel.trim_start_matches("windows/"));
         let cur = read(look, &path)?;
@@ -188,37 +202,47 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
         state.path.after = Some(new.clone());
         set_value(&mut body, ENVIRONMENT, "Path", cur, new, &mut env_changed);
     }
-    // The Run value starts the copied start-vm.bat at sign-in, when the spec asks for it.
+    // The Run value starts the copied dockvm.exe's `up` at sign-in, when the spec asks for it.
     let name = format!("dockvm-{vm}");
     let cur = reg(look, RUN, &name)?;
     if tree.values.autostart {
+        let exe = p.self_exe.as_ref().ok_or_else(|| {
+            PlanError::Refused(
+                "autostart needs dockvm.exe's own path, which Windows did not give".into(),
+            )
+        })?;
+        let bytes = read(look, exe)?.ok_or_else(|| {
+            PlanError::Refused(format!(
+                "{exe}: cannot read this dockvm.exe to copy it for autostart"
+            ))
+        })?;
+        let path = app.join(EXE);
+        let cur_exe = read(look, &path)?;
+        if cur_exe.as_deref() == Some(&bytes[..]) {
+            body.push(Action::Unchanged(path.to_string()));
+        } else {
+            body.push(Action::Write {
+                path,
+                old: cur_exe,
+                new: bytes,
+                mode: 0o755,
+            });
+        }
         if !state.run.recorded {
             state.run.recorded = true;
             state.run.before = cur.clone();
         }
         let want = RegValue::string(REG_SZ, &run_command(&app));
         set_value(&mut body, RUN, &name, cur, want, &mut false);
-    } else if let Some(c) = cur {
-        if state.run.recorded && c == RegValue::string(REG_SZ, &run_command(&app)) {
-            match state.run.before.take() {
-                Some(b) => body.push(Action::SetReg {
-                    key: RUN,
-                    name: name.clone(),
-                    old: Some(c),
-                    new: b,
-                }),
-                None => body.push(Action::DeleteReg {
-                    key: RUN,
-                    name: name.clone(),
-                    old: c,
-                }),
-            }
-            state.run.recorded = false;
-        } else {
-            body.push(Action::Kept(format!(
-                r"HKEY_CURRENT_USER\{RUN}\{name}: not set by dockvm install (autostart is off in the spec)"
-            )));
+    } else {
+        // Autostart off after it was on: its copy of dockvm.exe goes too.
+        if let Some(old) = read(look, &app.join(EXE))? {
+            body.push(Action::Remove {
+                path: app.join(EXE),
+                old,
+            });
         }
+        off_run_value(&mut body, &mut state, &name, cur, &app);
     }
     if env_changed {
         body.push(Action::Broadcast);
@@ -384,8 +408,9 @@ pub(super) fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Res
     if env_changed {
         out.push(Action::Broadcast);
     }
-    for rel in BATS {
-        let path = app.join(rel.trim_start_matches("windows/"));
+    let copies = COPIED.map(|rel| rel.trim_start_matches("windows/"));
+    for name in copies.iter().chain([&EXE, &LOG]) {
+        let path = app.join(name);
         if let Some(old) = read(look, &path)? {
             out.push(Action::Remove { path, old });
         }
@@ -396,4 +421,36 @@ pub(super) fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Res
         out.append(&mut remove_state(p, &state_file, s, old));
     }
     Ok(out)
+}
+
+/// Autostart off: the Run value install set goes back to what it was; another one is kept.
+fn off_run_value(
+    body: &mut Vec<Action>,
+    state: &mut State,
+    name: &str,
+    cur: Option<RegValue>,
+    app: &Utf8Path,
+) {
+    let Some(c) = cur else { return };
+    let name = name.to_owned();
+    if state.run.recorded && c == RegValue::string(REG_SZ, &run_command(app)) {
+        match state.run.before.take() {
+            Some(b) => body.push(Action::SetReg {
+                key: RUN,
+                name: name.clone(),
+                old: Some(c),
+                new: b,
+            }),
+            None => body.push(Action::DeleteReg {
+                key: RUN,
+                name: name.clone(),
+                old: c,
+            }),
+        }
+        state.run.recorded = false;
+    } else {
+        body.push(Action::Kept(format!(
+            r"HKEY_CURRENT_USER\{RUN}\{name}: not set by dockvm install (autostart is off in the spec)"
+        )));
+    }
 }
