@@ -152,11 +152,7 @@ fn dockvm_exe_up_and_status_decide_as_from_wsl() {
     assert!(watcher.join().unwrap(), "no enableSharedFolders: {out}");
     assert_eq!(code, 0, "{out}");
     assert!(all_ok(&events), "{out}");
-    assert_eq!(
-        take_calls(&w),
-        ["enableSharedFolders", "setSharedFolderState"],
-        "{out}"
-    );
+    assert_eq!(take_calls(&w), ["enableSharedFolders"], "{out}");
 }
 
 /// Off: up starts the VM (the test starts its dockerd when it sees `start`, as a boot would)

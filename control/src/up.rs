@@ -5,13 +5,13 @@
 //! 2. address: what the guest publishes (`guestinfo.dockvm.ip`, read with `readVariable`), else
 //!    what VMware Tools report (`getGuestIPAddress`), polled; Docker's own bridges
 //!    (172.16.0.0/12) are never taken for the VM's address. Another address than vm.ip fails.
-//! 3. engine: `/_ping` every 200 ms until it answers; no fixed sleeps. Not answering within the
+//! 3. engine: `/_ping` every 100 ms until it answers; no fixed sleeps. Not answering within the
 //!    wait: verify's `port` and `docker-api` name the root cause.
 //! 4. shares and 5. verify: one whole verify. When a share's canary fails, the shared folders are
 //!    enabled again (`enableSharedFolders`, which also has VMware Tools mount them in the
-//!    guest), each share pointed at its folder (`setSharedFolderState`, or `addSharedFolder`
-//!    when the VM lacks it), and verify runs again, re-running what fails until it passes or
-//!    the wait is over.
+//!    guest) and verify runs again for a few seconds; when that is not enough, each share is
+//!    pointed at its folder (`setSharedFolderState`, or `addSharedFolder` when the VM lacks
+//!    it), and verify runs again until it passes or the wait is over.
 
 use crate::{Ended, Log, Stage};
 use camino::Utf8PathBuf;
@@ -35,9 +35,13 @@ pub struct UpOptions {
     pub leftover_age: Duration,
 }
 
-/// Polling intervals: the engine at 200 ms, VMware at 500 ms (each vmrun call is slow).
-const ENGINE_POLL: Duration = Duration::from_millis(200);
+/// Polling intervals: the engine at 100 ms (a ping costs a millisecond), VMware at 500 ms
+/// (each vmrun call is slow).
+const ENGINE_POLL: Duration = Duration::from_millis(100);
 const VMRUN_POLL: Duration = Duration::from_millis(500);
+/// How long verify re-runs a failing canary after the shares were enabled, before the shares
+/// are pointed at their folders too.
+const SHARES_SETTLE: Duration = Duration::from_secs(3);
 /// The longest one vmrun call may take (vmrun hangs at times; the wait bounds it too).
 const VMRUN_CALL: Duration = Duration::from_secs(60);
 
@@ -302,29 +306,42 @@ fn shares_and_verify(
         let vmx = spec.vm.vmx.as_str();
         let call = || VMRUN_CALL.min(deadline.saturating_duration_since(Instant::now()));
         let mut problems = Vec::new();
+        // First only enabled (the usual case: off since a VMware power-on); the guest mounts the
+        // shares then (VMware Tools), so verify again, re-running what fails for a moment.
         if let Err(e) = vmrun.enable_shared_folders(vmx, call()) {
             problems.push(e.to_string());
         }
-        for s in &spec.shares {
-            let (name, path) = (s.name.as_str(), s.host_path.as_str());
-            if vmrun.set_shared_folder(vmx, name, path, call()).is_err()
-                && let Err(e) = vmrun.add_shared_folder(vmx, name, path, call())
-            {
-                problems.push(e.to_string());
+        let again = |wait: Duration| {
+            dockvm_verify::run(
+                spec,
+                env,
+                &verify_options(opts, vec![], Some(wait)),
+                cleanup,
+                &|_| {},
+            )
+        };
+        outcome = again(SHARES_SETTLE.min(deadline.saturating_duration_since(Instant::now())));
+        if !failing(&outcome.findings).is_empty() {
+            // Still not: each share pointed at its folder (added when the VM lacks it), as
+            // reset-shared-folders.bat does, then verify until it passes or the wait is over.
+            log.running(
+                Stage::Shares,
+                "pointing each share at its folder (setSharedFolderState, addSharedFolder)",
+            );
+            for s in &spec.shares {
+                let (name, path) = (s.name.as_str(), s.host_path.as_str());
+                if vmrun.set_shared_folder(vmx, name, path, call()).is_err()
+                    && let Err(e) = vmrun.add_shared_folder(vmx, name, path, call())
+                {
+                    problems.push(e.to_string());
+                }
             }
+            outcome = again(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_secs(1)),
+            );
         }
-        // The guest mounts the shares when they are enabled (VMware Tools); verify again,
-        // re-running what fails until it passes or the wait is over.
-        let wait = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_secs(1));
-        outcome = dockvm_verify::run(
-            spec,
-            env,
-            &verify_options(opts, vec![], Some(wait)),
-            cleanup,
-            &|_| {},
-        );
         let still = failing(&outcome.findings);
         if let Some(f) = still.first() {
             let mut why = format!("{}: {}", f.id, f.reason);

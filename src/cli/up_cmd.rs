@@ -22,7 +22,7 @@ enum Format {
 #[derive(clap::Args)]
 #[command(
     after_help = "Stages: power (vmrun start when the VM is off), address (what the guest reports), \
-engine (/_ping every 200 ms), shares (the canary; shared folders enabled again when it fails), \
+engine (/_ping every 100 ms), shares (the canary; shared folders enabled again when it fails), \
 verify (everything). On a running, healthy VM it makes no vmrun call.
 
 Examples:

@@ -77,6 +77,7 @@ pub fn run(
 ) -> Outcome {
     let start = Instant::now();
     let image_ready = Mutex::new(false);
+    let pinged = std::sync::OnceLock::new();
     let tls = spec
         .docker
         .tls
@@ -89,6 +90,7 @@ pub fn run(
         timeout: opts.timeout,
         cleanup,
         image_ready: &image_ready,
+        pinged: &pinged,
         tls: tls.as_ref(),
         api: &api,
         sweep: &sweep,
@@ -296,7 +298,10 @@ fn vm_beside_port(ctx: &Ctx<'_>) -> (Finding, Finding) {
             // A head start for the port: a VM that answers does so in a few milliseconds, and
             // then vmrun is not even started (each start is costly, more so through interop).
             while start.elapsed() < PORT_HEAD_START && !vm_cancel.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if vm_cancel.load(Ordering::SeqCst) {
+                return; // the port answered: vmrun is not wanted, not even started
             }
             let mut f = checks::vm::check_cancellable(ctx, vm_cancel);
             f.duration = start.elapsed();

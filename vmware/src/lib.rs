@@ -263,6 +263,13 @@ impl Vmrun {
             return Err(VmrunError::NotFound(self.path.clone()));
         }
         let mut all = vec!["-T", "ws"];
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            return Err(VmrunError::Cancelled(format!("vmrun {}", args.join(" "))));
+        }
         all.extend_from_slice(args);
         let what = format!(
             "{} {}",

@@ -20,7 +20,16 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
     };
     let expected = format!("the Docker Engine API of a Linux engine at {}", api.url());
     let fail = |reason: String, actual: String| not_docker(&expected, addr, reason, actual);
-    let ping = match api.ping(deadline) {
+    let sent = std::time::SystemTime::now();
+    let ping = api.ping(deadline);
+    if let Ok(p) = &ping {
+        let _ = ctx.pinged.set(super::clock::Pinged {
+            sent,
+            answered: std::time::SystemTime::now(),
+            date: p.header("date").map(str::to_owned),
+        });
+    }
+    let ping = match ping {
         Ok(r) => r,
         Err(HttpError::Connect(e)) => {
             return classify(CheckId::DockerApi, addr, &e, ctx.timeout).expected(expected);

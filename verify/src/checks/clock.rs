@@ -1,7 +1,8 @@
 //! `clock`: the VM's clock against this machine's. dockerd's answers carry an HTTP `Date`
 //! header (its clock, whole seconds); a VM resumed after the laptop slept keeps the time it
 //! slept at until something sets it, and then TLS certificates look not yet valid or expired,
-//! and builds see files from the future. Warn over 2 s, fail over 60 s.
+//! and builds see files from the future. Warn over 2 s, fail over 60 s. The `/_ping` judged is
+//! the one `docker-api` made (no request of its own, unless that check did not run).
 //!
 //! The header's second is truncated and the request takes time, so the skew is known only
 //! within an interval: `[date - t1, date + 1 s - t0]` for a request sent at `t0` and answered
@@ -17,22 +18,38 @@ pub const WARN_OVER: Duration = Duration::from_secs(2);
 /// Over this, a failure.
 pub const FAIL_OVER: Duration = Duration::from_secs(60);
 
+/// A `/_ping` as `docker-api` made it: sent and answered by this clock, and its `Date`.
+#[derive(Debug, Clone)]
+pub struct Pinged {
+    pub sent: SystemTime,
+    pub answered: SystemTime,
+    pub date: Option<String>,
+}
+
 pub fn check(ctx: &Ctx<'_>) -> Finding {
-    let api = match ctx.endpoint(CheckId::Clock) {
-        Ok(a) => a,
-        Err(f) => return *f,
-    };
     let expected = format!("the VM's clock within {} of this one", human(WARN_OVER));
-    let t0 = SystemTime::now();
-    let ping = api.ping(Instant::now() + ctx.timeout);
-    let t1 = SystemTime::now();
     let unknown =
         |why: String| Finding::new(CheckId::Clock, Status::Skip, why).expected(expected.clone());
-    let ping = match ping {
-        Ok(p) => p,
-        Err(e) => return unknown(format!("cannot ask the engine for its time: {e}")),
+    // docker-api's ping when it ran (it is the prerequisite), else a ping of its own.
+    let pinged = match ctx.pinged.get() {
+        Some(p) => p.clone(),
+        None => {
+            let api = match ctx.endpoint(CheckId::Clock) {
+                Ok(a) => a,
+                Err(f) => return *f,
+            };
+            let sent = SystemTime::now();
+            match api.ping(Instant::now() + ctx.timeout) {
+                Ok(p) => Pinged {
+                    sent,
+                    answered: SystemTime::now(),
+                    date: p.header("date").map(str::to_owned),
+                },
+                Err(e) => return unknown(format!("cannot ask the engine for its time: {e}")),
+            }
+        }
     };
-    let Some(date) = ping.header("date") else {
+    let Some(date) = pinged.date.as_deref() else {
         return unknown("the engine's answer has no Date header".into());
     };
     let Ok(server) = httpdate::parse_http_date(date) else {
@@ -40,7 +57,7 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
             "the engine's Date header {date:?} is not an HTTP date"
         ));
     };
-    let skew = skew(server, t0, t1);
+    let skew = skew(server, pinged.sent, pinged.answered);
     verdict(skew, date)
         .expected(expected)
         .fact("skew_s", (skew * 10.0).round() / 10.0)

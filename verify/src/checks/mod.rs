@@ -157,6 +157,9 @@ pub struct Ctx<'a> {
     pub api: &'a Result<dockvm_engine::Endpoint, String>,
     /// Earlier runs' leftovers, removed by the share checks.
     pub sweep: &'a crate::sweep::Sweep,
+    /// `docker-api`'s `/_ping`: when it was sent and answered (this clock) and its `Date`
+    /// header, which `clock` judges without a request of its own.
+    pub pinged: &'a std::sync::OnceLock<clock::Pinged>,
 }
 
 impl Ctx<'_> {
