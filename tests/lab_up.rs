@@ -178,6 +178,24 @@ fn up_down_and_status_drive_the_booted_vm() {
         "healthy: no vmrun call"
     );
 
+    // What the guest publishes (vmware-rpctool) is what `readVariable guestVar` reads.
+    lab.lab_ok(
+        "vm",
+        &["vmware-rpctool", "info-set guestinfo.dockvm.ip 198.18.0.2"],
+    );
+    let exe = "/mnt/c/Program Files (x86)/VMware/VMware Workstation/vmrun.exe";
+    let read = lab.wsl(&[
+        exe,
+        "-T",
+        "ws",
+        "readVariable",
+        r"D:\vmware\lab\lab.vmx",
+        "guestVar",
+        "dockvm.ip",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&read.stdout), "198.18.0.2\r\n");
+    take_calls(&lab);
+
     // Shares disabled (VMware's runtime switch): up enables them, the guest mounts them, the
     // canary passes.
     run_ok(&lab, "disableSharedFolders");

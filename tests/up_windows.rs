@@ -164,6 +164,27 @@ fn dockvm_exe_up_from_off_and_down() {
     }
     let w = WinSide::up("upwinoff", &["vm-stopped"]);
     w.vmrun_says(&[], "198.18.0.2");
+    // The .vmx open in the Workstation window: vmrun refuses, up names it and what to do.
+    std::fs::write(
+        w.drive_c(VMRUN).join("start-refusal"),
+        "The file is already in use",
+    )
+    .unwrap();
+    let (code, events, out) = exe_json(&w, "up", &["--wait", "30s"]);
+    assert_eq!(code, 1, "{out}");
+    let last = events.last().unwrap();
+    assert_eq!(
+        (&last["stage"], &last["state"]),
+        (&"power".into(), &"fail".into()),
+        "{out}"
+    );
+    assert!(
+        last["hint"]
+            .as_str()
+            .unwrap()
+            .contains("Workstation window"),
+        "{out}"
+    );
     take_calls(&w);
     let watcher = when_called(&w, "start", || {
         let out = std::process::Command::new(support::lab::LAB)

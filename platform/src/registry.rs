@@ -121,11 +121,90 @@ impl RegValue {
     }
 }
 
-/// Whether two `Path` entries name the same folder, as Windows compares them.
+/// Whether two `Path` entries name the same folder, as Windows resolves them ([`dir_key`],
+/// neither expanded).
 pub fn same_dir(a: &str, b: &str) -> bool {
-    a.trim_end_matches('\\')
-        .to_lowercase()
-        .eq(&b.trim_end_matches('\\').to_lowercase())
+    dir_key(a, false) == dir_key(b, false)
+}
+
+/// Whether a `Path` value holds an entry naming `dir`: each entry as Windows resolves it,
+/// `%VAR%` expanded when the value is REG_EXPAND_SZ (`expand`; in REG_SZ it is literal).
+/// install (is docker_dir there already?) and verify share this one comparison.
+pub fn path_has(path: &str, expand: bool, dir: &str) -> bool {
+    let want = dir_key(dir, false);
+    path.split(';')
+        .any(|e| !e.trim().is_empty() && dir_key(e, expand) == want)
+}
+
+/// A `Path` entry as Windows resolves it, for comparison: surrounding quotes removed (cmd's
+/// search accepts them), `%VAR%` expanded from this process's environment when `expand`, `/` as
+/// `\`, `.` and `..` resolved, trailing separators dropped, case folded; on Windows, 8.3 short
+/// names (`PROGRA~1`) made long when the folder exists. The value itself is never rewritten.
+pub fn dir_key(entry: &str, expand: bool) -> String {
+    let e = entry.trim();
+    let e = e
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(e);
+    let e = if expand { expand_vars(e) } else { e.to_owned() };
+    let e = long_name(&e.replace('/', "\\"));
+    let mut parts: Vec<&str> = Vec::new();
+    for (i, c) in e.split('\\').enumerate() {
+        match c {
+            "" | "." if i > 0 => {}
+            ".." if parts.len() > 1 => {
+                parts.pop();
+            }
+            ".." if i > 0 => {}
+            c => parts.push(c),
+        }
+    }
+    parts.join("\\").to_lowercase()
+}
+
+/// `%NAME%` replaced by this process's variable, as Windows expands REG_EXPAND_SZ values; an
+/// unknown name stays as written.
+pub fn expand_vars(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find('%') {
+            Some(j) if j > 0 => match std::env::var(&after[..j]) {
+                Ok(v) => {
+                    out.push_str(&v);
+                    rest = &after[j + 1..];
+                }
+                Err(_) => {
+                    out.push('%');
+                    out.push_str(&after[..j]);
+                    rest = &after[j..];
+                }
+            },
+            _ => {
+                out.push('%');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A path with its 8.3 short names made long (GetLongPathNameW), when it has a `~` and exists.
+#[cfg(windows)]
+fn long_name(p: &str) -> String {
+    if p.contains('~') {
+        crate::windows::long_path(p).unwrap_or_else(|| p.to_owned())
+    } else {
+        p.to_owned()
+    }
+}
+
+#[cfg(not(windows))]
+fn long_name(p: &str) -> String {
+    p.to_owned()
 }
 
 /// `path` with `dir` appended as one more `;`-separated entry.

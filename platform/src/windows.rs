@@ -149,3 +149,13 @@ pub fn broadcast_environment() -> Result<(), String> {
         Ok(())
     }
 }
+
+/// The long form of a path holding 8.3 short names, when it exists.
+pub fn long_path(p: &str) -> Option<String> {
+    use windows_sys::Win32::Storage::FileSystem::GetLongPathNameW;
+    let w = wide(p);
+    let mut buf = vec![0u16; 1024];
+    // SAFETY: `w` is NUL-terminated; `buf` has room for its length in u16s.
+    let n = unsafe { GetLongPathNameW(w.as_ptr(), buf.as_mut_ptr(), buf.len() as u32) } as usize;
+    (n > 0 && n < buf.len()).then(|| String::from_utf16_lossy(&buf[..n]))
+}

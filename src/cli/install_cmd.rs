@@ -130,7 +130,7 @@ pub fn run(args: Args, mode: Mode) -> Result<Outcome, Failure> {
         Mode::Uninstall => dockvm_install::uninstall(side, &tree, &places, &host),
     }
     .map_err(|e| match e {
-        PlanError::Io { .. } => Failure::Io(e.into()),
+        PlanError::Io { .. } | PlanError::Held { .. } => Failure::Io(e.into()),
         _ => Failure::Input(e.into()),
     })?;
     if args.dry_run {
@@ -160,17 +160,31 @@ pub fn run(args: Args, mode: Mode) -> Result<Outcome, Failure> {
 
 /// What to do about a failed action: mostly, run with the rights the file needs.
 fn hint(e: &dockvm_install::ApplyError, side: Side, mode: Mode, from: &Utf8Path) -> String {
-    // On Windows the hosts file is the one step that needs an administrator, whatever error
-    // Windows gives for it (access denied, or a read-only attribute).
-    let hosts_step =
-        side == Side::Windows && e.path.as_str().to_lowercase().ends_with(r"\etc\hosts");
-    if e.source.kind() != std::io::ErrorKind::PermissionDenied && !hosts_step {
-        return String::new();
-    }
     let verb = match mode {
         Mode::Install => "install",
         Mode::Uninstall => "uninstall",
     };
+    // Held open by another program: everything before it is done; the same command again
+    // once it is closed finishes the rest.
+    if dockvm_install::plan::is_held(&e.source) {
+        return format!(
+            "\n  {} is open in another program that does not share it (an editor with it open, a backup tool, or an antivirus scan). Everything before this step is done, nothing after it: close that program and run `dockvm {verb}` again (a second run is safe and does only the rest).",
+            e.path
+        );
+    }
+    // On Windows the hosts file is the one step that needs an administrator, whatever error
+    // Windows gives for it (access denied, or a read-only attribute).
+    let hosts_step =
+        side == Side::Windows && e.path.as_str().to_lowercase().ends_with(r"\etc\hosts");
+    if hosts_step && std::fs::metadata(&e.path).is_ok_and(|m| m.permissions().readonly()) {
+        return format!(
+            "\n  {} is read-only (attrib +r): as administrator, `attrib -r \"{}\"`, then run `dockvm {verb}` again (everything before this step is done; a second run does only the rest).",
+            e.path, e.path
+        );
+    }
+    if e.source.kind() != std::io::ErrorKind::PermissionDenied && !hosts_step {
+        return String::new();
+    }
     // Absolute paths, this binary's own included: sudo's secure_path and an elevated
     // terminal's Path need not hold the folder dockvm was run from.
     let abs = |p: &Utf8Path| {

@@ -208,12 +208,20 @@ pub enum PlanError {
     /// The system is in a state install must not touch; the message says what and why.
     #[error("{0}")]
     Refused(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: Utf8PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// Said once: the path and what the OS said (not its error again as a cause).
+    #[error("cannot read {path}: {error}")]
+    Io { path: Utf8PathBuf, error: io::Error },
+    /// Another program holds the file open without sharing it (Windows' sharing violation).
+    #[error(
+        "{path} is open in another program that does not let others read it (an editor with it open, a backup tool, or an antivirus scan): close that program and run the command again. Nothing was changed; a second run is safe. ({error})"
+    )]
+    Held { path: Utf8PathBuf, error: io::Error },
+}
+
+/// Windows' "the process cannot access the file because another process has it open"
+/// (ERROR_SHARING_VIOLATION) or a locked range of it (ERROR_LOCK_VIOLATION).
+pub fn is_held(e: &io::Error) -> bool {
+    cfg!(windows) && matches!(e.raw_os_error(), Some(32 | 33))
 }
 
 type Result<T> = std::result::Result<T, PlanError>;
@@ -224,16 +232,25 @@ pub fn backup_of(path: &Utf8Path) -> Utf8PathBuf {
 }
 
 fn read(look: &dyn Look, path: &Utf8Path) -> Result<Option<Vec<u8>>> {
-    look.read(path).map_err(|source| PlanError::Io {
-        path: path.to_owned(),
-        source,
+    look.read(path).map_err(|error| {
+        if is_held(&error) {
+            PlanError::Held {
+                path: path.to_owned(),
+                error,
+            }
+        } else {
+            PlanError::Io {
+                path: path.to_owned(),
+                error,
+            }
+        }
     })
 }
 
 fn reg(look: &dyn Look, key: &str, name: &str) -> Result<Option<RegValue>> {
-    look.reg(key, name).map_err(|source| PlanError::Io {
+    look.reg(key, name).map_err(|error| PlanError::Io {
         path: format!(r"HKEY_CURRENT_USER\{key}\{name}").into(),
-        source,
+        error,
     })
 }
 

@@ -400,6 +400,9 @@ pub(super) fn block_edit(
     out: &mut Vec<Action>,
 ) -> Result<()> {
     let cur = read(look, path)?;
+    if let Some(c) = &cur {
+        crate::encoding::editable(path, c, reader_of(path)).map_err(PlanError::Refused)?;
+    }
     let new = edit::put_block(cur.as_deref().unwrap_or_default(), vm, block);
     if cur.as_deref() == Some(&new[..]) {
         out.push(Action::Unchanged(path.to_string()));
@@ -438,6 +441,7 @@ pub(super) fn block_undo(
         out.push(Action::Unchanged(format!("{path} (absent)")));
         return Ok(());
     };
+    crate::encoding::editable(path, &cur, reader_of(path)).map_err(PlanError::Refused)?;
     if edit::find_block(&cur, vm).is_none() {
         out.push(Action::Unchanged(format!("{path} (no dockvm {vm} block)")));
     } else {
@@ -486,5 +490,16 @@ pub(super) fn backup_cleanup(
         out.push(Action::Kept(format!(
             "{backup}: {path} was edited since install, so it differs from the copy made before install"
         )));
+    }
+}
+
+/// Who reads a file install edits, for its refusals: the hosts file's resolver, else a shell.
+pub(super) fn reader_of(path: &Utf8Path) -> &'static str {
+    if path.as_str().to_lowercase().ends_with("hosts") {
+        "the resolver (Windows' or glibc's)"
+    } else if path.file_name() == Some("wsl.conf") {
+        "WSL"
+    } else {
+        "the shell"
     }
 }

@@ -182,7 +182,10 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
         Some(old) if !registry::same_dir(old, dir) => registry::path_without(&text, old),
         _ => text.clone(),
     };
-    let has = base.split(';').any(|e| registry::same_dir(e, dir));
+    // Compared as Windows resolves each entry: `%ProgramFiles%\Docker` (in REG_EXPAND_SZ), a
+    // quoted entry, another case or trailing `\`, `.` and `..`, 8.3 names all name docker_dir.
+    let expands = cur.as_ref().is_some_and(|v| v.kind == REG_EXPAND_SZ);
+    let has = registry::path_has(&base, expands, dir);
     if has && base == text {
         body.push(Action::Unchanged(format!(
             r"HKEY_CURRENT_USER\Environment\Path (has {dir})"

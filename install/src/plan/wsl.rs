@@ -95,6 +95,9 @@ pub(super) fn install_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Ve
             });
             true
         }
+        Some(cur) if let Err(e) = crate::encoding::editable(&conf, &cur, "WSL") => {
+            return Err(PlanError::Refused(e));
+        }
         Some(cur) => match edit::find_key(&cur, "automount", "root") {
             Some((_, v)) if edit::same_root(v, root.as_bytes()) => {
                 out.push(Action::Unchanged(format!(

@@ -87,35 +87,9 @@ impl WindowsEnv {
     }
 }
 
-/// `%NAME%` replaced by this process's variable, as Windows expands REG_EXPAND_SZ values;
-/// an unknown name stays as written.
-pub fn expand(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('%') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        match after.find('%') {
-            Some(j) if j > 0 => match std::env::var(&after[..j]) {
-                Ok(v) => {
-                    out.push_str(&v);
-                    rest = &after[j + 1..];
-                }
-                Err(_) => {
-                    out.push('%');
-                    out.push_str(&after[..j]);
-                    rest = &after[j..];
-                }
-            },
-            _ => {
-                out.push('%');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
+/// `%NAME%` replaced by this process's variable, as Windows expands REG_EXPAND_SZ values (the
+/// platform's one rule, which install uses too).
+pub use dockvm_platform::registry::expand_vars as expand;
 
 impl Env {
     pub fn from_process() -> Env {
