@@ -9,6 +9,19 @@ use std::time::{Duration, Instant};
 use support::wine::*;
 use support::winside::*;
 
+/// `ci/lab/lab ARGS`, asserting success: what VMware would do in the lab VM.
+fn lab(args: &[&str]) {
+    let out = std::process::Command::new(support::lab::LAB)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "lab {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The vmrun calls since the last time, each as its command word.
 fn take_calls(w: &WinSide) -> Vec<String> {
     let path = w.drive_c(VMRUN).join("calls");
@@ -123,30 +136,13 @@ fn dockvm_exe_up_and_status_decide_as_from_wsl() {
     );
 
     // The share unmounted in the VM: up enables the shared folders, the VM gets its share back.
-    let lab = w.lab.dir();
-    let vm = |cmd: &str| {
-        let out = std::process::Command::new(support::lab::LAB)
-            .args(["vm", "upwin", "sh", "-c", cmd])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    vm("umount -l /mnt/hgfs/d");
-    let mount = format!("mount --bind {lab}/windows-d/projects /mnt/hgfs/d");
+    lab(&["vm", "upwin", "sh", "-c", "umount -l /mnt/hgfs/d"]);
+    let mount = format!(
+        "mount --bind {}/windows-d/projects /mnt/hgfs/d",
+        w.lab.dir()
+    );
     let watcher = when_called(&w, "enableSharedFolders", move || {
-        let out = std::process::Command::new(support::lab::LAB)
-            .args(["vm", "upwin", "sh", "-c", &mount])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        lab(&["vm", "upwin", "sh", "-c", &mount]);
     });
     let (code, events, out) = exe_json(&w, "up", &["--wait", "60s"]);
     assert!(watcher.join().unwrap(), "no enableSharedFolders: {out}");
@@ -187,15 +183,7 @@ fn dockvm_exe_up_from_off_and_down() {
     );
     take_calls(&w);
     let watcher = when_called(&w, "start", || {
-        let out = std::process::Command::new(support::lab::LAB)
-            .args(["restart", "upwinoff"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        lab(&["restart", "upwinoff"]);
     });
     let (code, events, out) = exe_json(&w, "up", &["--wait", "90s"]);
     assert!(watcher.join().unwrap(), "no start: {out}");

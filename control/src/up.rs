@@ -81,12 +81,23 @@ pub fn up(
         if let Err((why, hint)) = address(&mut log, &vmrun, spec, deadline) {
             return log.fail(Stage::Address, why, &hint);
         }
+        if let Err(e) = &api {
+            // This side's client files, not the VM: waiting would not mend them.
+            return log.fail(
+                Stage::Engine,
+                format!("cannot talk TLS to the Docker API: {e}"),
+                "`dockvm verify --only tls` names what is wrong with the client files",
+            );
+        }
         log.running(
             Stage::Engine,
             format!("waiting for the Docker API at {addr}"),
         );
         loop {
-            if let Some(facts) = answers(&api, ENGINE_POLL.max(Duration::from_millis(100))) {
+            // Each ping may take the check's deadline (a busy engine, a TLS handshake); a
+            // refused one comes back at once, and then the next is 100 ms later.
+            let t = Instant::now();
+            if let Some(facts) = answers(&api, opts.timeout.min(left().max(ENGINE_POLL))) {
                 log.ok(Stage::Engine, facts);
                 break;
             }
@@ -98,7 +109,7 @@ pub fn up(
                     &hint,
                 );
             }
-            std::thread::sleep(ENGINE_POLL.min(left()));
+            std::thread::sleep(ENGINE_POLL.saturating_sub(t.elapsed()).min(left()));
         }
     }
     shares_and_verify(log, spec, env, opts, cleanup, deadline)

@@ -349,8 +349,16 @@ fn would_write(path: &Utf8Path, old: Option<&[u8]>, new: &[u8]) -> String {
     )
 }
 
-/// A unified diff of a file's bytes (shown as UTF-8, lossily, with CRs made visible).
+/// A unified diff of a file's bytes (shown as UTF-8, lossily, with CRs made visible); a
+/// binary file (one holding a NUL: dockvm.exe's copy for autostart) only by its sizes.
 fn diff(path: &Utf8Path, old: &[u8], new: &[u8]) -> String {
+    if old.contains(&0) || new.contains(&0) {
+        return format!(
+            "--- {path}\n+++ {path}\nbinary: {} bytes, then {} bytes\n",
+            old.len(),
+            new.len()
+        );
+    }
     let show = |b: &[u8]| String::from_utf8_lossy(b).replace('\r', "\\r");
     let (o, n) = (show(old), show(new));
     similar::TextDiff::from_lines(&o, &n)
@@ -377,6 +385,15 @@ mod tests {
             said.push(l.to_owned())
         });
         (r, said)
+    }
+
+    #[test]
+    fn a_binary_file_is_shown_by_its_sizes_not_as_text() {
+        let d = diff(Utf8Path::new("C:/a/dockvm.exe"), b"", b"MZ\x90\x00\x03rest");
+        assert_eq!(
+            d,
+            "--- C:/a/dockvm.exe\n+++ C:/a/dockvm.exe\nbinary: 0 bytes, then 9 bytes\n"
+        );
     }
 
     #[test]
