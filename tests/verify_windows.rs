@@ -380,8 +380,9 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     ];
     // Most of a run is Wine starting and ending the process (a whole verify run here: about
     // 0.5 s, of which its own work is a few ms right after start-up on the fast path, some
-    // 30 ms on the slow one). Time the start-up (a `--version` run), and send the interrupts
-    // from 0.9 times it to 1.2 times (fast path) or 1.5 times (slow path): where verify works.
+    // 30 ms on the slow one). Time the start-up (a `--version` run) and a whole fast run, and
+    // send the interrupts from 0.9 times the start-up to the end of a fast run (1.3 times it on
+    // the slow path): where verify works.
     // A third of the runs first lose the kept probe container, so that they take the slow path
     // and create a container of their own.
     let timed = |args: &[&str]| {
@@ -390,7 +391,9 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
         t.elapsed().as_micros() as u64
     };
     let startup = (0..3).map(|_| timed(&["--version"])).min().unwrap();
-    let whole = (0..3).map(|_| timed(&verify)).max().unwrap();
+    // The first verify makes the kept container (the slow path); the next ones are the fast
+    // path, whose whole run bounds where its probe can exist.
+    let whole = (0..6).map(|_| timed(&verify)).skip(1).min().unwrap();
     let from = startup * 9 / 10;
     let mut moments = Moments::new();
     let first_seed = moments.seed;
@@ -403,7 +406,14 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
         if slow {
             w.lab.remove_kept();
         }
-        let span = (startup * if slow { 6 } else { 3 } / 10).max(1);
+        // From 0.9 times the start-up to the end of a fast run (a tenth past it on the slow
+        // path, which creates a container of its own).
+        let to = if slow {
+            whole * 13 / 10
+        } else {
+            whole * 21 / 20
+        };
+        let span = to.saturating_sub(from).max(1);
         let mut child = spawn(&verify);
         std::thread::sleep(std::time::Duration::from_micros(from + (seed >> 8) % span));
         // Landed: the run's probe file existed when the Ctrl-C came (seen while the process

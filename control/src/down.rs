@@ -24,11 +24,12 @@ pub fn down(spec: &Spec, env: &Env, opts: &DownOptions, emit: &dyn Fn(&crate::Ev
     let vmrun = Vmrun::for_spec(spec);
     let deadline = Instant::now() + opts.wait;
     let left = || deadline.saturating_duration_since(Instant::now());
+    // Of start's refusals, only a missing vmrun means the same for a stop.
     let explain = |e: dockvm_vmware::VmrunError| {
-        let hint = e
-            .start_refusal()
-            .map(|r| r.explain(vmx))
-            .unwrap_or_default();
+        let hint = match e.start_refusal() {
+            Some(r @ dockvm_vmware::StartRefusal::NoVmrun) => r.explain(vmx),
+            _ => String::new(),
+        };
         (e.to_string(), hint)
     };
     log.running(Stage::Stop, "asking vmrun whether the VM runs");
