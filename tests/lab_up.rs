@@ -9,6 +9,7 @@ mod support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::daily::*;
 use support::lab::*;
 use support::*;
 
@@ -29,16 +30,6 @@ fn vmrun_dir(lab: &Lab) -> String {
         "{}/windows-c/Program Files (x86)/VMware/VMware Workstation",
         lab.dir()
     )
-}
-
-/// The vmrun calls since the last time, each as its command word and the rest.
-fn take_calls(lab: &Lab) -> Vec<String> {
-    let path = format!("{}/calls", vmrun_dir(lab));
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let _ = std::fs::remove_file(&path);
-    text.lines()
-        .map(|l| l.split_whitespace().next().unwrap_or("").to_owned())
-        .collect()
 }
 
 /// `dockvm CMD ARGS --format json` on the WSL side: exit code and the JSON lines.
@@ -77,29 +68,6 @@ fn dockvm_json_env(
         lines,
         format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)),
     )
-}
-
-/// The final state of each stage of `up`'s events: (stage, state).
-fn stages(events: &[serde_json::Value]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for e in events.iter().filter(|e| e.get("stage").is_some()) {
-        let stage = e["stage"].as_str().unwrap().to_owned();
-        let state = e["state"].as_str().unwrap().to_owned();
-        if state == "running" {
-            continue;
-        }
-        out.retain(|(s, _)| *s != stage);
-        out.push((stage, state));
-    }
-    out
-}
-
-fn all_ok(events: &[serde_json::Value]) -> bool {
-    stages(events)
-        == ["power", "address", "engine", "shares", "verify"]
-            .iter()
-            .map(|s| ((*s).to_owned(), "ok".to_owned()))
-            .collect::<Vec<_>>()
 }
 
 fn status_json(lab: &Lab) -> (i32, serde_json::Value) {
@@ -145,7 +113,7 @@ fn up_down_and_status_drive_the_booted_vm() {
         return;
     }
     let lab = Lab::up_booted("updown", SPEC, true);
-    take_calls(&lab);
+    take_calls(vmrun_dir(&lab));
 
     // Healthy: up makes no vmrun call and changes nothing; status neither.
     let (code, events, out) = dockvm_json(&lab, "up", &["--wait", "60s"]);
@@ -173,7 +141,7 @@ fn up_down_and_status_drive_the_booted_vm() {
     assert!(s["clock_skew_s"].as_f64().unwrap().abs() < 2.0, "{s:#}");
     assert_eq!(s["endpoint"]["this_vm"], true, "{s:#}");
     assert_eq!(
-        take_calls(&lab),
+        take_calls(vmrun_dir(&lab)),
         Vec::<String>::new(),
         "healthy: no vmrun call"
     );
@@ -194,12 +162,12 @@ fn up_down_and_status_drive_the_booted_vm() {
         "dockvm.ip",
     ]);
     assert_eq!(String::from_utf8_lossy(&read.stdout), "198.18.0.2\r\n");
-    take_calls(&lab);
+    take_calls(vmrun_dir(&lab));
 
     // Shares disabled (VMware's runtime switch): up enables them, the guest mounts them, the
     // canary passes.
     run_ok(&lab, "disableSharedFolders");
-    take_calls(&lab);
+    take_calls(vmrun_dir(&lab));
     wait_unit(&lab, "mnt-hgfs.mount", false);
     let (code, events, out) = dockvm_json(&lab, "up", &["--wait", "60s"]);
     assert_eq!(code, 0, "{out}");
@@ -213,7 +181,11 @@ fn up_down_and_status_drive_the_booted_vm() {
             .contains("enabling the shared folders")),
         "{out}"
     );
-    assert_eq!(take_calls(&lab), ["enableSharedFolders"], "{out}");
+    assert_eq!(
+        take_calls(vmrun_dir(&lab)),
+        ["enableSharedFolders"],
+        "{out}"
+    );
     wait_unit(&lab, "mnt-hgfs.mount", true);
 
     // The engine stopped in the guest: up fails at "engine" with verify's root cause.
@@ -239,7 +211,7 @@ fn up_down_and_status_drive_the_booted_vm() {
             .contains("systemctl status docker"),
         "{out}"
     );
-    let calls = take_calls(&lab);
+    let calls = take_calls(vmrun_dir(&lab));
     assert_eq!(calls.first().map(String::as_str), Some("list"), "{calls:?}");
     assert!(
         !calls.iter().any(|c| c == "start"),
@@ -262,7 +234,7 @@ fn up_down_and_status_drive_the_booted_vm() {
     let (code, events, out) = dockvm_json(&lab, "down", &["--wait", "60s"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(
-        stages(&events),
+        final_states(&events),
         [("stop".to_owned(), "ok".to_owned())],
         "{out}"
     );
@@ -274,14 +246,14 @@ fn up_down_and_status_drive_the_booted_vm() {
     let (code, s) = status_json(&lab);
     assert_eq!(code, 1, "{s:#}");
     assert_eq!(s["vm"]["state"], "stopped", "{s:#}");
-    take_calls(&lab);
+    take_calls(vmrun_dir(&lab));
 
     // Off: up powers it on (its shares off, as after a VMware power-on), enables the shares
     // and ends with verify passing.
     let (code, events, out) = dockvm_json(&lab, "up", &["--wait", "90s"]);
     assert_eq!(code, 0, "{out}");
     assert!(all_ok(&events), "{out}");
-    let calls = take_calls(&lab);
+    let calls = take_calls(vmrun_dir(&lab));
     for want in ["list", "start", "enableSharedFolders"] {
         assert!(calls.iter().any(|c| c == want), "{want} not in {calls:?}");
     }

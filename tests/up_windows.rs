@@ -6,6 +6,7 @@
 mod support;
 
 use std::time::{Duration, Instant};
+use support::daily::*;
 use support::wine::*;
 use support::winside::*;
 
@@ -20,16 +21,6 @@ fn lab(args: &[&str]) {
         "lab {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// The vmrun calls since the last time, each as its command word.
-fn take_calls(w: &WinSide) -> Vec<String> {
-    let path = w.drive_c(VMRUN).join("calls");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let _ = std::fs::remove_file(&path);
-    text.lines()
-        .map(|l| l.split_whitespace().next().unwrap_or("").to_owned())
-        .collect()
 }
 
 /// `dockvm.exe CMD --format json ARGS`: exit code, JSON lines, all output.
@@ -65,27 +56,6 @@ fn exe_json(w: &WinSide, cmd: &str, args: &[&str]) -> (i32, Vec<serde_json::Valu
     )
 }
 
-fn final_states(events: &[serde_json::Value]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for e in events
-        .iter()
-        .filter(|e| e.get("stage").is_some() && e["state"] != "running")
-    {
-        let stage = e["stage"].as_str().unwrap_or("").to_owned();
-        out.retain(|(s, _)| *s != stage);
-        out.push((stage, e["state"].as_str().unwrap_or("").to_owned()));
-    }
-    out
-}
-
-fn all_ok(events: &[serde_json::Value]) -> bool {
-    final_states(events)
-        == ["power", "address", "engine", "shares", "verify"]
-            .iter()
-            .map(|s| ((*s).to_owned(), "ok".to_owned()))
-            .collect::<Vec<_>>()
-}
-
 /// Waits in a thread for `call` among vmrun's calls, then does `then` (what VMware would do).
 fn when_called(
     w: &WinSide,
@@ -118,7 +88,7 @@ fn dockvm_exe_up_and_status_decide_as_from_wsl() {
         return;
     }
     let w = WinSide::up("upwin", &[]);
-    take_calls(&w);
+    take_calls(w.drive_c(VMRUN));
     let (code, events, out) = exe_json(&w, "up", &["--wait", "60s"]);
     assert_eq!(code, 0, "{out}");
     assert!(all_ok(&events), "{out}");
@@ -130,7 +100,7 @@ fn dockvm_exe_up_and_status_decide_as_from_wsl() {
     assert_eq!(s["vm"]["state"], "running", "{s:#}");
     assert_eq!(s["engine"]["answers"], true, "{s:#}");
     assert_eq!(
-        take_calls(&w),
+        take_calls(w.drive_c(VMRUN)),
         Vec::<String>::new(),
         "healthy: no vmrun call"
     );
@@ -148,7 +118,11 @@ fn dockvm_exe_up_and_status_decide_as_from_wsl() {
     assert!(watcher.join().unwrap(), "no enableSharedFolders: {out}");
     assert_eq!(code, 0, "{out}");
     assert!(all_ok(&events), "{out}");
-    assert_eq!(take_calls(&w), ["enableSharedFolders"], "{out}");
+    assert_eq!(
+        take_calls(w.drive_c(VMRUN)),
+        ["enableSharedFolders"],
+        "{out}"
+    );
 }
 
 /// Off: up starts the VM (the test starts its dockerd when it sees `start`, as a boot would)
@@ -181,7 +155,7 @@ fn dockvm_exe_up_from_off_and_down() {
             .contains("Workstation window"),
         "{out}"
     );
-    take_calls(&w);
+    take_calls(w.drive_c(VMRUN));
     let watcher = when_called(&w, "start", || {
         lab(&["restart", "upwinoff"]);
     });
@@ -189,7 +163,7 @@ fn dockvm_exe_up_from_off_and_down() {
     assert!(watcher.join().unwrap(), "no start: {out}");
     assert_eq!(code, 0, "{out}");
     assert!(all_ok(&events), "{out}");
-    let calls = take_calls(&w);
+    let calls = take_calls(w.drive_c(VMRUN));
     assert_eq!(calls[..2], ["list", "start"], "{calls:?}");
     assert!(
         calls
@@ -200,7 +174,7 @@ fn dockvm_exe_up_from_off_and_down() {
     // A second up: healthy, no call.
     let (code, _, out) = exe_json(&w, "up", &["--wait", "60s"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(take_calls(&w), Vec::<String>::new());
+    assert_eq!(take_calls(w.drive_c(VMRUN)), Vec::<String>::new());
 
     let (code, events, out) = exe_json(&w, "down", &["--wait", "30s"]);
     assert_eq!(code, 0, "{out}");
@@ -209,7 +183,7 @@ fn dockvm_exe_up_from_off_and_down() {
         [("stop".to_owned(), "ok".to_owned())],
         "{out}"
     );
-    assert_eq!(take_calls(&w)[..2], ["list", "stop"]);
+    assert_eq!(take_calls(w.drive_c(VMRUN))[..2], ["list", "stop"]);
     // New Windows terminals get DOCKER_HOST from the registry: it names the VM now off.
     assert!(
         events.iter().any(|e| e["note"]

@@ -15,7 +15,17 @@ pub use down::{DownOptions, down};
 pub use status::{Status, status};
 pub use up::{UpOptions, up};
 
+use dockvm_verify::{Finding, Status as CheckStatus};
 use serde::Serialize;
+
+/// The root cause among verify's findings: the first failure (findings come in dependency
+/// order; a skip "needs ..." is not one), as `"<id>: <reason>"` with its hint.
+pub(crate) fn root_cause(findings: &[Finding]) -> Option<(String, String)> {
+    findings
+        .iter()
+        .find(|f| matches!(f.status, CheckStatus::Fail | CheckStatus::Error))
+        .map(|f| (format!("{}: {}", f.id, f.reason), f.hint.clone()))
+}
 
 /// A stage of `up` (and `down`'s one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

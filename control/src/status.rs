@@ -76,11 +76,8 @@ pub fn status(
     let vm = get(CheckId::Vm);
     let api = get(CheckId::DockerApi);
     let answers = api.is_some_and(|f| matches!(f.status, S::Pass | S::Warn));
-    let why_not = o
-        .findings
-        .iter()
-        .find(|f| matches!(f.status, S::Fail | S::Error))
-        .map(|f| format!("{}: {}", f.id, f.reason))
+    let why_not = crate::root_cause(&o.findings)
+        .map(|(why, _)| why)
         .unwrap_or_default();
     let (uses, this_vm) = dockvm_verify::checks::env::in_use(spec, env);
     Status {

@@ -13,7 +13,7 @@
 //!    pointed at its folder (`setSharedFolderState`, or `addSharedFolder` when the VM lacks
 //!    it), and verify runs again until it passes or the wait is over.
 
-use crate::{Ended, Log, Stage};
+use crate::{Ended, Log, Stage, root_cause};
 use camino::Utf8PathBuf;
 use dockvm_spec::Spec;
 use dockvm_verify::checks::{self, Env};
@@ -240,15 +240,6 @@ fn engine_cause(spec: &Spec, env: &Env, opts: &UpOptions, cleanup: &Registry) ->
         &|_| {},
     );
     root_cause(&o.findings).unwrap_or_else(|| ("the engine did not answer".into(), String::new()))
-}
-
-/// The first failing finding's reason and hint (findings come in dependency order, so that is
-/// the root cause; skips "needs ..." are not).
-fn root_cause(findings: &[Finding]) -> Option<(String, String)> {
-    findings
-        .iter()
-        .find(|f| matches!(f.status, Status::Fail | Status::Error))
-        .map(|f| (format!("{}: {}", f.id, f.reason), f.hint.clone()))
 }
 
 fn verify_options(opts: &UpOptions, only: Vec<String>, wait: Option<Duration>) -> Options {

@@ -3,6 +3,7 @@
 //! dockerd on a private socket and a loopback port.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod daily;
 pub mod lab;
 pub mod wine;
 pub mod winside;
