@@ -431,14 +431,26 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
             // a futex (exit has ended every other one, the handler's included; the main thread
             // may stay a zombie, state Z, until the last one ends), and nothing of the run left
             // in the share (its clean-up was over). Killed and counted; bounded below.
+            //
+            // Wine 8, too: its SIGINT handler creates the thread that runs the console control
+            // handlers (NtCreateThreadEx, so pthread_create) inside the signal handler. When the
+            // signal lands in a thread that is itself inside glibc's allocator or thread code,
+            // that thread deadlocks on a futex with SIGINT blocked (as it is only in Wine's
+            // handlers and uninterruptible sections, never in dockvm's own code), and the
+            // Ctrl-C never reaches dockvm: its handler thread (`ctrl-c`) still waits for it
+            // (seen once in CI: `main S futex_do_wait; ctrl-c S anon_pipe_read`). Windows runs
+            // control handlers on a thread the console injects; no signal is involved.
             Err(threads) => {
                 let live: Vec<&str> = threads
                     .split("; ")
                     .filter(|t| t.split(' ').nth(2) != Some("Z"))
                     .collect();
                 let exiting = live.len() == 1 && live[0].contains("futex");
+                let lost_in_wine = live
+                    .iter()
+                    .any(|t| t.contains("futex") && t.ends_with("sigint-blocked"));
                 assert!(
-                    exiting && probe_files(&share).is_empty(),
+                    (exiting || lost_in_wine) && probe_files(&share).is_empty(),
                     "dockvm.exe hung, and not in Wine's exit: threads {threads}, probe files {:?} (seed {first_seed})",
                     probe_files(&share)
                 );
@@ -448,7 +460,7 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     }
     let took = started.elapsed();
     eprintln!(
-        "{runs} runs (start-up {startup} us, whole {whole} us), {handled} ended by the handler, {landed} of them while their probe existed, {exit_hangs} stuck in Wine's exit, {took:?} (seed {first_seed})"
+        "{runs} runs (start-up {startup} us, whole {whole} us), {handled} ended by the handler, {landed} of them while their probe existed, {exit_hangs} stuck in Wine's exit or SIGINT handler, {took:?} (seed {first_seed})"
     );
     w.lab.assert_nothing_left(first_seed);
     // Only the runs whose probe existed when the Ctrl-C came test the promise: see
@@ -459,7 +471,7 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     );
     assert!(
         exit_hangs * 100 <= runs * 3,
-        "{exit_hangs} of {runs} runs stuck after a Ctrl-C (seed {first_seed})"
+        "{exit_hangs} of {runs} runs stuck in Wine after a Ctrl-C (seed {first_seed})"
     );
 }
 

@@ -207,19 +207,31 @@ fn tls_reg_files_set_and_remove_the_three_variables() {
             fs::write(dir.join(a.path.file_name().unwrap()), &a.bytes).unwrap();
         }
     }
-    let query = |name: &str| {
+    // The value's fields, or what reg.exe said when it has none.
+    let query = |name: &str| -> Result<Vec<String>, String> {
         let out = wine.run(&["reg", "query", r"HKCU\Environment", "/v", name]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.lines()
             .find(|l| l.trim_start().starts_with(name))
-            .map(|l| {
-                l.split_whitespace()
-                    .map(str::to_owned)
-                    .collect::<Vec<String>>()
+            .map(|l| l.split_whitespace().map(str::to_owned).collect())
+            .ok_or_else(|| {
+                format!(
+                    "reg query {name}: {}, stdout {text:?}, stderr {:?}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
             })
     };
+    // As in the test above: the fresh prefix has none of them (and reg.exe has run once).
+    for name in ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
+        assert!(query(name).is_err(), "a fresh prefix has no {name}");
+    }
     let import = wine.run(&["regedit", "/S", &Wine::win(&dir.join("dockvm-env.reg"))]);
-    assert!(import.status.success());
+    assert!(
+        import.status.success(),
+        "regedit: {}",
+        String::from_utf8_lossy(&import.stderr)
+    );
     assert_eq!(
         query("DOCKER_HOST").unwrap(),
         ["DOCKER_HOST", "REG_SZ", &docker_host_of(&text)]
@@ -243,6 +255,6 @@ fn tls_reg_files_set_and_remove_the_three_variables() {
     ]);
     assert!(remove.status.success());
     for name in ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
-        assert_eq!(query(name), None, "{name} removed");
+        assert!(query(name).is_err(), "{name} removed");
     }
 }

@@ -148,8 +148,9 @@ impl Moments {
     }
 }
 
-/// Each thread of a process with its name, its state letter (`R`, `S`, `Z`, ...) and what it
-/// waits on (`/proc`), `; `-separated, for a message.
+/// Each thread of a process with its name, its state letter (`R`, `S`, `Z`, ...), what it
+/// waits on (`/proc`) and ` sigint-blocked` when it blocks SIGINT, `; `-separated, for a
+/// message.
 pub fn threads_of(pid: u32) -> String {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return format!("process {pid} is gone");
@@ -164,11 +165,23 @@ pub fn threads_of(pid: u32) -> String {
                 .rsplit_once(") ")
                 .and_then(|(_, r)| r.chars().next())
                 .unwrap_or('?');
+            // SIGINT (signal 2, bit 1 of SigBlk) blocked: the thread is inside a signal
+            // handler or one of Wine's uninterruptible sections, not in the program's code.
+            let sigint_blocked = read("status")
+                .lines()
+                .find_map(|l| l.strip_prefix("SigBlk:"))
+                .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+                .is_some_and(|m| m & 0b10 != 0);
             format!(
-                "{} {} {state} {}",
+                "{} {} {state} {}{}",
                 t.file_name().to_string_lossy(),
                 read("comm").trim(),
-                read("wchan")
+                read("wchan"),
+                if sigint_blocked {
+                    " sigint-blocked"
+                } else {
+                    ""
+                }
             )
         })
         .collect::<Vec<_>>()
@@ -189,6 +202,24 @@ pub fn wait_at_most(
         std::thread::sleep(Duration::from_millis(5));
     }
     let threads = threads_of(child.id());
+    // Where each thread stands, for the record, when gdb is there (a Wine process's unix
+    // side has symbols enough to tell a signal handler's frame).
+    if std::path::Path::new("/usr/bin/gdb").exists() {
+        let bt = Command::new("timeout")
+            .args(["30", "gdb", "-p", &child.id().to_string(), "-batch", "-nx"])
+            .args(["-ex", "thread apply all bt 25"])
+            .stdin(Stdio::null())
+            .output();
+        if let Ok(bt) = bt {
+            eprintln!(
+                "wait_at_most: pid {} still running after {limit:?}; its threads ({}):\n{}{}",
+                child.id(),
+                threads,
+                String::from_utf8_lossy(&bt.stdout),
+                String::from_utf8_lossy(&bt.stderr)
+            );
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
     Err(threads)
