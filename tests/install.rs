@@ -352,7 +352,7 @@ fn wsl_side_keeps_every_byte_it_does_not_own() {
         );
         let snapshot = s.both();
         let out = ok(&s.run("install", "wsl", &[]));
-        assert!(out.ends_with("0 changed, 3 unchanged\n"), "{case}: {out}");
+        assert!(out.ends_with("0 changed, 4 unchanged\n"), "{case}: {out}");
         assert_eq!(s.both(), snapshot, "{case}");
         assert_eq!(code(&s.run("install", "wsl", &["--dry-run"])), 0, "{case}");
         let out = ok(&s.run("uninstall", "wsl", &[]));
@@ -362,6 +362,156 @@ fn wsl_side_keeps_every_byte_it_does_not_own() {
             "{case}: not the same bytes after uninstall\n{out}"
         );
     }
+}
+
+/// The context the real docker CLI uses with no DOCKER_HOST and no DOCKER_CONTEXT, reading
+/// `~/.docker/config.json` under `home` as every process there would.
+fn current_context(home: &Utf8Path) -> String {
+    let out = run(Command::new("docker").env_clear().env("HOME", home).args([
+        "context",
+        "ls",
+        "--format",
+        "{{if .Current}}{{.Name}}{{end}}",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+/// `config.json` as users have it: the docker CLI's own tab-indented layout with credentials,
+/// a credential store, proxies and non-ASCII; another context current; compact JSON; none.
+/// install makes `dockvm-dev` current for every process (the real docker CLI says so), a
+/// second install changes nothing, and uninstall gives back the bytes and the mode.
+#[test]
+fn wsl_side_makes_its_context_current_in_config_json_and_gives_it_back() {
+    if !require(have("docker"), "needs the docker CLI (docker.io)") {
+        return;
+    }
+    let docker_style: &[u8] = "{\n\t\"auths\": {\n\t\t\"registry.example.test\": {\n\t\t\t\"auth\": \"dXNlcjpwYXNz\"\n\t\t}\n\t},\n\t\"credsStore\": \"desktop.exe\",\n\t\"proxies\": {\n\t\t\"default\": {\n\t\t\t\"noProxy\": \"本地.test,*.公司\"\n\t\t}\n\t}\n}".as_bytes();
+    // (case, the file and its mode, the context current before)
+    type Row<'a> = (&'a str, Option<(&'a [u8], u32)>, &'a str);
+    let cases: &[Row] = &[
+        ("none", None, ""),
+        ("docker's own", Some((docker_style, 0o600)), ""),
+        (
+            "another current",
+            Some((b"{\"currentContext\":\"colima\",\"auths\":{}}\r\n", 0o644)),
+            "colima",
+        ),
+        ("empty object", Some((b"{}", 0o640)), ""),
+    ];
+    for (case, file, was) in cases {
+        let s = Setup::new(DEFAULT);
+        let cfg = s.home().join(".docker/config.json");
+        if !was.is_empty() {
+            // The context it names, in the store (the CLI refuses a current one that is not).
+            let out = run(Command::new("docker")
+                .env_clear()
+                .env("HOME", s.home())
+                .args([
+                    "context",
+                    "create",
+                    was,
+                    "--docker",
+                    "host=unix:///run/other.sock",
+                ]));
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        }
+        if let Some((bytes, mode)) = file {
+            s.put("home/.docker/config.json", bytes);
+            fs::set_permissions(&cfg, fs::Permissions::from_mode(*mode)).unwrap();
+        }
+        assert_eq!(
+            current_context(&s.home()),
+            if was.is_empty() { "default" } else { was },
+            "{case}"
+        );
+        let before = s.both();
+        ok(&s.run("install", "wsl", &[]));
+        assert_eq!(current_context(&s.home()), "dockvm-dev", "{case}");
+        let after = fs::read(&cfg).unwrap();
+        match file {
+            None => {
+                assert_eq!(
+                    text(&after),
+                    "{\n\t\"currentContext\": \"dockvm-dev\"\n}\n",
+                    "{case}"
+                );
+                assert_eq!(mode_of(&cfg), 0o600, "{case}: the docker CLI's own mode");
+            }
+            Some((bytes, mode)) => {
+                // Only the one member differs; the rest of the file is the user's, as it was.
+                let mut got: serde_json::Value = serde_json::from_slice(&after).unwrap();
+                let mut want: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+                got.as_object_mut().unwrap().remove("currentContext");
+                want.as_object_mut().unwrap().remove("currentContext");
+                assert_eq!(got, want, "{case}");
+                assert_eq!(mode_of(&cfg), *mode, "{case}: the file's own mode");
+            }
+        }
+        let snapshot = s.both();
+        ok(&s.run("install", "wsl", &[]));
+        assert_eq!(
+            s.both(),
+            snapshot,
+            "{case}: a second install changed something"
+        );
+        ok(&s.run("uninstall", "wsl", &[]));
+        assert_eq!(
+            s.both(),
+            before,
+            "{case}: not the same bytes after uninstall"
+        );
+    }
+}
+
+/// A `config.json` the docker CLI could not read is refused, naming the file and where, and
+/// nothing is written; one the user has since pointed at another context keeps it.
+#[test]
+fn wsl_side_refuses_a_config_json_that_does_not_parse_and_keeps_a_context_changed_since() {
+    for (bytes, says) in [
+        (
+            &b"{\"auths\": {},}\n"[..],
+            "does not parse as JSON: trailing comma at line 1 column 14",
+        ),
+        (b"[]", "holds a JSON array, not an object"),
+        (b"\xef\xbb\xbf{}", "does not parse as JSON"),
+        (
+            b"{\"currentContext\":\"a\",\"currentContext\":\"b\"}",
+            "more than once",
+        ),
+    ] {
+        let s = Setup::new(DEFAULT);
+        s.put("home/.docker/config.json", bytes);
+        let before = s.both();
+        let out = s.run("install", "wsl", &[]);
+        assert_eq!(code(&out), 2, "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(".docker/config.json: ")
+                && err.contains(says)
+                && err.contains("nothing was changed"),
+            "{err}"
+        );
+        assert_eq!(s.both(), before);
+    }
+    if !require(have("docker"), "needs the docker CLI (docker.io)") {
+        return;
+    }
+    let s = Setup::new(DEFAULT);
+    ok(&s.run("install", "wsl", &[]));
+    // The user picks another context with the CLI itself, which rewrites the file its own way.
+    let out = run(Command::new("docker")
+        .env_clear()
+        .env("HOME", s.home())
+        .args(["context", "use", "default"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let theirs = fs::read(s.home().join(".docker/config.json")).unwrap();
+    let out = ok(&s.run("uninstall", "wsl", &[]));
+    assert!(out.contains("changed since install"), "{out}");
+    assert_eq!(
+        fs::read(s.home().join(".docker/config.json")).unwrap(),
+        theirs
+    );
 }
 
 #[test]
@@ -853,7 +1003,7 @@ fn tls_wsl_side_places_the_client_files_privately_and_undoes_exactly() {
         text(&ctx.stderr)
     );
     let out2 = ok(&s.run("install", "wsl", &["--certs", certs.as_str()]));
-    assert!(out2.ends_with("0 changed, 9 unchanged\n"), "{out2}");
+    assert!(out2.ends_with("0 changed, 10 unchanged\n"), "{out2}");
 
     let out = ok(&s.run("uninstall", "wsl", &[]));
     assert_eq!(

@@ -123,14 +123,32 @@ const SCENARIOS: &[Scenario] = &[
         hint: "/d/projects -> /mnt/hgfs/d",
         other: &[],
     },
+    // No DOCKER_HOST, and the default context picked over the one install made current.
     Scenario {
         name: "envunset",
         faults: &[],
+        env: &["-u", "DOCKER_HOST", "DOCKER_CONTEXT=default"],
+        fails: &[(
+            "env",
+            "DOCKER_HOST is not set: bash, your login shell, reads ~/.profile at login, but this shell did not",
+        )],
+        skipped: &[],
+        hint: "docker context use dockvm-lab",
+        other: &[],
+    },
+    // No DOCKER_HOST: the context install made current carries the connection.
+    Scenario {
+        name: "envcontext",
+        faults: &[],
         env: &["-u", "DOCKER_HOST"],
-        fails: &[("env", "DOCKER_HOST is not set")],
+        fails: &[],
         skipped: &[],
         hint: "",
-        other: &[],
+        other: &[(
+            "env",
+            "pass",
+            "DOCKER_HOST is unset, and the docker CLI uses context \"dockvm-lab\" (currentContext in",
+        )],
     },
     Scenario {
         name: "envother",
@@ -458,6 +476,151 @@ fn healthy_lab_every_check_passes_and_the_docker_cli_agrees() {
         );
     }
     assert!(lab_gone("healthy"), "the lab was not removed");
+}
+
+/// Every WSL shell and tool reaches the VM's engine after `dockvm install --side wsl`: login
+/// bash with a `~/.bash_profile` or a `~/.bash_login` (neither sourcing `~/.profile`), zsh as
+/// a login and as an interactive shell, fish, a non-login `bash -c`, and no shell at all
+/// (`env -i`), all through the context install made current in `~/.docker/config.json`. With
+/// that context not current, the shell that never read the profile fails, and verify run from
+/// it names why and a step that mends it.
+#[test]
+fn every_wsl_shell_and_tool_reaches_the_engine() {
+    if !require_root_and(&[
+        "/usr/sbin/dockerd",
+        "ip",
+        "nsenter",
+        "unshare",
+        "systemd-tmpfiles",
+        "curl",
+        "docker",
+        "zsh",
+        "fish",
+    ]) {
+        return;
+    }
+    {
+        let lab = Lab::up("shells", &[]);
+        let home = format!("{}/wsl/home", lab.dir());
+        let version = "docker version --format '{{.Server.Os}} {{.Server.Version}}'";
+        let server = {
+            let o = lab.wsl(&["sh", "-c", version]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        assert!(server.starts_with("linux "), "{server}");
+        let bare = |args: &[&str]| {
+            let o = run(Command::new(LAB).args(["wsl-bare", "shells"]).args(args));
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        };
+        let put = |f: &str, text: &str| std::fs::write(format!("{home}/{f}"), text).unwrap();
+        let drop = |f: &str| {
+            let _ = std::fs::remove_file(format!("{home}/{f}"));
+        };
+        // (case, start-up file written first, the shell as started)
+        let zsh_rc = "PROMPT='%# '\n";
+        type Row<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [&'a str]);
+        let cases: &[Row] = &[
+            (
+                "bash -l, empty ~/.bash_profile",
+                Some((".bash_profile", "")),
+                &["bash", "-l"],
+            ),
+            (
+                "bash -l, ~/.bash_login",
+                Some((".bash_login", "alias ll='ls -l'\n")),
+                &["bash", "-l"],
+            ),
+            ("zsh -l", Some((".zshrc", zsh_rc)), &["zsh", "-l"]),
+            ("zsh -i", Some((".zshrc", zsh_rc)), &["zsh", "-i"]),
+            ("fish -l", None, &["fish", "-l"]),
+            ("bash -c", None, &["bash"]),
+        ];
+        for (case, file, shell) in cases {
+            if let Some((f, text)) = file {
+                put(f, text);
+            }
+            let run_in = |script: &str| {
+                let mut args = shell.to_vec();
+                args.extend(["-c", script]);
+                bare(&args)
+            };
+            let (ok, out, err) = run_in(version);
+            assert!(ok && out == server, "{case}: {out}{err}");
+            // The shell did not read the profile: the context carried the connection.
+            let (_, host, _) = run_in("printf %s \"$DOCKER_HOST\"");
+            assert_eq!(host, "", "{case}: DOCKER_HOST came from somewhere");
+            if let Some((f, _)) = file {
+                drop(f);
+            }
+        }
+        // No shell at all: a program started with only PATH and HOME (an IDE's helper).
+        let (ok, out, err) = bare(&[
+            "docker",
+            "version",
+            "--format",
+            "{{.Server.Os}} {{.Server.Version}}",
+        ]);
+        assert!(ok && out == server, "no shell: {out}{err}");
+        // verify from the login bash whose ~/.bash_profile hides ~/.profile: the profile is a
+        // warning naming the file (docker still works through the context), env passes on it.
+        put(".bash_profile", "");
+        let spec = format!("{}/{SPEC}", env!("CARGO_MANIFEST_DIR"));
+        let verify = format!(
+            "{} verify --format json --only profile,env --spec {spec}",
+            env!("CARGO_BIN_EXE_dockvm")
+        );
+        let (_, out, err) = bare(&["bash", "-l", "-c", &verify]);
+        let report: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        let profile = support::finding(&report, "profile");
+        assert_eq!(profile["status"], "warn", "{report:#}");
+        assert!(
+            profile["reason"]
+                .as_str()
+                .unwrap()
+                .contains("reads ~/.bash_profile, which does not source ~/.profile"),
+            "{report:#}"
+        );
+        assert_eq!(
+            support::finding(&report, "env")["status"],
+            "pass",
+            "{report:#}"
+        );
+        // With the context not current, that shell cannot reach the engine, and verify says
+        // why; the step it names (the context) mends it.
+        let (ok, _, _) = bare(&["docker", "context", "use", "default"]);
+        assert!(ok);
+        let (ok, _, err) = bare(&["bash", "-l", "-c", version]);
+        assert!(!ok && err.contains("unix:///var/run/docker.sock"), "{err}");
+        let (_, out, _) = bare(&["bash", "-l", "-c", &verify]);
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        for id in ["profile", "env"] {
+            let f = support::finding(&report, id);
+            assert_eq!(f["status"], "fail", "{report:#}");
+            assert!(f["reason"].as_str().unwrap().contains("bash, your login shell, reads ~/.bash_profile, which does not source ~/.profile: the export there is never read"), "{report:#}");
+            assert!(
+                f["hint"]
+                    .as_str()
+                    .unwrap()
+                    .contains("docker context use dockvm-lab"),
+                "{report:#}"
+            );
+        }
+        let (ok, _, _) = bare(&["docker", "context", "use", "dockvm-lab"]);
+        assert!(ok);
+        let (ok, out, err) = bare(&["bash", "-l", "-c", version]);
+        assert!(ok && out == server, "{out}{err}");
+        // The other step it names: ~/.bash_profile sourcing ~/.profile gives DOCKER_HOST back.
+        put(".bash_profile", ". ~/.profile\n");
+        let (_, host, _) = bare(&["bash", "-l", "-c", "printf %s \"$DOCKER_HOST\""]);
+        assert_eq!(host, "tcp://local.test:2375");
+    }
+    assert!(lab_gone("shells"), "the lab was not removed");
 }
 
 #[test]

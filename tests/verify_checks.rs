@@ -993,3 +993,206 @@ fn clock_compares_the_engine_s_date_header_with_this_clock() {
         );
     }
 }
+
+/// `profile` and `env` for each login shell, in a home whose `~/.profile` holds the export,
+/// from a shell that did not read it (DOCKER_HOST unset): both name the same cause, and each
+/// hint is a step that changes the outcome. With this VM's context current (made by the real
+/// docker CLI), docker reaches the engine anyway: `env` passes on the context, and an unread
+/// profile is only a warning.
+#[test]
+fn profile_and_env_name_the_same_cause_for_each_login_shell() {
+    let (_t, p) = spec("127.0.0.1", 2375, "");
+    let export = "export DOCKER_HOST=tcp://local.test:2375\n";
+    // (case, login shell, files in the home, context current, profile's, env's)
+    type Row = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        bool,
+        Case,
+        Case,
+    );
+    const NOT_SOURCE: &str = "bash, your login shell, reads ~/.bash_profile, which does not source ~/.profile: the export there is never read";
+    let rows: &[Row] = &[
+        (
+            "bash, an empty ~/.bash_profile",
+            "/bin/bash",
+            &[(".bash_profile", "")],
+            false,
+            Case {
+                what: "profile",
+                status: "fail",
+                says: &[
+                    ("reason", NOT_SOURCE),
+                    ("hint", "add `. ~/.profile` to ~/.bash_profile"),
+                    ("hint", "docker context use dockvm-t"),
+                ],
+            },
+            Case {
+                what: "env",
+                status: "fail",
+                says: &[
+                    ("reason", "DOCKER_HOST is not set: "),
+                    ("reason", NOT_SOURCE),
+                    ("hint", "docker context use dockvm-t"),
+                    ("hint", "add `. ~/.profile` to ~/.bash_profile"),
+                ],
+            },
+        ),
+        (
+            "bash, ~/.bash_login",
+            "/usr/bin/bash",
+            &[(".bash_login", "alias ll='ls -l'\n")],
+            false,
+            Case {
+                what: "profile",
+                status: "fail",
+                says: &[(
+                    "reason",
+                    "reads ~/.bash_login, which does not source ~/.profile",
+                )],
+            },
+            Case {
+                what: "env",
+                status: "fail",
+                says: &[(
+                    "reason",
+                    "reads ~/.bash_login, which does not source ~/.profile",
+                )],
+            },
+        ),
+        (
+            "bash, ~/.bash_profile sourcing it",
+            "/bin/bash",
+            &[(".bash_profile", "[ -f ~/.profile ] && . ~/.profile\n")],
+            false,
+            Case {
+                what: "profile",
+                status: "pass",
+                says: &[(
+                    "reason",
+                    "and bash, your login shell, reads it (sourced from ~/.bash_profile line 1)",
+                )],
+            },
+            Case {
+                what: "env",
+                status: "fail",
+                says: &[
+                    ("reason", "this shell did not: it is not a login shell"),
+                    ("hint", "exec bash -l"),
+                    ("hint", "docker context use dockvm-t"),
+                ],
+            },
+        ),
+        (
+            "zsh",
+            "/usr/bin/zsh",
+            &[(".zshrc", "source $ZSH/oh-my-zsh.sh\n")],
+            false,
+            Case {
+                what: "profile",
+                status: "fail",
+                says: &[
+                    (
+                        "reason",
+                        "zsh, your login shell, never reads ~/.profile itself",
+                    ),
+                    ("hint", "emulate sh -c '. ~/.profile'"),
+                ],
+            },
+            Case {
+                what: "env",
+                status: "fail",
+                says: &[("reason", "zsh, your login shell, never reads ~/.profile")],
+            },
+        ),
+        (
+            "fish",
+            "/usr/bin/fish",
+            &[],
+            false,
+            Case {
+                what: "profile",
+                status: "fail",
+                says: &[
+                    (
+                        "reason",
+                        "fish, your login shell, reads no POSIX start-up file",
+                    ),
+                    ("hint", "set -gx DOCKER_HOST tcp://local.test:2375"),
+                ],
+            },
+            Case {
+                what: "env",
+                status: "fail",
+                says: &[("reason", "fish, your login shell")],
+            },
+        ),
+        (
+            "bash, an empty ~/.bash_profile, the context current",
+            "/bin/bash",
+            &[(".bash_profile", "")],
+            true,
+            Case {
+                what: "profile",
+                status: "warn",
+                says: &[
+                    ("reason", NOT_SOURCE),
+                    (
+                        "reason",
+                        "docker still reaches the engine through context dockvm-t (currentContext in",
+                    ),
+                    ("hint", "add `. ~/.profile` to ~/.bash_profile"),
+                ],
+            },
+            Case {
+                what: "env",
+                status: "pass",
+                says: &[(
+                    "reason",
+                    "DOCKER_HOST is unset, and the docker CLI uses context \"dockvm-t\"",
+                )],
+            },
+        ),
+    ];
+    for (what, shell, files, context, profile, env) in rows {
+        if *context && !require(have("docker"), "needs the docker CLI (docker.io)") {
+            continue;
+        }
+        let home = tempfile::tempdir().unwrap();
+        let h = utf8_dir(&home);
+        fs::write(
+            h.join(".profile"),
+            format!("PATH=\"$HOME/bin:$PATH\"\n{export}"),
+        )
+        .unwrap();
+        for (f, text) in *files {
+            fs::write(h.join(f), text).unwrap();
+        }
+        if *context {
+            for args in [
+                &[
+                    "context",
+                    "create",
+                    "dockvm-t",
+                    "--docker",
+                    "host=tcp://local.test:2375",
+                ][..],
+                &["context", "use", "dockvm-t"],
+            ] {
+                let o = run(std::process::Command::new("docker")
+                    .env("HOME", &h)
+                    .args(args));
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            }
+        }
+        let (_, report, _) = verify_json(
+            None,
+            &["--spec", p.as_str(), "--only", "profile,env"],
+            &[("HOME", h.as_str()), ("SHELL", shell)],
+        );
+        eprintln!("{what}");
+        assert_case(profile, finding(&report, "profile"));
+        assert_case(env, finding(&report, "env"));
+    }
+}

@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod edit;
 pub mod encoding;
+pub mod json;
 pub mod plan;
 /// Registry values as data (in `dockvm-platform`, shared with verify).
 pub use dockvm_platform::registry;

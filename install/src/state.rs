@@ -38,6 +38,20 @@ pub struct State {
     /// only while it is still that. (Named for the first of them, kept for older states.)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certs: Vec<FileRecord>,
+    /// `currentContext` in the docker CLI's `config.json` before install made this VM's
+    /// context current (the WSL side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_context: Option<ContextRecord>,
+}
+
+/// What `currentContext` was before install set it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextRecord {
+    /// Its value as JSON text (`None`: the key was absent).
+    pub before: Option<String>,
+    /// Install created `config.json` (it did not exist).
+    pub created: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

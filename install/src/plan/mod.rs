@@ -11,7 +11,7 @@
 
 use crate::edit;
 use crate::registry::{self, ENVIRONMENT, REG_EXPAND_SZ, REG_SZ, RUN, RegValue};
-use crate::state::{FileRecord, LinkRecord, Recorded, State};
+use crate::state::{ContextRecord, FileRecord, LinkRecord, Recorded, State};
 use crate::tree::{CertSource, Tree, TreeError};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::io;

@@ -136,6 +136,9 @@ pub(super) fn install_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Ve
     let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
     certs_step(look, p, tree, Side::Wsl, &mut state, &mut out)?;
     context_step(look, p, tree, Side::Wsl, &mut state, &mut out)?;
+    if has_context {
+        current_context(look, p, tree, &mut state, &mut out)?;
+    }
     if tree.certs.is_none() && old_state.is_none() && !has_context {
         return Ok(out);
     }
@@ -182,9 +185,140 @@ pub(super) fn uninstall_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<
     }
     let state_file = wsl_state_path(p, vm)?;
     if let Some(s) = load_state(look, &state_file, vm)? {
+        undo_current_context(look, p, tree, &s, &mut out)?;
         remove_certs(look, p, &s, &mut out)?;
         let old = read(look, &state_file)?.unwrap_or_default();
         out.append(&mut remove_state(p, &state_file, &s, old));
     }
     Ok(out)
+}
+
+/// The docker CLI's setting that picks a context for every process, shells or none: `VS Code`,
+/// `wsl docker ...` from cmd, `bash -c`, zsh and fish alike.
+const CURRENT_CONTEXT: &str = "currentContext";
+
+fn docker_config_json(p: &Places) -> Result<Utf8PathBuf> {
+    Ok(docker_config_dir(p, Side::Wsl)?.join("config.json"))
+}
+
+/// The `config.json` install writes where there was none: the docker CLI's own layout.
+fn created_config(value: &str) -> Vec<u8> {
+    format!("{{\n\t\"{CURRENT_CONTEXT}\": {value}\n}}\n").into_bytes()
+}
+
+/// Makes this VM's context current in `~/.docker/config.json`: that one key set (or added),
+/// every other byte kept; what it was is recorded once, for uninstall. A file the docker CLI
+/// could not read either is refused before anything changes.
+fn current_context(
+    look: &dyn Look,
+    p: &Places,
+    tree: &Tree,
+    state: &mut State,
+    out: &mut Vec<Action>,
+) -> Result<()> {
+    let path = docker_config_json(p)?;
+    let name = dockvm_spec::context::name(&tree.vm);
+    let value = serde_json::to_string(&name).expect("a string serializes");
+    let Some(bytes) = read(look, &path)? else {
+        out.push(Action::Write {
+            path,
+            old: None,
+            new: created_config(&value),
+            // The docker CLI's own mode for the file (it may hold credentials).
+            mode: 0o600,
+        });
+        state.current_context.get_or_insert(ContextRecord {
+            before: None,
+            created: true,
+        });
+        return Ok(());
+    };
+    let refuse = |why: String| {
+        PlanError::Refused(format!(
+            "{path}: {why}: the docker CLI cannot read it either. Fix it, or move it away, and run install again (nothing was changed)"
+        ))
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|e| refuse(format!("is not UTF-8 ({e})")))?;
+    let obj = crate::json::Object::parse(text).map_err(refuse)?;
+    if obj.count(CURRENT_CONTEXT) > 1 {
+        return Err(refuse(format!("holds {CURRENT_CONTEXT} more than once")));
+    }
+    let was = obj.get(text, CURRENT_CONTEXT);
+    if was.and_then(|v| serde_json::from_str::<String>(v).ok()) == Some(name.clone()) {
+        out.push(Action::Unchanged(format!(
+            "{path} ({CURRENT_CONTEXT}: {name})"
+        )));
+        return Ok(());
+    }
+    let new = crate::json::set(text, CURRENT_CONTEXT, &value).map_err(refuse)?;
+    state.current_context.get_or_insert(ContextRecord {
+        before: was.map(str::to_owned),
+        created: false,
+    });
+    out.push(Action::Write {
+        path,
+        old: Some(bytes),
+        new: new.into_bytes(),
+        // An existing file keeps its own mode.
+        mode: 0o644,
+    });
+    Ok(())
+}
+
+/// Gives `currentContext` back what it was, while it still names this VM's context (one the
+/// user has changed since is theirs); removes `config.json` when install created it and it is
+/// still exactly that.
+fn undo_current_context(
+    look: &dyn Look,
+    p: &Places,
+    tree: &Tree,
+    s: &State,
+    out: &mut Vec<Action>,
+) -> Result<()> {
+    let Some(rec) = &s.current_context else {
+        return Ok(());
+    };
+    let path = docker_config_json(p)?;
+    let name = dockvm_spec::context::name(&tree.vm);
+    let Some(bytes) = read(look, &path)? else {
+        out.push(Action::Unchanged(format!("{path} (absent)")));
+        return Ok(());
+    };
+    let parsed = std::str::from_utf8(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|t| crate::json::Object::parse(t).map(|o| (t, o)));
+    let (text, obj) = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(Action::Kept(format!(
+                "{path}: {e}; {CURRENT_CONTEXT} left as it is"
+            )));
+            return Ok(());
+        }
+    };
+    let now = obj.get(text, CURRENT_CONTEXT);
+    if now.and_then(|v| serde_json::from_str::<String>(v).ok()) != Some(name.clone()) {
+        out.push(Action::Kept(format!(
+            "{path}: {CURRENT_CONTEXT} is {} now, not {name} (changed since install)",
+            now.unwrap_or("absent")
+        )));
+        return Ok(());
+    }
+    let value = serde_json::to_string(&name).expect("a string serializes");
+    if rec.created && bytes == created_config(&value) {
+        out.push(Action::Remove { path, old: bytes });
+        return Ok(());
+    }
+    let new = match &rec.before {
+        Some(v) => crate::json::set(text, CURRENT_CONTEXT, v),
+        None => crate::json::remove(text, CURRENT_CONTEXT),
+    }
+    .map_err(|e| PlanError::Refused(format!("{path}: {e}")))?;
+    out.push(Action::Write {
+        path,
+        old: Some(bytes),
+        new: new.into_bytes(),
+        mode: 0o644,
+    });
+    Ok(())
 }

@@ -189,9 +189,10 @@ fn docker_host(ctx: &Ctx<'_>) -> Finding {
         }
         None | Some("") => {
             let elsewhere = context.as_ref().map(|(c, from)| format!("; the docker CLI uses context {c:?} ({from}) instead")).unwrap_or_default();
-            f(Status::Fail, format!("DOCKER_HOST is not set{elsewhere}"))
+            let (why, hint) = unset_cause(ctx);
+            f(Status::Fail, format!("DOCKER_HOST is not set{elsewhere}{why}"))
                 .actual("unset")
-                .hint(format!("add the block of wsl/profile.sh to {profile} and open a new shell (or source it)"))
+                .hint(hint)
         }
         Some(v) if v == want => match context {
             // This VM's context with the same endpoint: DOCKER_HOST overriding it changes nothing.
@@ -216,6 +217,55 @@ fn docker_host(ctx: &Ctx<'_>) -> Finding {
             .actual(v)
             .hint(format!("a later line of {profile} or another startup file sets it: `grep -n DOCKER_HOST ~/.bashrc ~/.profile /etc/profile /etc/profile.d/*`")),
     }
+}
+
+/// Why DOCKER_HOST is unset here, as the profile check sees the file that should set it (so
+/// the two agree), and the step that changes it: `docker context use` reaches every process
+/// with no shell involved; otherwise the step the start-up files need.
+fn unset_cause(ctx: &Ctx<'_>) -> (String, String) {
+    use super::startup::{Reading, login_reading, tilde};
+    let use_context = format!(
+        "`docker context use {}` (every process, with no shell involved; `dockvm install` does it)",
+        dockvm_spec::context::name(ctx.spec.vm.name.as_str())
+    );
+    let profile = ctx.spec.wsl.profile.to_string();
+    let generic = (
+        String::new(),
+        format!(
+            "{use_context}; or add the block of wsl/profile.sh to {profile} and open a new shell"
+        ),
+    );
+    let (Some(home), None) = (ctx.env.home.as_deref(), &ctx.env.windows) else {
+        return generic;
+    };
+    let path = ctx.spec.wsl.profile.resolve(home);
+    let line = format!("export DOCKER_HOST={}", ctx.spec.docker_host());
+    let holds = std::fs::read_to_string(&path)
+        .is_ok_and(|t| t.lines().any(|l| l.trim_end_matches('\r') == line));
+    let Some(shell) = ctx.env.login_shell.as_deref().filter(|_| holds) else {
+        return generic;
+    };
+    match login_reading(home, shell, &path, &ctx.spec.docker_host()) {
+        Reading::Unread { why, fix, .. } => {
+            (format!(": {why}"), format!("{use_context}; or {fix}"))
+        }
+        Reading::Read { shell, .. } => (
+            format!(
+                ": {shell}, your login shell, reads {} at login, but this shell did not: it is not a login shell (VS Code's terminal, tmux, `bash -c`, `wsl docker ...` from cmd), or it was opened before install",
+                tilde(home, &path)
+            ),
+            format!("{use_context}; or open a new login shell (`exec {shell} -l`)"),
+        ),
+        Reading::Unknown { .. } => generic,
+    }
+}
+
+/// This VM's context, when the docker CLI uses it without DOCKER_HOST (DOCKER_CONTEXT or
+/// `currentContext`) and it points at the spec's endpoint: its name and where it is set.
+pub(super) fn our_context_current(ctx: &Ctx<'_>) -> Option<(String, String)> {
+    let (c, from) = current_context(ctx.env)?;
+    let (host, _) = our_context(ctx, &c)?;
+    (host.as_deref() == Some(ctx.spec.docker_host().as_str())).then_some((c, from))
 }
 
 /// DOCKER_HOST unset and this VM's context in use: its endpoint (and with TLS its files) decide.
@@ -356,8 +406,9 @@ fn our_context(ctx: &Ctx<'_>, context: &str) -> Option<(Option<String>, bool)> {
 /// The context the docker CLI would use without DOCKER_HOST, if it is not the default one:
 /// DOCKER_CONTEXT, else `currentContext` in the CLI's config.json.
 fn current_context(env: &super::Env) -> Option<(String, String)> {
-    if let Some(c) = env.docker_context.as_deref().filter(|c| *c != "default") {
-        return Some((c.to_owned(), "DOCKER_CONTEXT".to_owned()));
+    // DOCKER_CONTEXT wins over config.json, `default` included (the CLI's order).
+    if let Some(c) = env.docker_context.as_deref() {
+        return (c != "default").then(|| (c.to_owned(), "DOCKER_CONTEXT".to_owned()));
     }
     let file: Utf8PathBuf = config_dir(env)?.join("config.json");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;

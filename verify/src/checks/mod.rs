@@ -9,6 +9,7 @@ pub mod name;
 pub mod port;
 pub mod profile;
 pub mod share;
+pub mod startup;
 pub mod tls;
 pub mod vm;
 
@@ -37,6 +38,9 @@ pub struct Env {
     pub etc_hosts: Utf8PathBuf,
     /// Whether this is WSL (Microsoft's kernel).
     pub is_wsl: bool,
+    /// The user's login shell (`$SHELL`, else `/etc/passwd`): which start-up files a new
+    /// terminal reads. `None` on Windows.
+    pub login_shell: Option<String>,
     /// What only Windows has; `Some` exactly when verify runs as dockvm.exe.
     pub windows: Option<WindowsEnv>,
 }
@@ -110,6 +114,11 @@ impl Env {
             etc_hosts: Utf8PathBuf::from("/etc/hosts"),
             is_wsl: version.to_ascii_lowercase().contains("microsoft")
                 || std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists(),
+            login_shell: if cfg!(windows) {
+                None
+            } else {
+                startup::login_shell()
+            },
             windows: cfg!(windows).then(WindowsEnv::capture),
         }
     }

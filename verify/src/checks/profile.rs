@@ -84,11 +84,54 @@ fn judge(ctx: &Ctx<'_>, path: &camino::Utf8Path, line: &str, text: &str) -> Find
             "remove line {n}, or move the dockvm block to the end of {path}"
         ));
     }
-    f(
-        Status::Pass,
-        format!("{path} line {} exports DOCKER_HOST", at + 1),
-    )
-    .actual(format!("line {}", at + 1))
+    login_reads(ctx, path, at + 1).expected(format!("{path} holds `{line}` (LF)"))
+}
+
+/// The export is right: whether the user's login shell reads the file that holds it (see
+/// [`super::startup`]). Unread is a failure, or a warning while this VM's context is current
+/// (docker still reaches the engine; tools that read only DOCKER_HOST do not).
+fn login_reads(ctx: &Ctx<'_>, path: &camino::Utf8Path, n: usize) -> Finding {
+    use super::startup::{Reading, login_reading, tilde};
+    let f = |status, reason: String| {
+        Finding::new(CheckId::Profile, status, reason).actual(format!("line {n}"))
+    };
+    let exports = format!("{path} line {n} exports DOCKER_HOST");
+    let (Some(home), Some(shell)) = (ctx.env.home.as_deref(), ctx.env.login_shell.as_deref())
+    else {
+        return f(Status::Pass, exports);
+    };
+    match login_reading(home, shell, path, &ctx.spec.docker_host()) {
+        Reading::Read { shell, chain } => {
+            let via = chain
+                .iter()
+                .map(|(file, line)| format!("{} line {line}", tilde(home, file)))
+                .collect::<Vec<_>>();
+            let via = if via.is_empty() {
+                String::new()
+            } else {
+                format!(" (sourced from {})", via.join(", then "))
+            };
+            f(
+                Status::Pass,
+                format!("{exports}, and {shell}, your login shell, reads it{via}"),
+            )
+        }
+        Reading::Unread { why, fix, .. } => match super::env::our_context_current(ctx) {
+            Some((c, from)) => f(
+                Status::Warn,
+                format!("{why}; docker still reaches the engine through context {c} ({from}), but tools that read only DOCKER_HOST (docker-py, Testcontainers) do not"),
+            )
+            .hint(fix),
+            None => f(Status::Fail, why).hint(format!(
+                "{fix}; or `docker context use {}` (every process, with no shell involved; `dockvm install` does it)",
+                dockvm_spec::context::name(ctx.spec.vm.name.as_str())
+            )),
+        },
+        Reading::Unknown { shell } => f(
+            Status::Pass,
+            format!("{exports} (dockvm does not know which start-up files {shell}, your login shell, reads)"),
+        ),
+    }
 }
 
 /// Whether a shell line sets or unsets DOCKER_HOST (outside a comment).
