@@ -92,6 +92,7 @@ fn the_output_tree_has_exactly_the_documented_files() {
         [
             "vm/etc/systemd/system/docker.service.d/dockvm.conf",
             "vm/etc/systemd/system/mnt-hgfs.mount",
+            "vm/etc/systemd/system/dockvm-address.service",
             "vm/etc/tmpfiles.d/dockvm.conf",
             "windows/hosts.txt",
             "windows/dockvm-env.reg",

@@ -45,7 +45,7 @@ fn gen_writes_the_tree_and_check_then_finds_it_current_without_writing() {
         String::from_utf8_lossy(&first.stderr)
     );
     let written = tree(&out);
-    assert_eq!(written.len(), 17);
+    assert_eq!(written.len(), 18);
     assert!(
         !written.keys().any(|k| k.contains(".dockvm-")),
         "no temporary file left: {:?}",
@@ -65,7 +65,7 @@ fn gen_writes_the_tree_and_check_then_finds_it_current_without_writing() {
 
     let again = gen_cmd("examples/non-ascii.toml", &out, &[]);
     assert_eq!(again.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("0 written, 17 unchanged, 0 removed"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 written, 18 unchanged, 0 removed"));
     assert_eq!(tree(&out), written);
 }
 
@@ -125,7 +125,7 @@ fn check_on_a_folder_that_does_not_exist_lists_everything_missing_and_creates_no
             .lines()
             .filter(|l| l.starts_with("missing\t"))
             .count(),
-        17
+        18
     );
     assert!(!out.exists());
 }

@@ -41,6 +41,7 @@ fn text<'a>(arts: &'a [Artifact], path: &str) -> &'a str {
 const DROP_IN: &str = "vm/etc/systemd/system/docker.service.d/dockvm.conf";
 const MOUNT: &str = "vm/etc/systemd/system/mnt-hgfs.mount";
 const TMPFILES: &str = "vm/etc/tmpfiles.d/dockvm.conf";
+const ADDRESS: &str = "vm/etc/systemd/system/dockvm-address.service";
 
 /// A scratch root for `systemd-analyze verify --root`: the system's unit files, the stock
 /// docker.service of the package, the generated drop-in and mount unit, and empty executables
@@ -66,7 +67,7 @@ fn unit_root(stock_unit: &str, drop_in: &[u8], mount: &[u8]) -> tempfile::TempDi
     fs::copy("tests/fixtures/docker.socket", etc.join("docker.socket")).unwrap();
     fs::write(etc.join("docker.service.d/dockvm.conf"), drop_in).unwrap();
     fs::write(etc.join("mnt-hgfs.mount"), mount).unwrap();
-    for prog in ["usr/bin/dockerd", "usr/sbin/dockerd", "bin/kill"] {
+    for prog in ["usr/bin/dockerd", "usr/sbin/dockerd", "bin/kill", "bin/sh"] {
         let p = r.join(prog);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(&p, "#!/bin/sh\n").unwrap();
@@ -83,7 +84,7 @@ fn analyze(root: &Utf8Path, units: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn drop_in_and_mount_unit_pass_systemd_analyze_verify_with_the_stock_units() {
+fn drop_in_mount_and_address_units_pass_systemd_analyze_verify_with_the_stock_units() {
     if !require(have("systemd-analyze"), "needs systemd-analyze (systemd)") {
         return;
     }
@@ -93,7 +94,15 @@ fn drop_in_and_mount_unit_pass_systemd_analyze_verify_with_the_stock_units() {
     ] {
         let (_, arts) = example(example_name);
         let root = unit_root(stock, bytes(&arts, DROP_IN), bytes(&arts, MOUNT));
-        let out = analyze(&utf8_dir(&root), &["docker.service", "mnt-hgfs.mount"]);
+        fs::write(
+            utf8_dir(&root).join("etc/systemd/system/dockvm-address.service"),
+            bytes(&arts, ADDRESS),
+        )
+        .unwrap();
+        let out = analyze(
+            &utf8_dir(&root),
+            &["docker.service", "mnt-hgfs.mount", "dockvm-address.service"],
+        );
         assert!(
             out.status.success() && out.stderr.is_empty(),
             "{example_name}: systemd-analyze verify: {}",

@@ -162,6 +162,16 @@ fn vm_side_installs_once_and_uninstalls_to_the_same_bytes() {
         "root/etc/tmpfiles.d/other.conf",
         b"d /run/other 0755 root root -\n",
     );
+    // open-vm-tools, installed: its unit, and its configuration with the user's settings and
+    // an exclude-nics of theirs.
+    s.put(
+        "root/lib/systemd/system/open-vm-tools.service",
+        b"[Unit]\nDescription=Service for virtual machines hosted on VMware\n",
+    );
+    s.put(
+        "root/etc/vmware-tools/tools.conf",
+        b"# my tools.conf\n[logging]\nlog = true\n\n[guestinfo]\nexclude-nics = eth9*\npoll-interval = 30\n",
+    );
     fs::create_dir_all(s.dir.join("root/var/lib")).unwrap();
     let before = s.both();
 
@@ -194,6 +204,10 @@ fn vm_side_installs_once_and_uninstalls_to_the_same_bytes() {
             "etc/systemd/system/mnt-hgfs.mount",
         ),
         (
+            "vm/etc/systemd/system/dockvm-address.service",
+            "etc/systemd/system/dockvm-address.service",
+        ),
+        (
             "vm/etc/tmpfiles.d/dockvm.conf",
             "etc/tmpfiles.d/dockvm.conf",
         ),
@@ -212,12 +226,22 @@ fn vm_side_installs_once_and_uninstalls_to_the_same_bytes() {
         fs::read(root.join("etc/systemd/system/mnt-hgfs.mount.dockvm-backup")).unwrap(),
         VMWARE_UNIT
     );
+    // tools.conf: only exclude-nics changed, the user's pattern kept first.
+    assert_eq!(
+        text(&fs::read(root.join("etc/vmware-tools/tools.conf")).unwrap()),
+        "# my tools.conf\n[logging]\nlog = true\n\n[guestinfo]\nexclude-nics = eth9*,docker*,veth*,br-*,virbr*\npoll-interval = 30\n"
+    );
+    // VMware Tools reread it when restarted (not here: --root).
+    assert!(
+        out.contains("skipped systemctl try-restart open-vm-tools.service"),
+        "{out}"
+    );
 
     // A second run changes nothing: no write, no command, no mtime.
     let times = mtimes(&root);
     std::thread::sleep(Duration::from_millis(20));
     let out = ok(&s.run("install", "vm", &[]));
-    assert!(out.ends_with("0 changed, 3 unchanged\n"), "{out}");
+    assert!(out.ends_with("0 changed, 5 unchanged\n"), "{out}");
     assert!(!out.contains("systemctl"), "{out}");
     assert_eq!(mtimes(&root), times);
     assert_eq!(code(&s.run("install", "vm", &["--dry-run"])), 0);
@@ -917,7 +941,7 @@ fn tls_vm_side_places_the_server_files_and_undoes_exactly() {
 
     // Again: nothing changes. Then a renewal changes the server files only, keys still 0600.
     let out = ok(&s.run("install", "vm", &["--certs", certs.as_str()]));
-    assert!(out.ends_with("0 changed, 6 unchanged\n"), "{out}");
+    assert!(out.ends_with("0 changed, 8 unchanged\n"), "{out}");
     s.certs(TLS, &["--renew"]);
     let out = ok(&s.run("install", "vm", &["--certs", certs.as_str()]));
     assert!(

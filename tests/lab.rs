@@ -200,7 +200,10 @@ const SCENARIOS: &[Scenario] = &[
         name: "ipchanged",
         faults: &["vm-ip-changed"],
         env: &[],
-        fails: &[("vm", "the VM runs at 198.18.0.3, not at vm.ip 198.18.0.2")],
+        fails: &[(
+            "vm",
+            "the VM runs at 198.18.0.3 (reported by VMware Tools' getGuestIPAddress), not at vm.ip 198.18.0.2",
+        )],
         skipped: &["port", "docker-api", "clock", "share:d"],
         hint: "vmnetdhcp.conf",
         other: &[],

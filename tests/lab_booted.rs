@@ -144,6 +144,106 @@ fn fetch_page(lab: &Lab) -> String {
 /// docker starts the container); dockerd comes up when the address arrives 8 s into the boot;
 /// uninstall runs its steps and, after a reboot, the guest has the stock dockerd, no mount unit
 /// and the very `/etc` it had before install.
+/// What the guest publishes as guestinfo.dockvm.ip (the lab's vmware-rpctool stand-in keeps
+/// it where vmrun's stand-in answers `readVariable` from).
+fn published(lab: &Lab) -> String {
+    let out = lab.lab("vm", &["cat", "/var/lib/dockvm-lab/guestinfo/dockvm.ip"]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `dockvm verify --only vm` on the WSL side: the `vm` check alone, so it asks vmrun for the
+/// address (beside a port that answers it would not).
+fn vm_finding(lab: &Lab) -> serde_json::Value {
+    let spec = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), lab.spec);
+    let out = lab.wsl(&[
+        env!("CARGO_BIN_EXE_dockvm"),
+        "verify",
+        "--format",
+        "json",
+        "--only",
+        "vm",
+        "--spec",
+        &spec,
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::finding(&report, "vm").clone()
+}
+
+/// The installed dockvm-address.service publishes vm.ip, and only it, while Docker's bridges
+/// exist (docker0, a compose network's br-*) and after one comes; with VMware Tools reporting
+/// docker0's 172.17.0.1, verify still finds the VM at vm.ip and says where that came from.
+/// Without the unit, the same report is "address unknown", naming the missing publisher.
+fn assert_guest_says_its_own_address(lab: &Lab) {
+    let wait_published = |want: &str, when: &str| {
+        let start = Instant::now();
+        while published(lab) != want {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "{when}: published {:?}, not {want:?}; the guest's addresses: {}",
+                published(lab),
+                lab.lab_ok("vm", &["ip", "-4", "-o", "addr"])
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_published("198.18.0.2", "after install");
+    let out = lab.wsl(&["docker", "network", "create", "dvm-compose"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Its bridge (br-<id>) has its gateway address from the start, like docker0.
+    let addrs = lab.lab_ok("vm", &["ip", "-4", "-o", "addr"]);
+    assert!(
+        addrs.contains("br-") && addrs.contains("docker0"),
+        "{addrs}"
+    );
+    wait_published("198.18.0.2", "with Docker's bridges");
+    let out = lab.wsl(&["docker", "network", "rm", "dvm-compose"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // VMware Tools report docker0's address; the guest's own word wins.
+    let ip_file = format!(
+        "{}/windows-c/Program Files (x86)/VMware/VMware Workstation/ip",
+        lab.dir()
+    );
+    let reported = std::fs::read_to_string(&ip_file).unwrap();
+    std::fs::write(&ip_file, "172.17.0.1\n").unwrap();
+    let f = vm_finding(lab);
+    assert_eq!(f["status"], "pass", "{f:#}");
+    assert!(
+        f["reason"].as_str().unwrap().contains(
+            "the VM is running at 198.18.0.2, published by the guest as guestinfo.dockvm.ip"
+        ),
+        "{f:#}"
+    );
+    // Without the publisher: VMware Tools' answer is not taken for the VM's address.
+    lab.lab_ok("vm", &["systemctl", "stop", "dockvm-address.service"]);
+    lab.lab_ok(
+        "vm",
+        &["rm", "-f", "/var/lib/dockvm-lab/guestinfo/dockvm.ip"],
+    );
+    let f = vm_finding(lab);
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("address is unknown: VMware Tools report 172.17.0.1")
+            && f["reason"]
+                .as_str()
+                .unwrap()
+                .contains("the guest publishes none"),
+        "{f:#}"
+    );
+    std::fs::write(&ip_file, reported).unwrap();
+    lab.lab_ok("vm", &["systemctl", "start", "dockvm-address.service"]);
+    wait_published("198.18.0.2", "started again");
+}
+
 #[test]
 fn booted_vm_install_reboot_seed_case_late_address_and_exact_uninstall() {
     if !booted_lab_can_run() {
@@ -165,6 +265,8 @@ fn booted_vm_install_reboot_seed_case_late_address_and_exact_uninstall() {
             [
                 "ran systemctl daemon-reload",
                 "ran systemctl enable --now mnt-hgfs.mount",
+                "ran systemctl enable dockvm-address.service",
+                "ran systemctl restart dockvm-address.service",
                 "ran systemd-tmpfiles --create /etc/tmpfiles.d/dockvm.conf",
                 "ran systemctl restart docker",
             ],
@@ -189,6 +291,7 @@ fn booted_vm_install_reboot_seed_case_late_address_and_exact_uninstall() {
         assert!(commands(&again).is_empty(), "{again}");
         assert!(again.contains("0 changed"), "{again}");
         assert_verify_passes(&lab, "after install");
+        assert_guest_says_its_own_address(&lab);
 
         // The seed's case: a web server whose root is a share folder named in Chinese with a
         // space, started from WSL in that folder, reached by name from WSL.
@@ -264,6 +367,7 @@ fn booted_vm_install_reboot_seed_case_late_address_and_exact_uninstall() {
             commands(&out),
             [
                 "ran systemctl disable --now mnt-hgfs.mount",
+                "ran systemctl disable --now dockvm-address.service",
                 "ran systemctl daemon-reload",
                 "ran systemctl restart docker",
             ],
@@ -498,4 +602,160 @@ fn lab_gone(name: &str) -> bool {
     let netns = String::from_utf8(run(Command::new("ip").args(["netns", "list"])).stdout).unwrap();
     !netns.contains(&format!("dvm-{name}-"))
         && !std::path::Path::new(&format!("/tmp/dockvm-lab/{name}")).exists()
+}
+
+/// The guest's global IPv4 addresses.
+fn guest_addresses(lab: &Lab) -> String {
+    lab.lab_ok("vm", &["ip", "-4", "-o", "addr", "show", "scope", "global"])
+}
+
+/// VMware's DHCP, played by ISC dhcpd reading the lab's vmnetdhcp.conf: without a reservation
+/// the guest's own DHCP client gets an address from the dynamic range, and verify and `up`
+/// name that as the root cause (and the missing reservation); `dockvm.exe install` (Wine, the
+/// lab's C:\ProgramData\VMware and D:\vmware\lab\lab.vmx) reserves vm.ip for the .vmx's MAC,
+/// and after the DHCP service's restart (the lab restarts dhcpd: the real VMnetDHCP does not
+/// run under Wine, so install says it skipped it) the guest gets vm.ip and verify passes.
+/// Uninstall gives VMware's file back byte for byte.
+#[test]
+fn booted_vm_gets_vm_ip_from_vmware_s_dhcp_through_the_reservation() {
+    if !booted_lab_can_run()
+        || !require(
+            have("dhcpd") && have(support::wine::WINE) && have(support::wine::MINGW),
+            "needs dhcpd (isc-dhcp-server), wine64 and mingw-w64 (ci/install-deps installs them)",
+        )
+    {
+        return;
+    }
+    {
+        let lab = Lab::up_booted_dhcp("bootdhcp");
+        let conf = format!("{}/windows-c/ProgramData/VMware/vmnetdhcp.conf", lab.dir());
+        let vmware_s = std::fs::read(&conf).unwrap();
+        // An address from the dynamic range, published by the guest.
+        let start = Instant::now();
+        while !published(&lab).starts_with("198.18.0.1") || published(&lab) == "198.18.0.1" {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no address from the range: {} (published {:?})",
+                guest_addresses(&lab),
+                published(&lab)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let got = published(&lab);
+        assert!(!guest_addresses(&lab).contains("198.18.0.2/"));
+        let (code, report, _) = lab.verify(&[]);
+        assert_eq!(code, 1, "{report:#}");
+        let (status, reason) = status_reason(&report, "vm");
+        assert!(
+            status == "fail"
+                && reason.contains(&format!(
+                    "the VM runs at {got} (published by the guest as guestinfo.dockvm.ip), not at vm.ip 198.18.0.2"
+                ))
+                && reason.contains("vm.ip is not reserved in VMware's DHCP"),
+            "{status}: {reason}\n{report:#}"
+        );
+        let spec = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), lab.spec);
+        let up = lab.wsl(&[
+            env!("CARGO_BIN_EXE_dockvm"),
+            "up",
+            "--spec",
+            &spec,
+            "--wait",
+            "20s",
+        ]);
+        let said =
+            String::from_utf8_lossy(&up.stdout).into_owned() + &String::from_utf8_lossy(&up.stderr);
+        assert!(
+            !up.status.success()
+                && said.contains(&format!("the VM came up at {got}, not at vm.ip 198.18.0.2")),
+            "{said}"
+        );
+
+        // dockvm.exe install on the lab's Windows files: D: is the lab's, and so is
+        // C:\ProgramData\VMware.
+        let wine = support::wine::Wine::new();
+        std::os::unix::fs::symlink(
+            format!("{}/windows-d", lab.dir()),
+            wine.prefix().join("dosdevices/d:"),
+        )
+        .unwrap();
+        let programdata = wine.drive_c(r"C:\ProgramData");
+        std::fs::create_dir_all(&programdata).unwrap();
+        std::os::unix::fs::symlink(
+            format!("{}/windows-c/ProgramData/VMware", lab.dir()),
+            programdata.join("VMware"),
+        )
+        .unwrap();
+        let exe = support::wine::dockvm_exe();
+        let from =
+            support::wine::Wine::win(camino::Utf8Path::new(&format!("{}/generated", lab.dir())));
+        let dockvm = |verb: &str| {
+            let out = wine.output(wine.cmd().arg(exe.as_str()).args([verb, "--from", &from]));
+            let said = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "{verb}: {said}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            said
+        };
+        let said = dockvm("install");
+        assert!(
+            said.contains("skipped restarting service VMnetDHCP: it is not installed"),
+            "{said}"
+        );
+        let edited = std::fs::read_to_string(&conf).unwrap();
+        assert!(
+            edited.ends_with(
+                "# BEGIN dockvm lab\r\nhost dockvm-lab {\r\n    hardware ethernet 00:0c:29:5a:3b:7c;\r\n    fixed-address 198.18.0.2;\r\n}\r\n# END dockvm lab\r\n"
+            ),
+            "{edited}"
+        );
+        // The service's restart, as VMware's DHCP service rereads its file; the guest asks again.
+        lab.lab_ok("dhcpd", &["restart"]);
+        lab.lab_ok("vm", &["networkctl", "reconfigure", "dvbootdhcpv"]);
+        let start = Instant::now();
+        while !guest_addresses(&lab).contains("198.18.0.2/24") {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the guest did not get vm.ip: {}",
+                guest_addresses(&lab)
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        wait_verify_passes(&lab, Duration::from_secs(30), "with the reservation");
+        let (_, report, _) = lab.verify(&[]);
+        let (status, reason) = status_reason(&report, "vm");
+        assert_eq!(status, "pass", "{reason}");
+
+        // The VM copied: VMware generates a new MAC. The address still answers until the
+        // lease ends, so verify warns, naming the reservation that no longer matches, and so
+        // does `status`.
+        let vmx = format!("{}/windows-d/vmware/lab/lab.vmx", lab.dir());
+        let original = std::fs::read_to_string(&vmx).unwrap();
+        std::fs::write(
+            &vmx,
+            original.replace("00:0c:29:5a:3b:7c", "00:0c:29:00:00:99"),
+        )
+        .unwrap();
+        let (code, report, _) = lab.verify(&[]);
+        let (status, reason) = status_reason(&report, "vm");
+        let stale = "the reservation dockvm-lab in /mnt/c/ProgramData/VMware/vmnetdhcp.conf is 198.18.0.2 for 00:0c:29:5a:3b:7c, but the VM needs 198.18.0.2 for 00:0c:29:00:00:99";
+        assert!(
+            code == 0 && status == "warn" && reason.contains(stale),
+            "{code} {status}: {reason}"
+        );
+        let out = lab.wsl(&[env!("CARGO_BIN_EXE_dockvm"), "status", "--spec", &spec]);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains(stale), "{said}");
+        std::fs::write(&vmx, original).unwrap();
+
+        dockvm("uninstall");
+        assert_eq!(
+            std::fs::read(&conf).unwrap(),
+            vmware_s,
+            "vmnetdhcp.conf after uninstall"
+        );
+    }
+    assert!(lab_gone("bootdhcp"), "the lab was not removed");
 }

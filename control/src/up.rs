@@ -19,8 +19,8 @@ use dockvm_spec::Spec;
 use dockvm_verify::checks::{self, Env};
 use dockvm_verify::cleanup::Registry;
 use dockvm_verify::{CheckId, Finding, Options, Selection, Status};
-use dockvm_vmware::{VarKind, Vmrun, VmrunError, human};
-use std::net::Ipv4Addr;
+use dockvm_vmware::address::{Found, is_docker_bridge};
+use dockvm_vmware::{Vmrun, VmrunError, human};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -179,18 +179,9 @@ fn address(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let call = VMRUN_CALL.min(left);
-        let published = vmrun
-            .read_variable(vmx, VarKind::GuestVar, "dockvm.ip", call)
-            .ok()
-            .and_then(|v| v.parse::<Ipv4Addr>().ok());
-        let reported = match published {
-            Some(ip) => Ok(ip),
-            None => match vmrun.guest_ip(vmx, false, call) {
-                Ok(t) => t
-                    .parse::<Ipv4Addr>()
-                    .map_err(|_| format!("getGuestIPAddress said {t:?}")),
-                Err(e) => Err(e.to_string()),
-            },
+        let reported = match vmrun.guest_address(vmx, spec.vm.ip, call) {
+            Found::Address(ip, _) => Ok(ip),
+            Found::Unknown(why) => Err(why),
         };
         let last = match reported {
             Ok(ip) if ip == spec.vm.ip => {
@@ -219,15 +210,6 @@ fn address(
         }
         std::thread::sleep(VMRUN_POLL);
     }
-}
-
-/// Docker's own networks: the default bridge (172.17.0.0/16) and user bridges (`br-*`, from
-/// 172.18.0.0/16 on): VMware Tools may report one of them as the guest's address. An address
-/// in vm.ip's own /24 is the VMware network's, even in 172.16.0.0/12.
-fn is_docker_bridge(ip: Ipv4Addr, vm_ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    let same_net = ip.octets()[..3] == vm_ip.octets()[..3];
-    a == 172 && (16..=31).contains(&b) && !same_net
 }
 
 /// Why the engine does not answer, as verify's `port` and `docker-api` say it.
@@ -392,29 +374,4 @@ fn counts(findings: &[Finding]) -> String {
         }
     }
     format!("{} checks: {}", findings.len(), parts.join(", "))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn docker_s_bridges_are_never_the_vm_s_address() {
-        for (ip, bridge) in [
-            ("172.17.0.1", true),
-            ("172.18.0.1", true),
-            ("172.31.255.1", true),
-            ("172.15.0.1", false),
-            ("172.32.0.1", false),
-            ("192.168.130.2", false),
-            ("10.0.0.1", false),
-        ] {
-            let vm: Ipv4Addr = "192.168.130.2".parse().unwrap();
-            assert_eq!(is_docker_bridge(ip.parse().unwrap(), vm), bridge, "{ip}");
-        }
-        // A VMware network in 172.16.0.0/12: its own addresses are not bridges.
-        let vm: Ipv4Addr = "172.20.5.2".parse().unwrap();
-        assert!(!is_docker_bridge("172.20.5.9".parse().unwrap(), vm));
-        assert!(is_docker_bridge("172.17.0.1".parse().unwrap(), vm));
-    }
 }

@@ -11,5 +11,7 @@ pub mod shell_env;
 pub mod write;
 
 pub use artifact::{Artifact, Encoding, LineEndings, Side};
-pub use render::{InstallValues, LinkValue, MANIFEST, RenderError, TlsValues, exec_start, render};
+pub use render::{
+    InstallValues, LinkValue, MANIFEST, PinValues, RenderError, TlsValues, exec_start, render,
+};
 pub use write::{Drift, DriftKind, WriteError, WriteReport, check_tree, write_tree};

@@ -51,6 +51,12 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
             MountUnit { vm_name: &vm_name }.render_to("mount unit")?,
         ),
         linux(
+            "vm/etc/systemd/system/dockvm-address.service",
+            Side::Vm,
+            "/etc/systemd/system/dockvm-address.service",
+            AddressUnit { vm_name: &vm_name }.render_to("address unit")?,
+        ),
+        linux(
             "vm/etc/tmpfiles.d/dockvm.conf",
             Side::Vm,
             "/etc/tmpfiles.d/dockvm.conf",
@@ -305,6 +311,20 @@ pub struct InstallValues {
     /// for a plain spec, so that its manifest stays as it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsValues>,
+    /// With `vmware.pin_ip`: the reservation install makes in VMware's DHCP. Absent without it
+    /// (and in a tree generated before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_ip: Option<PinValues>,
+}
+
+/// vm.ip reserved for the VM's MAC in VMware's DHCP: where install reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PinValues {
+    /// The VM's .vmx, read for its adapter's network and MAC.
+    pub vmx: String,
+    pub ip: String,
+    /// VMware's DHCP configuration.
+    pub dhcp_conf: String,
 }
 
 /// Where `dockvm install --certs` puts the TLS files, and the variables that point at them.
@@ -342,6 +362,11 @@ fn install_values(spec: &Spec) -> InstallValues {
             })
             .collect(),
         compose_convert_windows_paths: spec.windows.compose_paths,
+        pin_ip: spec.vmware.pin_ip.then(|| PinValues {
+            vmx: spec.vm.vmx.to_string(),
+            ip: spec.vm.ip.to_string(),
+            dhcp_conf: spec.vmware.dhcp_conf.to_string(),
+        }),
         tls: spec.docker.tls.then(|| TlsValues {
             vm_dir: tls::VM_DIR.to_owned(),
             client_dir: tls::client_dir(spec.vm.name.as_str()),
@@ -533,6 +558,12 @@ struct MountUnit<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "vm/etc/systemd/system/dockvm-address.service", escape = "none")]
+struct AddressUnit<'a> {
+    vm_name: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "vm/etc/tmpfiles.d/dockvm.conf", escape = "none")]
 struct Tmpfiles<'a> {
     vm_name: &'a str,
@@ -612,6 +643,8 @@ struct SpecValues {
     package: String,
     tls: bool,
     vmrun: String,
+    pin_ip: bool,
+    dhcp_conf: String,
     docker_dir: String,
     autostart: bool,
     compose_paths: bool,
@@ -636,6 +669,8 @@ impl SpecValues {
             })?,
             tls: spec.docker.tls,
             vmrun: t(spec.vmware.vmrun.as_str())?,
+            pin_ip: spec.vmware.pin_ip,
+            dhcp_conf: t(spec.vmware.dhcp_conf.as_str())?,
             docker_dir: t(spec.windows.docker_dir.as_str())?,
             autostart: spec.windows.autostart,
             compose_paths: spec.windows.compose_paths,

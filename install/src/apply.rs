@@ -8,6 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use std::fs;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// How a run went: lines said and counts.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -200,6 +201,29 @@ pub fn apply(
                 sum.changed += 1;
                 say(&format!("ran {line}"));
             }
+            Action::RestartService { name } => {
+                match dockvm_platform::service::restart(name, Duration::from_secs(30)) {
+                    Ok(()) => {
+                        sum.changed += 1;
+                        say(&format!("restarted service {name}"));
+                    }
+                    Err(dockvm_platform::service::ServiceError::NotInstalled) => {
+                        sum.skipped += 1;
+                        say(&format!(
+                            "skipped restarting service {name}: it is not installed (it reads its configuration when it starts)"
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(ApplyError {
+                            what: format!(
+                                "cannot restart service {name} ({e}); as an administrator: `net stop {name}` then `net start {name}`"
+                            ),
+                            path: name.clone().into(),
+                            source: io::Error::other(e.to_string()),
+                        });
+                    }
+                }
+            }
             Action::Broadcast => match sys::broadcast_environment() {
                 Ok(()) => say(
                     "ran WM_SETTINGCHANGE \"Environment\" broadcast (new terminals see the values)",
@@ -284,6 +308,7 @@ pub fn show(actions: &[Action]) -> (String, bool) {
                 format!("would delete {}\n- {}", reg_name(key, name), old.show())
             }
             Action::Run { argv, skip: None } => format!("would run {}", argv_line(argv)),
+            Action::RestartService { name } => format!("would restart service {name}"),
             Action::Run {
                 argv,
                 skip: Some(why),

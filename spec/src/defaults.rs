@@ -7,6 +7,8 @@ pub const PORT: u16 = 2375;
 pub const TLS_PORT: u16 = 2376;
 pub const PACKAGE: &str = "docker-ce";
 pub const VMRUN: &str = r"C:\Program Files (x86)\VMware\VMware Workstation\vmrun.exe";
+/// VMware Workstation's DHCP configuration (all its virtual networks).
+pub const DHCP_CONF: &str = r"C:\ProgramData\VMware\vmnetdhcp.conf";
 pub const DOCKER_DIR: &str = r"C:\Program Files\Docker";
 pub const AUTOMOUNT_ROOT: &str = "/mnt/";
 pub const PROFILE: &str = "~/.profile";

@@ -331,7 +331,15 @@ impl Validator<'_> {
     }
 
     fn vmware(&mut self, raw: Option<Spanned<RawVmware>>, whole: &Range<usize>) -> Option<Vmware> {
-        let (span, r) = split(raw, whole, RawVmware { vmrun: None });
+        let (span, r) = split(
+            raw,
+            whole,
+            RawVmware {
+                vmrun: None,
+                pin_ip: None,
+                dhcp_conf: None,
+            },
+        );
         let vmrun = self.field(
             "vmware.vmrun",
             &r.vmrun,
@@ -349,7 +357,18 @@ impl Validator<'_> {
                 }
             },
         );
-        Some(Vmware { vmrun: vmrun? })
+        let dhcp_conf = self.field(
+            "vmware.dhcp_conf",
+            &r.dhcp_conf,
+            Absent::Default(defaults::DHCP_CONF),
+            &span,
+            WindowsPath::parse,
+        );
+        Some(Vmware {
+            vmrun: vmrun?,
+            pin_ip: r.pin_ip.map(|b| *b.get_ref()).unwrap_or(true),
+            dhcp_conf: dhcp_conf?,
+        })
     }
 
     fn windows(

@@ -106,6 +106,15 @@ pub(crate) struct RawVmware {
     #[serde(default)]
     #[schemars(with = "String", regex(pattern = r"^[A-Za-z]:\\.*\.[eE][xX][eE]$"), extend("default" = d::VMRUN))]
     pub vmrun: S<String>,
+    /// Whether `dockvm install --side windows` reserves vm.ip for the VM's MAC in VMware's DHCP
+    /// (dhcp_conf), so the VM's address never moves; the VM must have been powered on once.
+    #[serde(default)]
+    #[schemars(with = "bool", extend("default" = true))]
+    pub pin_ip: S<bool>,
+    /// VMware's DHCP configuration on the Windows host.
+    #[serde(default)]
+    #[schemars(with = "String", regex(pattern = r"^[A-Za-z]:\\.*$"), extend("default" = d::DHCP_CONF))]
+    pub dhcp_conf: S<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -41,6 +41,10 @@ pub struct Docker {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vmware {
     pub vmrun: WindowsPath,
+    /// Whether install reserves vm.ip for the VM's MAC in VMware's DHCP.
+    pub pin_ip: bool,
+    /// VMware's DHCP configuration (`vmnetdhcp.conf`).
+    pub dhcp_conf: WindowsPath,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

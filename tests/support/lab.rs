@@ -61,6 +61,23 @@ impl Lab {
         lab
     }
 
+    /// A booted lab whose VM gets its address from ISC dhcpd reading the lab's
+    /// vmnetdhcp.conf (`ci/lab/lab up NAME --boot --dhcp`), `dockvm install --side vm` done.
+    pub fn up_booted_dhcp(name: &'static str) -> Lab {
+        let mut cmd = Command::new(LAB);
+        cmd.args(["up", name, "--boot", "--dhcp"])
+            .env("DOCKVM_BIN", env!("CARGO_BIN_EXE_dockvm"))
+            .env("LAB_SPEC", SPEC);
+        let out = run(&mut cmd);
+        let lab = Lab { name, spec: SPEC };
+        assert!(
+            out.status.success(),
+            "lab up {name} --boot --dhcp: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab
+    }
+
     /// `ci/lab/lab CMD NAME ARGS...` (vm, vm-install, reboot, poweroff, start, restart).
     pub fn lab(&self, cmd: &str, args: &[&str]) -> std::process::Output {
         run(Command::new(LAB).args([cmd, self.name]).args(args))

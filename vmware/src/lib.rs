@@ -7,8 +7,11 @@
 //!
 //! Nothing else in dockvm builds a vmrun argument list.
 
+pub mod address;
 mod decode;
+pub mod dhcp;
 mod run;
+pub mod vmx;
 
 pub use decode::{decode, same_path};
 

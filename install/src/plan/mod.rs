@@ -185,6 +185,10 @@ pub enum Action {
     },
     /// `WM_SETTINGCHANGE` "Environment" to every top-level window, with a timeout.
     Broadcast,
+    /// A Windows service stopped and started again (it rereads its configuration).
+    RestartService {
+        name: String,
+    },
     /// Something the user must do, said once the rest is done.
     Advice(String),
 }

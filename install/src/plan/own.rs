@@ -503,3 +503,110 @@ pub(super) fn reader_of(path: &Utf8Path) -> &'static str {
         "the shell"
     }
 }
+
+/// One INI key install sets in a file it shares (wsl.conf's `[automount] root`, tools.conf's
+/// `[guestinfo] exclude-nics`): a missing file is created as `whole`; otherwise the key is set,
+/// every other line kept, after a backup of the file as it was (taken once). `same` says
+/// whether the value there already does. Returns whether the file changes.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn key_step(
+    look: &dyn Look,
+    path: &Utf8Path,
+    whole: &[u8],
+    section: &str,
+    key: &str,
+    value: &str,
+    same: impl Fn(&[u8]) -> bool,
+    out: &mut Vec<Action>,
+) -> Result<bool> {
+    match read(look, path)? {
+        None => {
+            out.push(Action::Write {
+                path: path.to_owned(),
+                old: None,
+                new: whole.to_vec(),
+                mode: 0o644,
+            });
+            Ok(true)
+        }
+        Some(cur) if let Err(e) = crate::encoding::editable(path, &cur, reader_of(path)) => {
+            Err(PlanError::Refused(e))
+        }
+        Some(cur) => match edit::find_key(&cur, section, key) {
+            Some((_, v)) if same(v) => {
+                out.push(Action::Unchanged(format!(
+                    "{path} ([{section}] {key} = {value})"
+                )));
+                Ok(false)
+            }
+            _ => {
+                if !look.exists(&backup_of(path)) {
+                    out.push(Action::Backup {
+                        path: path.to_owned(),
+                        to: backup_of(path),
+                    });
+                }
+                out.push(Action::Write {
+                    new: edit::set_key(&cur, section, key, value),
+                    path: path.to_owned(),
+                    old: Some(cur),
+                    mode: 0o644,
+                });
+                Ok(true)
+            }
+        },
+    }
+}
+
+/// Undoes [`key_step`]: the file install created (still `whole`) removed; the file as it was
+/// before install when untouched since, else only the key given back its old value (or
+/// removed); the backup removed when it is what the file is again. Returns whether the file
+/// changes.
+pub(super) fn key_undo(
+    look: &dyn Look,
+    path: &Utf8Path,
+    whole: &[u8],
+    section: &str,
+    key: &str,
+    value: &str,
+    out: &mut Vec<Action>,
+) -> Result<bool> {
+    let backup = backup_of(path);
+    match (read(look, path)?, read(look, &backup)?) {
+        (None, _) => {
+            out.push(Action::Unchanged(format!("{path} (absent)")));
+            Ok(false)
+        }
+        (Some(cur), None) if cur == whole => {
+            out.push(Action::Remove {
+                path: path.to_owned(),
+                old: cur,
+            });
+            Ok(true)
+        }
+        (Some(_), None) => {
+            out.push(Action::Unchanged(format!(
+                "{path} (install did not change it)"
+            )));
+            Ok(false)
+        }
+        (Some(cur), Some(orig)) => {
+            let new = if cur == edit::set_key(&orig, section, key, value) {
+                orig.clone()
+            } else {
+                edit::restore_key(&cur, &orig, section, key)
+            };
+            let changed = new != cur;
+            if changed {
+                out.push(Action::Write {
+                    path: path.to_owned(),
+                    old: Some(cur),
+                    new: new.clone(),
+                    mode: 0o644,
+                });
+            }
+            backup_cleanup(path, Some(orig), &new, out);
+            Ok(changed)
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! The VM side: the drop-in, the mount unit and the tmpfiles file (whole files, owned by their
+//! The VM side: the drop-in, the mount unit, the address unit and the tmpfiles file (whole
+//! files, owned by their
 //! first line), the server's TLS files, and the systemctl steps, each only when its file changed;
 //! install and uninstall beside each other.
 
@@ -19,11 +20,15 @@ pub(super) fn marked_vm(bytes: &[u8]) -> Option<String> {
 }
 
 /// The VM files, as (tree path, system path).
-pub(super) const VM_FILES: [&str; 3] = [
+pub(super) const VM_FILES: [&str; 4] = [
     "vm/etc/systemd/system/docker.service.d/dockvm.conf",
     "vm/etc/systemd/system/mnt-hgfs.mount",
+    "vm/etc/systemd/system/dockvm-address.service",
     "vm/etc/tmpfiles.d/dockvm.conf",
 ];
+
+/// The guest unit that publishes the VM's addresses (guestinfo.dockvm.ip).
+const ADDRESS_UNIT: &str = "dockvm-address.service";
 
 /// Where a VM file goes: its tree path without `vm/` (`vm/etc/x` -> `/etc/x`), the layout
 /// dockvm gen writes. The manifest must say the same: its targets are not trusted to name
@@ -61,7 +66,7 @@ pub(super) fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec
     let old_state = read(look, &state_file)?;
     let mut state = load_state(look, &state_file, vm)?.unwrap_or_else(|| State::new(vm));
     let mut body = Vec::new();
-    let mut changed = [false; 3];
+    let mut changed = [false; VM_FILES.len()];
     for (i, rel) in VM_FILES.iter().enumerate() {
         let f = tree.file(rel)?;
         let path = p.sys(&vm_target(tree, rel)?);
@@ -88,6 +93,7 @@ pub(super) fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec
         replace(look, &mut body, path, cur, f.bytes.clone(), f.mode, theirs);
         changed[i] = true;
     }
+    let tools_changed = exclude_nics(look, p, &mut state, &mut body)?;
     let certs_changed = match tls_dir(tree, p, Side::Vm)? {
         Some(dir) => {
             if tree.certs.is_none()
@@ -107,16 +113,21 @@ pub(super) fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec
         }
         None => false,
     };
-    let [drop_in, mount, tmpfiles] = changed;
+    let [drop_in, mount, address, tmpfiles] = changed;
     let run = |argv: &[&str]| Action::Run {
         argv: argv.iter().map(|s| (*s).to_owned()).collect(),
         skip: p.no_commands.clone(),
     };
-    if drop_in || mount || tmpfiles {
+    if drop_in || mount || address || tmpfiles {
         body.push(run(&["systemctl", "daemon-reload"]));
     }
     if mount {
         body.push(run(&["systemctl", "enable", "--now", "mnt-hgfs.mount"]));
+    }
+    if address {
+        // restart, not start: a changed unit that runs must run anew.
+        body.push(run(&["systemctl", "enable", ADDRESS_UNIT]));
+        body.push(run(&["systemctl", "restart", ADDRESS_UNIT]));
     }
     if tmpfiles {
         if p.no_commands.is_none() {
@@ -145,11 +156,93 @@ pub(super) fn install_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec
             "/etc/tmpfiles.d/dockvm.conf",
         ]));
     }
+    if tools_changed && let Some(unit) = tools_unit(look, p) {
+        // vmtoolsd reads tools.conf when it starts; try-restart leaves it stopped if it is.
+        body.push(run(&["systemctl", "try-restart", unit]));
+    }
     // dockerd reads its certificates when it starts.
     if drop_in || mount || certs_changed {
         body.push(run(&["systemctl", "restart", "docker"]));
     }
     Ok(with_state(look, p, &state_file, state, old_state, body))
+}
+
+/// VMware Tools' own configuration, where `exclude-nics` keeps Docker's and libvirt's bridges
+/// and veths out of the addresses it reports (getGuestIPAddress, the host's UI).
+const TOOLS_CONF: &str = "/etc/vmware-tools/tools.conf";
+const EXCLUDE: [&str; 4] = ["docker*", "veth*", "br-*", "virbr*"];
+
+/// `exclude-nics` with each of [`EXCLUDE`]: the user's own patterns kept, ours added after.
+fn exclude_value(cur: Option<&[u8]>) -> String {
+    let mut v: Vec<String> = cur
+        .map(|c| {
+            String::from_utf8_lossy(c)
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for e in EXCLUDE {
+        if !v.iter().any(|p| p == e) {
+            v.push(e.to_owned());
+        }
+    }
+    v.join(",")
+}
+
+/// VMware Tools' unit where it is installed: `open-vm-tools.service` (Debian, Ubuntu) or
+/// `vmtoolsd.service` (Fedora, RHEL); `None` without VMware Tools (nothing to restart).
+fn tools_unit(look: &dyn Look, p: &Places) -> Option<&'static str> {
+    ["open-vm-tools.service", "vmtoolsd.service"]
+        .into_iter()
+        .find(|u| {
+            [
+                "/lib/systemd/system",
+                "/usr/lib/systemd/system",
+                "/etc/systemd/system",
+            ]
+            .iter()
+            .any(|d| look.exists(&p.sys(&format!("{d}/{u}"))))
+        })
+}
+
+fn tools_conf_whole() -> Vec<u8> {
+    edit::set_key(b"", "guestinfo", "exclude-nics", &exclude_value(None))
+}
+
+/// `[guestinfo] exclude-nics` in tools.conf (see [`TOOLS_CONF`]); returns whether it changes.
+fn exclude_nics(
+    look: &dyn Look,
+    p: &Places,
+    state: &mut State,
+    out: &mut Vec<Action>,
+) -> Result<bool> {
+    let path = p.sys(TOOLS_CONF);
+    let cur = read(look, &path)?;
+    let now = cur
+        .as_deref()
+        .and_then(|c| edit::find_key(c, "guestinfo", "exclude-nics"))
+        .map(|(_, v)| v.to_vec());
+    let value = exclude_value(now.as_deref());
+    if cur.is_none() {
+        for d in missing_dirs(look, &path) {
+            if !out.contains(&Action::MakeDir(d.clone())) {
+                state.created_dirs.push(p.logical(&d));
+                out.push(Action::MakeDir(d));
+            }
+        }
+    }
+    key_step(
+        look,
+        &path,
+        &tools_conf_whole(),
+        "guestinfo",
+        "exclude-nics",
+        &value,
+        |v| exclude_value(Some(v)).as_bytes() == v.trim_ascii(),
+        out,
+    )
 }
 
 pub(super) fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
@@ -158,7 +251,7 @@ pub(super) fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<V
     let state = load_state(look, &state_file, vm)?;
     let mut files = Vec::new();
     let mut removed = Vec::new();
-    let mut touched = [false; 3];
+    let mut touched = [false; VM_FILES.len()];
     for (i, rel) in VM_FILES.iter().enumerate() {
         let path = p.sys(&vm_target(tree, rel)?);
         let backup = backup_of(&path);
@@ -183,11 +276,28 @@ pub(super) fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<V
             (None, None) => files.push(Action::Unchanged(format!("{path} (absent)"))),
         }
     }
+    let tools = p.sys(TOOLS_CONF);
+    let before = read(look, &backup_of(&tools))?;
+    let value = exclude_value(
+        before
+            .as_deref()
+            .and_then(|o| edit::find_key(o, "guestinfo", "exclude-nics"))
+            .map(|(_, v)| v),
+    );
+    let tools_changed = key_undo(
+        look,
+        &tools,
+        &tools_conf_whole(),
+        "guestinfo",
+        "exclude-nics",
+        &value,
+        &mut files,
+    )?;
     let certs_removed = match &state {
         Some(s) => remove_certs(look, p, s, &mut files)?,
         None => false,
     };
-    let [drop_in, mount, _] = touched;
+    let [drop_in, mount, _, _] = touched;
     let run = |argv: &[&str]| Action::Run {
         argv: argv.iter().map(|s| (*s).to_owned()).collect(),
         skip: p.no_commands.clone(),
@@ -197,6 +307,9 @@ pub(super) fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<V
     if removed.contains(&mount_path) {
         // Before the unit file goes: disable needs it to find the links enable made.
         out.push(run(&["systemctl", "disable", "--now", "mnt-hgfs.mount"]));
+    }
+    if removed.contains(&p.sys(&format!("/etc/systemd/system/{ADDRESS_UNIT}"))) {
+        out.push(run(&["systemctl", "disable", "--now", ADDRESS_UNIT]));
     }
     out.append(&mut files);
     for l in state.iter().flat_map(|s| &s.links_created) {
@@ -210,6 +323,9 @@ pub(super) fn uninstall_vm(tree: &Tree, p: &Places, look: &dyn Look) -> Result<V
     }
     if touched.iter().any(|t| *t) {
         out.push(run(&["systemctl", "daemon-reload"]));
+    }
+    if tools_changed && let Some(unit) = tools_unit(look, p) {
+        out.push(run(&["systemctl", "try-restart", unit]));
     }
     if drop_in || mount || certs_removed {
         out.push(run(&["systemctl", "restart", "docker"]));

@@ -261,7 +261,122 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
         &tree.file("windows/hosts.txt")?.bytes,
         &mut body,
     )?;
+    if let Some(pin) = &tree.values.pin_ip {
+        pin_step(look, vm, pin, &mut body)?;
+    }
     Ok(with_state(look, p, &state_file, state, old_state, body))
+}
+
+/// VMware's DHCP service, which reads vmnetdhcp.conf when it starts.
+pub(super) const DHCP_SERVICE: &str = "VMnetDHCP";
+
+/// vm.ip reserved for the VM's MAC in VMware's DHCP (`[vmware] pin_ip`): the .vmx names the
+/// adapter's virtual network and MAC, vmnetdhcp.conf that network's subnet; a marked block
+/// `host dockvm-<vm>` goes after VMware's own sections, then the DHCP service restarts. Every
+/// refusal comes before any change.
+fn pin_step(
+    look: &dyn Look,
+    vm: &str,
+    pin: &dockvm_gen::PinValues,
+    out: &mut Vec<Action>,
+) -> Result<()> {
+    use dockvm_vmware::{dhcp, vmx};
+    let refuse = |why: String| {
+        PlanError::Refused(format!(
+            "{why}. Nothing was changed (to leave the address to the guest, set pin_ip = false under [vmware] in the spec)"
+        ))
+    };
+    let vmx_path = Utf8PathBuf::from(&pin.vmx);
+    let conf_path = Utf8PathBuf::from(&pin.dhcp_conf);
+    let ip: std::net::Ipv4Addr = pin.ip.parse().map_err(|_| {
+        refuse(format!(
+            "the manifest's vm.ip {:?} is not an address",
+            pin.ip
+        ))
+    })?;
+    // Without VMware's files (another machine, VMware elsewhere) nothing can be reserved: said
+    // at the end, and verify names the missing reservation.
+    let Some(vmx_bytes) = read(look, &vmx_path)? else {
+        out.push(Action::Advice(format!(
+            "vm.ip is not reserved in VMware's DHCP: the VM's .vmx is not at {vmx_path} (vm.vmx), so its adapter's MAC is unknown"
+        )));
+        return Ok(());
+    };
+    let parsed = vmx::Vmx::parse(&vmx_bytes).map_err(|e| refuse(format!("{vmx_path}: {e}")))?;
+    let adapters = parsed.adapters();
+    let on_vmnet: Vec<(&vmx::Adapter, &str)> = adapters
+        .iter()
+        .filter_map(|a| match &a.network {
+            vmx::Network::Vmnet(v) => Some((a, v.as_str())),
+            _ => None,
+        })
+        .collect();
+    if on_vmnet.is_empty() {
+        return Err(refuse(format!(
+            "{vmx_path}: {}: VMware's DHCP serves NAT and host-only networks only; connect the VM's adapter to NAT or host-only",
+            if adapters.is_empty() {
+                "the VM has no network adapter".to_owned()
+            } else {
+                format!(
+                    "its adapters are {}",
+                    adapters
+                        .iter()
+                        .map(|a| format!("{} ({:?})", a.name, a.network))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        )));
+    }
+    let Some(conf_bytes) = read(look, &conf_path)? else {
+        out.push(Action::Advice(format!(
+            "vm.ip is not reserved in VMware's DHCP: its configuration is not at {conf_path} (vmware.dhcp_conf names it)"
+        )));
+        return Ok(());
+    };
+    crate::encoding::editable(&conf_path, &conf_bytes, "VMware's DHCP service")
+        .map_err(PlanError::Refused)?;
+    let text = String::from_utf8_lossy(&conf_bytes);
+    let conf = dhcp::parse(&text);
+    // The adapter on the network whose subnet holds vm.ip; else the first, for its refusal.
+    let (adapter, vmnet) = on_vmnet
+        .iter()
+        .find(|(_, v)| {
+            conf.subnets
+                .iter()
+                .any(|s| s.vmnet.as_deref() == Some(*v) && s.contains(ip))
+        })
+        .unwrap_or(&on_vmnet[0]);
+    let mac = adapter.mac.clone().ok_or_else(|| {
+        refuse(format!(
+            "{vmx_path}: {} has no MAC address yet (a VM never powered on): power it on once, then run install again",
+            adapter.name
+        ))
+    })?;
+    dhcp::check_address(&conf, vmnet, ip, vm, &mac)
+        .map_err(|e| refuse(format!("{conf_path}: {e}")))?;
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let block = format!(
+        "# BEGIN dockvm {vm}{eol}{}# END dockvm {vm}{eol}",
+        dhcp::reservation(vm, &mac, ip, eol)
+    );
+    let before = out.len();
+    block_edit(look, &conf_path, vm, block.as_bytes(), out)?;
+    if out[before..]
+        .iter()
+        .any(|a| matches!(a, Action::Write { .. }))
+    {
+        out.push(Action::RestartService {
+            name: DHCP_SERVICE.into(),
+        });
+        if adapter.generated {
+            out.push(Action::Advice(format!(
+                "{ip} is reserved for {mac}, the MAC VMware generated for {}: when VMware is told the VM was copied it generates a new one, and the reservation no longer matches (`dockvm verify` says so); run install again then",
+                adapter.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn set_value(
@@ -419,6 +534,20 @@ pub(super) fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Res
         }
     }
     block_undo(look, &hosts_path(p)?, vm, &mut out)?;
+    if let Some(pin) = &tree.values.pin_ip {
+        let before = out.len();
+        block_undo(look, Utf8Path::new(&pin.dhcp_conf), vm, &mut out)?;
+        if out[before..].iter().any(|a| {
+            matches!(
+                a,
+                Action::Write { .. } | Action::Remove { .. } | Action::Restore { .. }
+            )
+        }) {
+            out.push(Action::RestartService {
+                name: DHCP_SERVICE.into(),
+            });
+        }
+    }
     if let Some(s) = &state {
         let old = read(look, &state_file)?.unwrap_or_default();
         out.append(&mut remove_state(p, &state_file, s, old));

@@ -85,43 +85,16 @@ pub(super) fn install_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Ve
     )?;
     let conf = p.sys(WSL_CONF);
     let root = &tree.values.automount_root;
-    let conf_changed = match read(look, &conf)? {
-        None => {
-            out.push(Action::Write {
-                path: conf.clone(),
-                old: None,
-                new: tree.file("wsl/wsl.conf")?.bytes.clone(),
-                mode: 0o644,
-            });
-            true
-        }
-        Some(cur) if let Err(e) = crate::encoding::editable(&conf, &cur, "WSL") => {
-            return Err(PlanError::Refused(e));
-        }
-        Some(cur) => match edit::find_key(&cur, "automount", "root") {
-            Some((_, v)) if edit::same_root(v, root.as_bytes()) => {
-                out.push(Action::Unchanged(format!(
-                    "{conf} ([automount] root = {root})"
-                )));
-                false
-            }
-            _ => {
-                if !look.exists(&backup_of(&conf)) {
-                    out.push(Action::Backup {
-                        path: conf.clone(),
-                        to: backup_of(&conf),
-                    });
-                }
-                out.push(Action::Write {
-                    new: edit::set_key(&cur, "automount", "root", root),
-                    path: conf.clone(),
-                    old: Some(cur),
-                    mode: 0o644,
-                });
-                true
-            }
-        },
-    };
+    let conf_changed = key_step(
+        look,
+        &conf,
+        &tree.file("wsl/wsl.conf")?.bytes,
+        "automount",
+        "root",
+        root,
+        |v| edit::same_root(v, root.as_bytes()),
+        &mut out,
+    )?;
     if conf_changed {
         out.push(Action::Advice(format!(
             "{WSL_CONF} changed: run `wsl --shutdown` in Windows, then open WSL again (WSL reads it only when it starts)"
@@ -151,37 +124,12 @@ pub(super) fn uninstall_wsl(tree: &Tree, p: &Places, look: &dyn Look) -> Result<
     let profile = profile_path(tree, p, look)?;
     block_undo(look, &profile, vm, &mut out)?;
     let conf = p.sys(WSL_CONF);
-    let backup = backup_of(&conf);
     let generated = &tree.file("wsl/wsl.conf")?.bytes;
     let root = &tree.values.automount_root;
-    match (read(look, &conf)?, read(look, &backup)?) {
-        (None, _) => out.push(Action::Unchanged(format!("{conf} (absent)"))),
-        (Some(cur), None) if &cur == generated => out.push(Action::Remove {
-            path: conf,
-            old: cur,
-        }),
-        (Some(_), None) => out.push(Action::Unchanged(format!(
-            "{conf} (install did not change it)"
-        ))),
-        (Some(cur), Some(orig)) => {
-            let new = if cur == edit::set_key(&orig, "automount", "root", root) {
-                orig.clone()
-            } else {
-                edit::restore_key(&cur, &orig, "automount", "root")
-            };
-            if new != cur {
-                out.push(Action::Write {
-                    path: conf.clone(),
-                    old: Some(cur),
-                    new: new.clone(),
-                    mode: 0o644,
-                });
-                out.push(Action::Advice(format!(
-                    "{WSL_CONF} changed: run `wsl --shutdown` in Windows for WSL to read it"
-                )));
-            }
-            backup_cleanup(&conf, Some(orig), &new, &mut out);
-        }
+    if key_undo(look, &conf, generated, "automount", "root", root, &mut out)? {
+        out.push(Action::Advice(format!(
+            "{WSL_CONF} changed: run `wsl --shutdown` in Windows for WSL to read it"
+        )));
     }
     let state_file = wsl_state_path(p, vm)?;
     if let Some(s) = load_state(look, &state_file, vm)? {

@@ -1,12 +1,13 @@
 //! `vm`: is the VM running, with the spec's address? Asked of VMware itself, through the vmrun
-//! driver (`dockvm-vmware`): `vmrun list` must name `vm.vmx`, then `getGuestIPAddress` should
-//! give `vm.ip`. When vmrun is not there or does not answer, the check is skipped with what it
+//! driver (`dockvm-vmware`): `vmrun list` must name `vm.vmx`, then the address the guest
+//! publishes (`readVariable guestVar dockvm.ip`), else `getGuestIPAddress`, should be `vm.ip`. When vmrun is not there or does not answer, the check is skipped with what it
 //! saw, and the others go on. vmrun is slow (it talks to the VMware service first; through WSL
 //! interop each start costs more), so the runner asks it beside `port` and only waits for it
 //! when the port does not answer: a port that answers proves the VM runs at vm.ip.
 
 use super::Ctx;
 use crate::finding::{CheckId, Finding, Status};
+use dockvm_vmware::address::{Found, Source, is_docker_bridge};
 use dockvm_vmware::{Vmrun, VmrunError};
 use std::net::Ipv4Addr;
 use std::time::Instant;
@@ -28,7 +29,7 @@ pub fn check_cancellable(
 /// stopped). The same words whichever finished first, so a report does not depend on timing.
 pub fn running_because_port_answers(ctx: &Ctx<'_>) -> Finding {
     let vmx = ctx.spec.vm.vmx.as_str();
-    Finding::new(
+    let f = Finding::new(
         CheckId::Vm,
         Status::Pass,
         format!(
@@ -39,7 +40,8 @@ pub fn running_because_port_answers(ctx: &Ctx<'_>) -> Finding {
     .expected(format!("{vmx} running"))
     .actual(format!("{} accepts connections", ctx.api_addr()))
     .fact("state", "running")
-    .fact("address", ctx.spec.vm.ip.to_string())
+    .fact("address", ctx.spec.vm.ip.to_string());
+    with_reservation(ctx, f)
 }
 
 fn ask(ctx: &Ctx<'_>, vmrun: Vmrun) -> Finding {
@@ -68,7 +70,7 @@ fn ask(ctx: &Ctx<'_>, vmrun: Vmrun) -> Finding {
         return not_running(vmx, &running).fact("state", "stopped");
     }
     let left = ctx.timeout.saturating_sub(start.elapsed());
-    address(ctx, &vmrun, left).fact("state", "running")
+    with_reservation(ctx, address(ctx, &vmrun, left)).fact("state", "running")
 }
 
 /// The one root cause of a dead VM: vmrun does not list it.
@@ -101,33 +103,29 @@ fn address(ctx: &Ctx<'_>, vmrun: &Vmrun, left: std::time::Duration) -> Finding {
         )
         .expected(expected.clone())
     };
-    let text = match vmrun.guest_ip(vmx, false, left) {
-        Ok(t) => t,
-        Err(VmrunError::Failed { first_line, .. }) => {
-            return unknown(format!("vmrun getGuestIPAddress said {first_line:?}"));
-        }
-        Err(e) => return unknown(e.to_string()),
+    let (ip, source) = match vmrun.guest_address(vmx, ctx.spec.vm.ip, left) {
+        Found::Address(ip, source) => (ip, source),
+        Found::Unknown(why) => return unknown(why),
     };
-    let Ok(ip) = text.parse::<Ipv4Addr>() else {
-        return unknown(format!("vmrun getGuestIPAddress said {text:?}"));
-    };
+    let from = source.words();
     match classify(ip, ctx.spec.vm.ip) {
         Address::Spec => Finding::new(
             CheckId::Vm,
             Status::Pass,
-            format!("the VM is running at {ip}"),
+            format!("the VM is running at {ip}, {from}"),
         )
         .expected(expected)
         .actual(format!("running at {ip}"))
-        .fact("address", ip.to_string()),
+        .fact("address", ip.to_string())
+        .fact("address_source", if source == Source::Published { "guest" } else { "vmware-tools" }),
         Address::Docker0 => unknown(format!(
-            "VMware Tools report {ip}, the docker0 bridge's address once Docker runs in the guest (open-vm-tools#93), not the VMware network's"
+            "VMware Tools report {ip}, a Docker bridge's address once Docker runs in the guest (open-vm-tools#93), not the VMware network's, and the guest publishes none (dockvm-address.service, installed with the VM side)"
         ))
         .actual(format!("running, getGuestIPAddress {ip}")),
         Address::Other => Finding::new(
             CheckId::Vm,
             Status::Fail,
-            format!("the VM runs at {ip}, not at vm.ip {}", ctx.spec.vm.ip),
+            format!("the VM runs at {ip} ({from}), not at vm.ip {}", ctx.spec.vm.ip),
         )
         .expected(expected)
         .actual(format!("running at {ip}"))
@@ -138,11 +136,78 @@ fn address(ctx: &Ctx<'_>, vmrun: &Vmrun, left: std::time::Duration) -> Finding {
     }
 }
 
+/// With `vmware.pin_ip`, when VMware's DHCP configuration is there (read where this side
+/// sees it): a reservation that is gone or no longer matches the .vmx's MAC (the VM copied or
+/// moved), as (reason, hint). The address still answers until the lease ends; then it moves.
+fn reservation_problem(ctx: &Ctx<'_>) -> Option<(String, String)> {
+    use dockvm_vmware::{dhcp, vmx::Vmx};
+    let spec = ctx.spec;
+    if !spec.vmware.pin_ip {
+        return None;
+    }
+    let here = |p: &dockvm_spec::WindowsPath| {
+        if cfg!(windows) {
+            camino::Utf8PathBuf::from(p.as_str())
+        } else {
+            p.wsl_path(&spec.wsl.automount_root)
+        }
+    };
+    let conf_path = here(&spec.vmware.dhcp_conf);
+    let conf = std::fs::read(&conf_path).ok()?;
+    let vmx = Vmx::parse(&std::fs::read(here(&spec.vm.vmx)).ok()?).ok()?;
+    let conf = dhcp::parse(&String::from_utf8_lossy(&conf));
+    let vm = spec.vm.name.as_str();
+    let again =
+        "run `dockvm.exe install` on Windows again: it reserves vm.ip for the MAC the .vmx has now"
+            .to_owned();
+    match dhcp::pinned(vm, spec.vm.ip, &vmx, &conf)? {
+        dhcp::Pinned::Matches => None,
+        dhcp::Pinned::Missing => Some((
+            format!(
+                "vm.ip is not reserved in VMware's DHCP ({conf_path} has no host {}): the VM's address can move at its next lease",
+                dhcp::host_name(vm)
+            ),
+            again,
+        )),
+        dhcp::Pinned::Stale { reserved, now } => Some((
+            format!(
+                "the reservation {} in {conf_path} is {reserved}, but the VM needs {now} (copied or moved, or vm.ip changed): its address can move at its next lease",
+                dhcp::host_name(vm)
+            ),
+            again,
+        )),
+    }
+}
+
+/// A passing `vm` finding made a warning by a reservation problem; a failing one gets it as
+/// its hint's first step (it is why the address moved).
+fn with_reservation(ctx: &Ctx<'_>, f: Finding) -> Finding {
+    let Some((why, hint)) = reservation_problem(ctx) else {
+        return f;
+    };
+    match f.status {
+        Status::Pass => {
+            let reason = format!("{}; but {why}", f.reason);
+            Finding {
+                status: Status::Warn,
+                reason,
+                ..f
+            }
+            .hint(hint)
+        }
+        Status::Fail => {
+            let reason = format!("{}; {why}", f.reason);
+            Finding { reason, ..f }.hint(hint)
+        }
+        _ => f,
+    }
+}
+
 /// What an address vmrun gives means.
 #[derive(Debug, PartialEq, Eq)]
 enum Address {
     Spec,
-    /// 172.17.0.0/16: Docker's default bridge, which VMware Tools may report instead.
+    /// A Docker bridge's (the rule `up` uses too), which VMware Tools may report instead.
     Docker0,
     Other,
 }
@@ -150,7 +215,7 @@ enum Address {
 fn classify(ip: Ipv4Addr, spec: Ipv4Addr) -> Address {
     if ip == spec {
         Address::Spec
-    } else if ip.octets()[..2] == [172, 17] {
+    } else if is_docker_bridge(ip, spec) {
         Address::Docker0
     } else {
         Address::Other
@@ -171,7 +236,7 @@ mod tests {
         );
         assert_eq!(
             classify("172.18.0.1".parse().unwrap(), spec),
-            Address::Other
+            Address::Docker0
         );
         assert_eq!(
             classify("192.168.130.3".parse().unwrap(), spec),
