@@ -172,8 +172,9 @@ fn hint(e: &dockvm_install::ApplyError, side: Side, mode: Mode, from: &Utf8Path)
             e.path
         );
     }
-    // On Windows the hosts file is the one step that needs an administrator, whatever error
-    // Windows gives for it (access denied, or a read-only attribute).
+    // On Windows the hosts file (and VMware's DHCP configuration after it) needs an
+    // administrator; for the hosts file whatever error Windows gives (access denied, or a
+    // read-only attribute).
     let hosts_step =
         side == Side::Windows && e.path.as_str().to_lowercase().ends_with(r"\etc\hosts");
     if hosts_step && std::fs::metadata(&e.path).is_ok_and(|m| m.permissions().readonly()) {
@@ -202,7 +203,12 @@ fn hint(e: &dockvm_install::ApplyError, side: Side, mode: Mode, from: &Utf8Path)
         .unwrap_or_else(|| "dockvm".into());
     match side {
         Side::Windows => format!(
-            "\n  everything before it is done; the hosts file needs an administrator: open a terminal with \"Run as administrator\" and run\n    \"{exe}\" {verb} --from \"{from}\""
+            "\n  everything before it is done; {} needs an administrator: open a terminal with \"Run as administrator\" and run\n    \"{exe}\" {verb} --from \"{from}\"",
+            if hosts_step {
+                "the hosts file".to_owned()
+            } else {
+                e.path.to_string()
+            }
         ),
         Side::Vm => format!("\n  run as root: sudo '{exe}' {verb} --side vm --from '{from}'"),
         Side::Wsl => format!(

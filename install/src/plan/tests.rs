@@ -94,6 +94,7 @@ fn tree(docker_dir: &str) -> Tree {
             links: Vec::new(),
             compose_convert_windows_paths: true,
             tls: None,
+            pin_ip: None,
         },
         certs: None,
         files: vec![
