@@ -375,6 +375,16 @@ fn assert_context_reaches_the_vm(lab: &Lab) {
     );
 }
 
+/// What a lab needs on this machine (root, too); each test adds its own.
+const LAB_NEEDS: &[&str] = &[
+    "/usr/sbin/dockerd",
+    "ip",
+    "nsenter",
+    "unshare",
+    "systemd-tmpfiles",
+    "curl",
+];
+
 fn lab_gone(name: &str) -> bool {
     let netns = String::from_utf8(run(Command::new("ip").args(["netns", "list"])).stdout).unwrap();
     !netns.contains(&format!("dvm-{name}-"))
@@ -383,15 +393,7 @@ fn lab_gone(name: &str) -> bool {
 
 #[test]
 fn healthy_lab_every_check_passes_and_the_docker_cli_agrees() {
-    if !require_root_and(&[
-        "/usr/sbin/dockerd",
-        "ip",
-        "nsenter",
-        "unshare",
-        "systemd-tmpfiles",
-        "curl",
-        "docker",
-    ]) {
+    if !require_root_and(&[LAB_NEEDS, &["docker"]].concat()) {
         return;
     }
     {
@@ -489,17 +491,7 @@ fn healthy_lab_every_check_passes_and_the_docker_cli_agrees() {
 /// it names why and a step that mends it.
 #[test]
 fn every_wsl_shell_and_tool_reaches_the_engine() {
-    if !require_root_and(&[
-        "/usr/sbin/dockerd",
-        "ip",
-        "nsenter",
-        "unshare",
-        "systemd-tmpfiles",
-        "curl",
-        "docker",
-        "zsh",
-        "fish",
-    ]) {
+    if !require_root_and(&[LAB_NEEDS, &["docker", "zsh", "fish"]].concat()) {
         return;
     }
     {
@@ -628,16 +620,7 @@ fn every_wsl_shell_and_tool_reaches_the_engine() {
 
 #[test]
 fn each_fault_is_diagnosed_by_its_root_cause() {
-    if !require_root_and(&[
-        "/usr/sbin/dockerd",
-        "ip",
-        "nsenter",
-        "unshare",
-        "systemd-tmpfiles",
-        "curl",
-        "iptables",
-        "python3",
-    ]) {
+    if !require_root_and(&[LAB_NEEDS, &["iptables", "python3"]].concat()) {
         return;
     }
     // Three labs at a time: each is its own pair of namespaces.
@@ -782,16 +765,7 @@ fn verify_interrupted_at_random_moments_leaves_nothing() {
 /// files, dockerd restarts, and the client's old files still work.
 #[test]
 fn tls_lab_passes_the_docker_cli_works_and_renewal_keeps_clients() {
-    if !require_root_and(&[
-        "/usr/sbin/dockerd",
-        "ip",
-        "nsenter",
-        "unshare",
-        "systemd-tmpfiles",
-        "curl",
-        "docker",
-        "openssl",
-    ]) {
+    if !require_root_and(&[LAB_NEEDS, &["docker", "openssl"]].concat()) {
         return;
     }
     {

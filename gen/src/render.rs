@@ -214,6 +214,8 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
         tls: spec.docker.tls,
         tls_dir: tls::VM_DIR,
         cert_dir_name: spec.cert_dir_name(),
+        pin_ip: spec.vmware.pin_ip,
+        ip: spec.vm.ip,
     };
     out.push(Artifact {
         path: "INSTALL.md".into(),
@@ -720,4 +722,6 @@ struct Install<'a> {
     tls: bool,
     tls_dir: &'static str,
     cert_dir_name: String,
+    pin_ip: bool,
+    ip: std::net::Ipv4Addr,
 }

@@ -1,7 +1,7 @@
 //! The VM side: the drop-in, the mount unit, the address unit and the tmpfiles file (whole
-//! files, owned by their
-//! first line), the server's TLS files, and the systemctl steps, each only when its file changed;
-//! install and uninstall beside each other.
+//! files, owned by their first line), `exclude-nics` in VMware Tools' tools.conf (one key), the
+//! server's TLS files, and the systemctl steps, each only when its file changed; install and
+//! uninstall beside each other.
 
 use super::own::*;
 use super::*;

@@ -1,7 +1,9 @@
 //! `vm`: is the VM running, with the spec's address? Asked of VMware itself, through the vmrun
 //! driver (`dockvm-vmware`): `vmrun list` must name `vm.vmx`, then the address the guest
-//! publishes (`readVariable guestVar dockvm.ip`), else `getGuestIPAddress`, should be `vm.ip`. When vmrun is not there or does not answer, the check is skipped with what it
-//! saw, and the others go on. vmrun is slow (it talks to the VMware service first; through WSL
+//! publishes (`readVariable guestVar dockvm.ip`), else `getGuestIPAddress`, should be
+//! `vm.ip`; with `pin_ip`, VMware's DHCP reservation should still match the .vmx. When vmrun
+//! is not there or does not answer, the check is skipped with what it saw, and the others go
+//! on. vmrun is slow (it talks to the VMware service first; through WSL
 //! interop each start costs more), so the runner asks it beside `port` and only waits for it
 //! when the port does not answer: a port that answers proves the VM runs at vm.ip.
 
