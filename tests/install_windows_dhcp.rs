@@ -246,6 +246,11 @@ fn each_refusal_names_what_would_do_and_changes_nothing() {
         ),
         (
             "192.168.130.50",
+            "ethernet0.present = \"TRUE\"\r\nethernet0.connectionType = \"nat\"\r\nethernet0.generatedAddress = \"00:0c:29:5a:3b:7c; } host x {\"\r\n",
+            "is not a MAC address",
+        ),
+        (
+            "192.168.130.50",
             "ethernet0.present = \"TRUE\"\r\nethernet0.connectionType = \"bridged\"\r\nethernet0.generatedAddress = \"00:0c:29:00:00:01\"\r\n",
             "VMware's DHCP serves NAT and host-only networks only",
         ),

@@ -159,6 +159,15 @@ pub fn parse(text: &str) -> Conf {
     conf
 }
 
+/// Whether `mac` is a MAC address as the file takes it: six pairs of hex digits, colons between.
+pub fn is_mac(mac: &str) -> bool {
+    let parts: Vec<&str> = mac.split(':').collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// The name of dockvm's reservation for a VM.
 pub fn host_name(vm: &str) -> String {
     format!("dockvm-{vm}")
@@ -322,6 +331,20 @@ mod tests {
         assert_eq!(nat.routers, [Ipv4Addr::new(192, 168, 130, 2)]);
         assert_eq!(c.hosts[1].name, "VMnet8");
         assert_eq!(c.hosts[1].fixed, Some(Ipv4Addr::new(192, 168, 130, 1)));
+    }
+
+    #[test]
+    fn only_a_mac_is_a_mac() {
+        assert!(is_mac("00:0c:29:5a:3b:7c") && is_mac("00:0C:29:5A:3B:7C"));
+        for bad in [
+            "",
+            "00:0c:29:5a:3b",
+            "00:0c:29:5a:3b:7c; }",
+            "00-0c-29-5a-3b-7c",
+            "00:0c:29:5a:3b:7g",
+        ] {
+            assert!(!is_mac(bad), "{bad}");
+        }
     }
 
     #[test]

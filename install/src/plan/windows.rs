@@ -353,6 +353,13 @@ fn pin_step(
             adapter.name
         ))
     })?;
+    // The MAC goes into VMware's DHCP configuration: six hex pairs, nothing else.
+    if !dhcp::is_mac(&mac) {
+        return Err(refuse(format!(
+            "{vmx_path}: {}'s MAC {mac:?} is not a MAC address (six hex pairs separated by colons, like 00:0c:29:5a:3b:7c)",
+            adapter.name
+        )));
+    }
     dhcp::check_address(&conf, vmnet, ip, vm, &mac)
         .map_err(|e| refuse(format!("{conf_path}: {e}")))?;
     let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
