@@ -505,7 +505,7 @@ fn every_wsl_shell_and_tool_reaches_the_engine() {
         };
         assert!(server.starts_with("linux "), "{server}");
         let bare = |args: &[&str]| {
-            let o = run(Command::new(LAB).args(["wsl-bare", "shells"]).args(args));
+            let o = lab.wsl_bare(args);
             (
                 o.status.success(),
                 String::from_utf8_lossy(&o.stdout).into_owned(),

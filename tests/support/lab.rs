@@ -101,6 +101,12 @@ impl Lab {
         run(Command::new(LAB).args(["wsl", self.name]).args(args))
     }
 
+    /// Runs a command on the WSL side with no shell before it (only PATH, HOME and LANG set):
+    /// a shell it starts reads its own start-up files.
+    pub fn wsl_bare(&self, args: &[&str]) -> std::process::Output {
+        run(Command::new(LAB).args(["wsl-bare", self.name]).args(args))
+    }
+
     /// Like [`Lab::wsl`], output captured through files (for Wine, whose services inherit
     /// pipes and outlive the call).
     pub fn wsl_files(&self, args: &[&str]) -> std::process::Output {

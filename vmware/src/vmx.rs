@@ -145,7 +145,6 @@ fn unescape(v: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'|'
-            && i + 2 < b.len() + 1
             && let Some(h) = v.get(i + 1..i + 3)
             && let Ok(x) = u8::from_str_radix(h, 16)
         {

@@ -176,10 +176,16 @@ impl Ctx<'_> {
 /// Where this process sees a share's folder: its Windows path on Windows, the path WSL's
 /// automount gives it elsewhere.
 pub fn local_path(spec: &Spec, env: &Env, share: &dockvm_spec::Share) -> Utf8PathBuf {
+    local(spec, env, &share.host_path)
+}
+
+/// Where this process sees a Windows path of the spec (a share's folder, the .vmx, VMware's
+/// DHCP configuration): as it is on Windows, under WSL's automount root elsewhere.
+pub fn local(spec: &Spec, env: &Env, path: &dockvm_spec::WindowsPath) -> Utf8PathBuf {
     if env.windows.is_some() {
-        Utf8PathBuf::from(share.host_path.as_str())
+        Utf8PathBuf::from(path.as_str())
     } else {
-        spec.wsl_path(share)
+        path.wsl_path(&spec.wsl.automount_root)
     }
 }
 

@@ -147,13 +147,7 @@ fn reservation_problem(ctx: &Ctx<'_>) -> Option<(String, String)> {
     if !spec.vmware.pin_ip {
         return None;
     }
-    let here = |p: &dockvm_spec::WindowsPath| {
-        if cfg!(windows) {
-            camino::Utf8PathBuf::from(p.as_str())
-        } else {
-            p.wsl_path(&spec.wsl.automount_root)
-        }
-    };
+    let here = |p| super::local(spec, ctx.env, p);
     let conf_path = here(&spec.vmware.dhcp_conf);
     let conf = std::fs::read(&conf_path).ok()?;
     let vmx = Vmx::parse(&std::fs::read(here(&spec.vm.vmx)).ok()?).ok()?;
