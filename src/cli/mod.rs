@@ -13,6 +13,7 @@ mod init;
 mod install_cmd;
 mod man_cmd;
 mod path_cmd;
+mod proxy_cmd;
 mod schema_cmd;
 mod up_cmd;
 mod verify_cmd;
@@ -69,6 +70,8 @@ enum Command {
     Version(version_cmd::Args),
     /// Write a man page for dockvm and one for each command into a folder.
     Man(man_cmd::Args),
+    /// Serve the Docker API on Docker's named pipe, forwarded to the VM, Windows paths translated.
+    Proxy(proxy_cmd::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.
@@ -114,6 +117,7 @@ pub fn run() -> ExitCode {
         Command::Down(a) => up_cmd::down(a),
         Command::Status(a) => up_cmd::status(a),
         Command::Man(a) => man_cmd::run(a),
+        Command::Proxy(a) => proxy_cmd::run(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
