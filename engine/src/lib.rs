@@ -8,6 +8,7 @@
 //! and a size limit, and every failure must say what came (silence, garbage, an endless
 //! answer, a TLS alert), for verify to name the root cause.
 
+pub mod pipe;
 pub mod transport;
 
 pub use transport::{Conn, Endpoint, HttpError, Response, Tls, TlsStream, show_bytes, tls_error};

@@ -21,6 +21,9 @@ pub struct Endpoint {
     pub addr: SocketAddr,
     /// `None`: plain TCP.
     pub tls: Option<Tls>,
+    /// A Windows named pipe's name under `\\.\pipe\` (`dockvm proxy`'s, Docker's own
+    /// `docker_engine`): when set, requests go there instead of `addr`.
+    pub pipe: Option<String>,
 }
 
 /// A TLS client: its configuration (roots, client certificate) and the name it verifies.
@@ -57,30 +60,54 @@ fn keep_alive(path: &str) -> bool {
 
 impl Endpoint {
     pub fn plain(addr: SocketAddr) -> Endpoint {
-        Endpoint { addr, tls: None }
+        Endpoint {
+            addr,
+            tls: None,
+            pipe: None,
+        }
     }
 
-    /// `https://` or `http://` and the address, for messages.
+    /// The named pipe `\\.\pipe\<name>` (Windows; elsewhere every request fails to connect).
+    pub fn pipe(name: &str) -> Endpoint {
+        Endpoint {
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            tls: None,
+            pipe: Some(name.to_owned()),
+        }
+    }
+
+    /// `https://` or `http://` and the address, or `npipe:////./pipe/<name>`, for messages.
     pub fn url(&self) -> String {
+        if let Some(p) = &self.pipe {
+            return format!("npipe:////./pipe/{p}");
+        }
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
     }
 }
 
-/// A connection an exchange runs over: plain TCP, or TLS over it.
+/// A connection an exchange runs over: plain TCP, TLS over it, or a Windows named pipe; each
+/// read and write bounded by the timeouts last set.
 pub trait Conn: Read + Write {
-    fn tcp(&self) -> &TcpStream;
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()>;
 }
 
 impl Conn for TcpStream {
-    fn tcp(&self) -> &TcpStream {
-        self
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, t)
+    }
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, t)
     }
 }
 
 impl Conn for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        &self.sock
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(t)
+    }
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        self.sock.set_write_timeout(t)
     }
 }
 
@@ -151,6 +178,10 @@ pub fn request(
     limit: usize,
 ) -> Result<Response, HttpError> {
     let budget = remaining(deadline).unwrap_or_default();
+    if let Some(name) = &ep.pipe {
+        let mut p = crate::pipe::connect(name, deadline)?;
+        return exchange(&mut p, method, path, body, deadline, limit, budget);
+    }
     let Some(t) = &ep.tls else {
         let tcp = connect(ep.addr, deadline)?;
         return exchange(&mut { tcp }, method, path, body, deadline, limit, budget);
@@ -226,12 +257,10 @@ fn exchange_framed<C: Conn>(
     if let Some((_, b)) = body {
         out.extend_from_slice(b);
     }
-    s.tcp()
-        .set_write_timeout(remaining(deadline))
+    s.set_write_timeout(remaining(deadline))
         .map_err(HttpError::Io)?;
     // The handshake reads too: it needs the read deadline before the first write.
-    s.tcp()
-        .set_read_timeout(remaining(deadline))
+    s.set_read_timeout(remaining(deadline))
         .map_err(HttpError::Io)?;
     s.write_all(&out)
         .and_then(|()| s.flush())
@@ -290,9 +319,7 @@ fn read_response<C: Conn>(
                 HttpError::Stalled { got: buf.len() }
             });
         };
-        s.tcp()
-            .set_read_timeout(Some(left))
-            .map_err(HttpError::Io)?;
+        s.set_read_timeout(Some(left)).map_err(HttpError::Io)?;
         match s.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {

@@ -9,7 +9,7 @@ use crate::artifact::{Artifact, Encoding, LineEndings, Side};
 use crate::encode::{self, EncodeError};
 use askama::Template;
 use camino::Utf8PathBuf;
-use dockvm_spec::{Package, Spec, context, tls};
+use dockvm_spec::{Package, Spec, WindowsEndpoint, context, tls};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -85,6 +85,7 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
             EnvReg {
                 vm_name: &vm_name,
                 names: env_names(spec),
+                pipe: spec.windows.endpoint == WindowsEndpoint::Pipe,
                 compose: spec.windows.compose_paths,
                 docker_host: encode::reg_sz(&spec.docker_host())?,
                 tls: spec.docker.tls,
@@ -173,18 +174,28 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
     // The docker context, for the CLI's store on each side: the same bytes, the CLI's one line
     // and a final newline (its reader skips it), no secrets (`install --certs` adds the TLS
     // files).
-    let meta = finish(
-        &context::meta_json(&vm_name, &spec.docker_host()),
-        LineEndings::Lf,
-        Encoding::Utf8,
-    );
+    // With `windows.endpoint = "pipe"`, the Windows side's context names the proxy's pipe (TLS
+    // stays inside the proxy).
+    let meta_of = |host: &str| {
+        finish(
+            &context::meta_json(&vm_name, host),
+            LineEndings::Lf,
+            Encoding::Utf8,
+        )
+    };
     let meta_rel = context::meta_rel(&vm_name);
-    for (side, dir, target) in [
-        (Side::Wsl, "wsl/docker", format!("~/.docker/{meta_rel}")),
+    for (side, dir, target, meta) in [
+        (
+            Side::Wsl,
+            "wsl/docker",
+            format!("~/.docker/{meta_rel}"),
+            meta_of(&spec.docker_host()),
+        ),
         (
             Side::Windows,
             "windows/docker",
             format!(r"%USERPROFILE%\.docker\{}", meta_rel.replace('/', "\\")),
+            meta_of(&windows_host(spec)),
         ),
     ] {
         out.push(Artifact {
@@ -194,7 +205,7 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
             mode: 0o644,
             encoding: Encoding::Utf8,
             line_endings: LineEndings::Lf,
-            bytes: meta.clone(),
+            bytes: meta,
         });
     }
     let install = Install {
@@ -215,6 +226,7 @@ pub fn render(spec: &Spec) -> Result<Vec<Artifact>> {
         tls_dir: tls::VM_DIR,
         cert_dir_name: spec.cert_dir_name(),
         pin_ip: spec.vmware.pin_ip,
+        pipe: spec.windows.endpoint == WindowsEndpoint::Pipe,
         ip: spec.vm.ip,
     };
     out.push(Artifact {
@@ -317,6 +329,11 @@ pub struct InstallValues {
     /// (and in a tree generated before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_ip: Option<PinValues>,
+    /// With `windows.endpoint = "pipe"`: the proxy's pipe (`npipe:////./pipe/docker_engine`).
+    /// Install on Windows then sets no DOCKER_HOST (one there is removed, and given back on
+    /// uninstall) and no TLS variables. Absent with "tcp".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_pipe: Option<String>,
 }
 
 /// vm.ip reserved for the VM's MAC in VMware's DHCP: where install reads and writes.
@@ -347,8 +364,19 @@ pub struct LinkValue {
     pub target: String,
 }
 
+/// Where docker in cmd and PowerShell reaches the engine: DOCKER_HOST's `tcp://`, or the
+/// proxy's pipe.
+fn windows_host(spec: &Spec) -> String {
+    match spec.windows.endpoint {
+        WindowsEndpoint::Tcp => spec.docker_host(),
+        WindowsEndpoint::Pipe => WindowsEndpoint::pipe_url(),
+    }
+}
+
 fn install_values(spec: &Spec) -> InstallValues {
     InstallValues {
+        windows_pipe: (spec.windows.endpoint == WindowsEndpoint::Pipe)
+            .then(WindowsEndpoint::pipe_url),
         docker_host: spec.docker_host(),
         docker_dir: spec.windows.docker_dir.to_string(),
         autostart: spec.windows.autostart,
@@ -586,6 +614,7 @@ struct HostsBlock<'a> {
 struct EnvReg<'a> {
     vm_name: &'a str,
     names: String,
+    pipe: bool,
     compose: bool,
     docker_host: String,
     tls: bool,
@@ -650,6 +679,7 @@ struct SpecValues {
     docker_dir: String,
     autostart: bool,
     compose_paths: bool,
+    endpoint: String,
     automount_root: String,
     profile: String,
     shares: Vec<(String, String)>,
@@ -676,6 +706,7 @@ impl SpecValues {
             docker_dir: t(spec.windows.docker_dir.as_str())?,
             autostart: spec.windows.autostart,
             compose_paths: spec.windows.compose_paths,
+            endpoint: t(spec.windows.endpoint.as_str())?,
             automount_root: t(spec.wsl.automount_root.as_str())?,
             profile: t(spec.wsl.profile.as_str())?,
             shares: spec
@@ -723,5 +754,6 @@ struct Install<'a> {
     tls_dir: &'static str,
     cert_dir_name: String,
     pin_ip: bool,
+    pipe: bool,
     ip: std::net::Ipv4Addr,
 }

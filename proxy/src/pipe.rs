@@ -10,10 +10,10 @@ use std::io::{self, Read, Write};
 use std::ptr::null_mut;
 use std::sync::Arc;
 use windows_sys::Win32::Foundation::{
-    CloseHandle, ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_BROKEN_PIPE, ERROR_IO_PENDING,
-    ERROR_MORE_DATA, ERROR_NO_DATA, ERROR_PIPE_BUSY, ERROR_PIPE_CONNECTED,
-    ERROR_PIPE_NOT_CONNECTED, GENERIC_READ, GetLastError, HANDLE, HLOCAL, INVALID_HANDLE_VALUE,
-    LocalFree,
+    CloseHandle, ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_BROKEN_PIPE,
+    ERROR_FILE_NOT_FOUND, ERROR_IO_PENDING, ERROR_MORE_DATA, ERROR_NO_DATA, ERROR_PIPE_BUSY,
+    ERROR_PIPE_CONNECTED, ERROR_PIPE_NOT_CONNECTED, GENERIC_READ, GetLastError, HANDLE, HLOCAL,
+    INVALID_HANDLE_VALUE, LocalFree,
 };
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
@@ -214,6 +214,12 @@ impl Listener {
         };
         let security = Security::for_current_user().map_err(io_err)?;
         let wname = wide(&pipe);
+        // A server already there: opening the name as a client finds it (Wine 8 does not
+        // refuse FILE_FLAG_FIRST_PIPE_INSTANCE; Windows does, which closes the gap between
+        // this look and the creation).
+        if let Some(holder) = holder(&wname) {
+            return Err(BindError::Held { pipe, holder });
+        }
         match instance(&wname, &security, true) {
             Ok(next) => Ok(Listener {
                 name: wname,
@@ -297,8 +303,8 @@ fn instance(name: &[u16], sec: &Security, first: bool) -> Result<Handle, u32> {
     Ok(Handle(h))
 }
 
-/// The program serving a pipe: `C:\...\program.exe (pid N)`, from a client handle's
-/// `GetNamedPipeServerProcessId`.
+/// The program serving a pipe, `C:\...\program.exe (pid N)` (from a client handle's
+/// `GetNamedPipeServerProcessId`); `None` when no server has the name.
 fn holder(name: &[u16]) -> Option<String> {
     unsafe {
         let mut h = INVALID_HANDLE_VALUE;
@@ -318,12 +324,19 @@ fn holder(name: &[u16]) -> Option<String> {
             WaitNamedPipeW(name.as_ptr(), 1000);
         }
         if h == INVALID_HANDLE_VALUE {
-            return None;
+            return match last_error() {
+                ERROR_PIPE_BUSY => Some("another program (every instance of the pipe busy)".into()),
+                ERROR_FILE_NOT_FOUND => None,
+                e => Some(format!(
+                    "another program (opening the pipe: {})",
+                    io::Error::from_raw_os_error(e as i32)
+                )),
+            };
         }
         let h = Handle(h);
         let mut pid = 0u32;
         if GetNamedPipeServerProcessId(h.0, &mut pid) == 0 {
-            return None;
+            return Some("another program".into());
         }
         let p = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
         if p.is_null() {

@@ -6,6 +6,8 @@ pub const HOSTNAME: &str = "local.test";
 pub const PORT: u16 = 2375;
 pub const TLS_PORT: u16 = 2376;
 pub const PACKAGE: &str = "docker-ce";
+/// `windows.endpoint`: DOCKER_HOST to the VM's port, which needs nothing running on Windows.
+pub const ENDPOINT: &str = "tcp";
 pub const VMRUN: &str = r"C:\Program Files (x86)\VMware\VMware Workstation\vmrun.exe";
 /// VMware Workstation's DHCP configuration (all its virtual networks).
 pub const DHCP_CONF: &str = r"C:\ProgramData\VMware\vmnetdhcp.conf";

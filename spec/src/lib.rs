@@ -20,7 +20,7 @@ pub use load::{Loaded, load_str};
 pub use raw::schema;
 pub use types::{
     Docker, Hostname, Package, PosixDir, ProfilePath, Share, ShareName, Spec, Vm, VmName, Vmware,
-    Windows, WindowsPath, Wsl,
+    Windows, WindowsEndpoint, WindowsPath, Wsl,
 };
 
 /// The embedded default spec: the seed setup, commented, as `dockvm init` writes it.

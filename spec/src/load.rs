@@ -383,6 +383,7 @@ impl Validator<'_> {
                 docker_dir: None,
                 autostart: None,
                 compose_paths: None,
+                endpoint: None,
             },
         );
         let docker_dir = self.field("windows.docker_dir", &r.docker_dir, Absent::Default(defaults::DOCKER_DIR), &span, |s| {
@@ -391,10 +392,18 @@ impl Validator<'_> {
             }
             WindowsPath::parse(s)
         });
+        let endpoint = self.field(
+            "windows.endpoint",
+            &r.endpoint,
+            Absent::Default(defaults::ENDPOINT),
+            &span,
+            WindowsEndpoint::parse,
+        );
         Some(Windows {
             docker_dir: docker_dir?,
             autostart: r.autostart.map(|b| *b.get_ref()).unwrap_or(false),
             compose_paths: r.compose_paths.map(|b| *b.get_ref()).unwrap_or(true),
+            endpoint: endpoint?,
         })
     }
 

@@ -135,6 +135,13 @@ pub(crate) struct RawWindows {
     #[serde(default)]
     #[schemars(with = "bool", extend("default" = true))]
     pub compose_paths: S<bool>,
+    /// How docker in cmd and PowerShell reaches the engine: "tcp" sets DOCKER_HOST to the VM's
+    /// port; "pipe" has `dockvm proxy` serve Docker's named pipe \\.\pipe\docker_engine (no
+    /// DOCKER_HOST, TLS kept inside the proxy, Windows bind sources like D:\x translated through
+    /// the shares), started by `dockvm up`.
+    #[serde(default)]
+    #[schemars(with = "String", extend("enum" = ["tcp", "pipe"], "default" = d::ENDPOINT))]
+    pub endpoint: S<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

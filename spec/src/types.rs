@@ -56,6 +56,43 @@ pub struct Windows {
     /// Whether the Windows environment sets `COMPOSE_CONVERT_WINDOWS_PATHS=1` and the VM links
     /// each share's compose path ([`Spec::compose_path`]) to it.
     pub compose_paths: bool,
+    /// How the Windows docker CLI reaches the engine.
+    pub endpoint: WindowsEndpoint,
+}
+
+/// How docker in cmd and PowerShell reaches the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowsEndpoint {
+    /// `DOCKER_HOST=tcp://<hostname>:<port>` (and the TLS variables).
+    Tcp,
+    /// `dockvm proxy` on Docker's named pipe, [`WindowsEndpoint::PIPE`]: no DOCKER_HOST.
+    Pipe,
+}
+
+impl WindowsEndpoint {
+    pub const VALID: &'static str = r#""tcp" or "pipe""#;
+    /// The pipe the proxy serves: Docker's own, the Windows CLI's default endpoint.
+    pub const PIPE: &'static str = "docker_engine";
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "tcp" => Ok(Self::Tcp),
+            "pipe" => Ok(Self::Pipe),
+            _ => Err(format!("unknown endpoint; expected {}", Self::VALID)),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Pipe => "pipe",
+        }
+    }
+
+    /// `npipe:////./pipe/docker_engine`: the pipe as the docker CLI names it.
+    pub fn pipe_url() -> String {
+        format!("npipe:////./pipe/{}", Self::PIPE)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

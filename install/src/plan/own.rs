@@ -235,7 +235,10 @@ pub(super) fn context_step(
         plan_dirs(look, p, &path, false, state, body);
         changed |= place_file(look, p, &path, &f.bytes, 0o644, state, body)?;
     }
-    if let (Some(_), Some(src)) = (&tree.values.tls, &tree.certs) {
+    // With the proxy's pipe the Windows context has no TLS: the proxy holds it, and the CLI
+    // would try it on the pipe.
+    let pipe = matches!(side, Side::Windows) && tree.values.windows_pipe.is_some();
+    if let (Some(_), Some(src), false) = (&tree.values.tls, &tree.certs, pipe) {
         let dir = join_rel(&base, &dockvm_spec::context::tls_rel(&tree.vm));
         changed |= place_certs(look, p, src, &dir, state, body)?;
     }
@@ -352,8 +355,13 @@ pub(super) fn certs_step(
         return place_certs(look, p, src, &dir, state, body);
     }
     if !look.exists(&dir.join(dockvm_spec::tls::CA)) {
+        let who = if matches!(side, Side::Windows) && tree.values.windows_pipe.is_some() {
+            "`dockvm.exe proxy` reads its client files from"
+        } else {
+            "DOCKER_CERT_PATH points at"
+        };
         body.push(Action::Advice(format!(
-            "DOCKER_CERT_PATH points at {dir}, which has no {}: run install again with --certs DIR (the folder `dockvm certs` wrote)",
+            "{who} {dir}, which has no {}: run install again with --certs DIR (the folder `dockvm certs` wrote)",
             dockvm_spec::tls::CA
         )));
     }

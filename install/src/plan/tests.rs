@@ -95,6 +95,7 @@ fn tree(docker_dir: &str) -> Tree {
             compose_convert_windows_paths: true,
             tls: None,
             pin_ip: None,
+            windows_pipe: None,
         },
         certs: None,
         files: vec![
@@ -266,4 +267,92 @@ fn markers_name_their_vm() {
         Some("lab-2")
     );
     assert_eq!(marked_vm(b"[Unit]\n"), None);
+}
+
+fn pipe_tree() -> Tree {
+    let mut t = tree(r"C:\Docker");
+    t.values.windows_pipe = Some("npipe:////./pipe/docker_engine".into());
+    // TLS in the spec: with the pipe the proxy holds it, so no TLS variable is set.
+    t.values.tls = Some(dockvm_gen::TlsValues {
+        vm_dir: "/etc/docker/dockvm".into(),
+        client_dir: ".docker/dockvm-dev".into(),
+        windows_cert_path: r"%USERPROFILE%\.docker\dockvm-dev".into(),
+    });
+    t
+}
+
+fn changes(plan: &[Action]) -> usize {
+    plan.iter()
+        .filter(|a| {
+            !matches!(
+                a,
+                Action::Unchanged(_) | Action::Kept(_) | Action::Advice(_)
+            )
+        })
+        .count()
+}
+
+/// With the proxy's pipe a DOCKER_HOST (the user's, or an earlier tcp install's) would win over
+/// it: install deletes it, a second run changes nothing, uninstall gives back the user's bytes.
+#[test]
+fn with_the_pipe_install_removes_docker_host_and_uninstall_gives_the_user_s_back() {
+    for earlier_tcp in [false, true] {
+        let mut m = Mem::default();
+        let theirs = RegValue::string(REG_EXPAND_SZ, "tcp://%MYHOST%:2375");
+        m.reg
+            .borrow_mut()
+            .insert((ENVIRONMENT.into(), "DOCKER_HOST".into()), theirs.clone());
+        let before = m.reg.borrow().clone();
+        let p = places();
+        if earlier_tcp {
+            let plan = install(Side::Windows, &tree(r"C:\Docker"), &p, &m).unwrap();
+            m.apply(&plan);
+        }
+        let t = pipe_tree();
+        let plan = install(Side::Windows, &t, &p, &m).unwrap();
+        m.apply(&plan);
+        let reg = m.reg.borrow().clone();
+        for name in ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
+            assert!(
+                !reg.contains_key(&(ENVIRONMENT.into(), name.into())),
+                "{name} set with the pipe: {plan:?}"
+            );
+        }
+        let again = install(Side::Windows, &t, &p, &m).unwrap();
+        assert_eq!(changes(&again), 0, "a second install changes: {again:?}");
+        let plan = uninstall(Side::Windows, &t, &p, &m).unwrap();
+        m.apply(&plan);
+        assert_eq!(
+            *m.reg.borrow(),
+            before,
+            "earlier tcp install: {earlier_tcp}"
+        );
+        assert!(m.files.is_empty(), "{:?}", m.files.keys());
+    }
+}
+
+/// A DOCKER_HOST the user sets after a pipe install is theirs: uninstall keeps it.
+#[test]
+fn a_docker_host_set_after_a_pipe_install_is_kept() {
+    let mut m = Mem::default();
+    let p = places();
+    let t = pipe_tree();
+    m.apply(&install(Side::Windows, &t, &p, &m).unwrap());
+    let later = RegValue::string(REG_SZ, "tcp://elsewhere:2375");
+    m.reg
+        .borrow_mut()
+        .insert((ENVIRONMENT.into(), "DOCKER_HOST".into()), later.clone());
+    let plan = uninstall(Side::Windows, &t, &p, &m).unwrap();
+    assert!(
+        plan.iter()
+            .any(|a| matches!(a, Action::Kept(k) if k.contains("DOCKER_HOST"))),
+        "{plan:?}"
+    );
+    m.apply(&plan);
+    assert_eq!(
+        m.reg
+            .borrow()
+            .get(&(ENVIRONMENT.into(), "DOCKER_HOST".into())),
+        Some(&later)
+    );
 }

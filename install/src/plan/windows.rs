@@ -96,25 +96,46 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
         }
     }
     let mut env_changed = false;
-    // DOCKER_HOST, REG_SZ; what it was before the first install is recorded once.
-    let want = RegValue::string(REG_SZ, &tree.values.docker_host);
+    // DOCKER_HOST, REG_SZ; what it was before the first install is recorded once. With the
+    // proxy's pipe, none: one there (the user's, or an earlier tcp install's) would win over the
+    // pipe, so it goes, and uninstall gives back the one from before.
     let cur = reg(look, ENVIRONMENT, "DOCKER_HOST")?;
     if !state.docker_host.recorded {
         state.docker_host.recorded = true;
         state.docker_host.before = cur.clone();
     }
-    set_value(
-        &mut body,
-        ENVIRONMENT,
-        "DOCKER_HOST",
-        cur,
-        want,
-        &mut env_changed,
-    );
+    let pipe = tree.values.windows_pipe.is_some();
+    if pipe {
+        match cur {
+            Some(old) => {
+                env_changed = true;
+                body.push(Action::DeleteReg {
+                    key: ENVIRONMENT,
+                    name: "DOCKER_HOST".into(),
+                    old,
+                });
+            }
+            None => body.push(Action::Unchanged(
+                r"HKEY_CURRENT_USER\Environment\DOCKER_HOST (absent: the docker CLI uses the proxy's pipe)"
+                    .into(),
+            )),
+        }
+    } else {
+        let want = RegValue::string(REG_SZ, &tree.values.docker_host);
+        set_value(
+            &mut body,
+            ENVIRONMENT,
+            "DOCKER_HOST",
+            cur,
+            want,
+            &mut env_changed,
+        );
+    }
     // With TLS, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH too; a tree without TLS after one with
     // gives them back (the docker CLI fails against a plain port with DOCKER_TLS_VERIFY set).
+    // With the pipe, TLS is the proxy's: the CLI must not try it on the pipe.
     let [(verify_name, verify), (path_name, path)] = tls_reg_values(vm);
-    if tree.values.tls.is_some() {
+    if tree.values.tls.is_some() && !pipe {
         own_value(
             look,
             &mut body,
@@ -418,33 +439,59 @@ pub(super) fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Res
     let mut env_changed = false;
     let ours = RegValue::string(REG_SZ, &tree.values.docker_host);
     let before = state.as_ref().and_then(|s| s.docker_host.before.clone());
-    match reg(look, ENVIRONMENT, "DOCKER_HOST")? {
-        Some(cur) if cur == ours && before.as_ref() == Some(&cur) => out.push(Action::Unchanged(
-            r"HKEY_CURRENT_USER\Environment\DOCKER_HOST (it was so before install)".into(),
-        )),
-        Some(cur) if cur == ours => {
-            env_changed = true;
-            match before {
-                Some(before) => out.push(Action::SetReg {
+    let cur = reg(look, ENVIRONMENT, "DOCKER_HOST")?;
+    if tree.values.windows_pipe.is_some() {
+        // Install removed any DOCKER_HOST; the one from before comes back while none was set
+        // since.
+        match (cur, before) {
+            (None, Some(before)) => {
+                env_changed = true;
+                out.push(Action::SetReg {
                     key: ENVIRONMENT,
                     name: "DOCKER_HOST".into(),
-                    old: Some(cur),
+                    old: None,
                     new: before,
-                }),
-                None => out.push(Action::DeleteReg {
-                    key: ENVIRONMENT,
-                    name: "DOCKER_HOST".into(),
-                    old: cur,
-                }),
+                });
             }
+            (None, None) => out.push(Action::Unchanged(
+                r"HKEY_CURRENT_USER\Environment\DOCKER_HOST (absent, as before install)".into(),
+            )),
+            (Some(cur), _) => out.push(Action::Kept(format!(
+                r"HKEY_CURRENT_USER\Environment\DOCKER_HOST = {}: set since install",
+                cur.show()
+            ))),
         }
-        Some(cur) => out.push(Action::Kept(format!(
-            r"HKEY_CURRENT_USER\Environment\DOCKER_HOST = {}: not the value install set",
-            cur.show()
-        ))),
-        None => out.push(Action::Unchanged(
-            r"HKEY_CURRENT_USER\Environment\DOCKER_HOST (absent)".into(),
-        )),
+    } else {
+        match cur {
+            Some(cur) if cur == ours && before.as_ref() == Some(&cur) => {
+                out.push(Action::Unchanged(
+                    r"HKEY_CURRENT_USER\Environment\DOCKER_HOST (it was so before install)".into(),
+                ))
+            }
+            Some(cur) if cur == ours => {
+                env_changed = true;
+                match before {
+                    Some(before) => out.push(Action::SetReg {
+                        key: ENVIRONMENT,
+                        name: "DOCKER_HOST".into(),
+                        old: Some(cur),
+                        new: before,
+                    }),
+                    None => out.push(Action::DeleteReg {
+                        key: ENVIRONMENT,
+                        name: "DOCKER_HOST".into(),
+                        old: cur,
+                    }),
+                }
+            }
+            Some(cur) => out.push(Action::Kept(format!(
+                r"HKEY_CURRENT_USER\Environment\DOCKER_HOST = {}: not the value install set",
+                cur.show()
+            ))),
+            None => out.push(Action::Unchanged(
+                r"HKEY_CURRENT_USER\Environment\DOCKER_HOST (absent)".into(),
+            )),
+        }
     }
     if let Some(s) = &state
         && let Some(entry) = &s.path.entry

@@ -82,6 +82,7 @@ impl TlsSetup {
         Ok(Endpoint {
             addr: std::net::SocketAddr::from((spec.vm.ip, spec.docker.port)),
             tls: Some(http::Tls::new(Arc::new(config), server_name(spec))),
+            pipe: None,
         })
     }
 }
