@@ -27,6 +27,9 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 
+/// The header the proxy adds to each final answer: the VM's name.
+pub const PROXY_HEADER: &str = "Dockvm-Proxy";
+
 /// A body the proxy reads whole to rewrite is at most this large (a create request is a few KB).
 pub const REWRITE_LIMIT: usize = 16 * 1024 * 1024;
 
@@ -46,8 +49,9 @@ fn log(msg: &str) {
 enum Pending {
     /// The connection to the VM was opened: its reading half and its socket.
     Upstream(Reader, TcpStream),
-    /// A request went to the VM; its answer comes next. `head_only`: a HEAD's answer has no body.
-    Forwarded { head_only: bool },
+    /// A request went to the VM; its answer comes next. `head_only`: a HEAD's answer has no
+    /// body; `close`: the client asked to end the connection after it.
+    Forwarded { head_only: bool, close: bool },
     /// The proxy's own answer; `close`: then end the connection.
     Answer(Vec<u8>, bool),
 }
@@ -57,7 +61,7 @@ impl Proxy {
     pub fn serve_connection(&self, client: Reader, client_w: Writer) {
         let (tx, rx) = mpsc::channel();
         std::thread::scope(|s| {
-            s.spawn(move || responses(rx, client_w));
+            s.spawn(move || responses(rx, client_w, self.spec.vm.name.as_str()));
             self.requests(client, tx);
         });
     }
@@ -184,12 +188,13 @@ impl Proxy {
                 }
             }
             let w = up.as_mut().expect("connected above");
-            if tx
-                .send(Pending::Forwarded {
-                    head_only: method == "HEAD",
-                })
-                .is_err()
-            {
+            let close = head.has_token("connection", "close")
+                || (version == "HTTP/1.0" && !head.has_token("connection", "keep-alive"));
+            let forwarded = Pending::Forwarded {
+                head_only: method == "HEAD",
+                close,
+            };
+            if tx.send(forwarded).is_err() {
                 break;
             }
             let sent = (|| -> io::Result<()> {
@@ -217,7 +222,7 @@ impl Proxy {
                 }
                 w.flush()
             })();
-            if sent.is_err() {
+            if sent.is_err() || close {
                 break;
             }
             if upgrade {
@@ -261,7 +266,7 @@ enum After {
 }
 
 /// The response side: the VM's answers (and the proxy's own) written to the client in order.
-fn responses(rx: mpsc::Receiver<Pending>, mut cw: Writer) {
+fn responses(rx: mpsc::Receiver<Pending>, mut cw: Writer, vm: &str) {
     let mut up: Option<(BufReader<Reader>, TcpStream)> = None;
     while let Ok(item) = rx.recv() {
         match item {
@@ -277,13 +282,16 @@ fn responses(rx: mpsc::Receiver<Pending>, mut cw: Writer) {
                     break;
                 }
             }
-            Pending::Forwarded { head_only } => {
+            Pending::Forwarded { head_only, close } => {
                 let Some((ur, sock)) = up.as_mut() else { break };
                 let mut t = Track {
                     w: &mut cw,
                     failed: false,
                 };
-                let r = relay_response(ur, &mut t, head_only);
+                let r = relay_response(ur, &mut t, head_only, vm).map(|a| match a {
+                    After::Next if close => After::Closed,
+                    a => a,
+                });
                 let gone = |t: &Track| {
                     if t.failed {
                         Gone::Client
@@ -330,6 +338,7 @@ fn relay_response(
     ur: &mut BufReader<Reader>,
     w: &mut Track<'_>,
     head_only: bool,
+    vm: &str,
 ) -> io::Result<After> {
     loop {
         let head = http::read_head(ur).map_err(|e| match e {
@@ -342,7 +351,14 @@ fn relay_response(
             .nth(1)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no status"))?;
-        w.write_all(&head.to_bytes(&[], &[]))?;
+        // A final answer says who relayed it (verify tells the proxy from another server on
+        // the pipe by it); an interim one goes as it came.
+        let add: &[(&str, String)] = if (100..200).contains(&status) {
+            &[]
+        } else {
+            &[(PROXY_HEADER, vm.to_owned())]
+        };
+        w.write_all(&head.to_bytes(&[PROXY_HEADER], add))?;
         w.flush()?;
         if status == 101 {
             return Ok(After::Raw);
@@ -350,13 +366,18 @@ fn relay_response(
         if (100..200).contains(&status) {
             continue;
         }
+        let next = if head.has_token("connection", "close") {
+            After::Closed
+        } else {
+            After::Next
+        };
         if head_only || status == 204 || status == 304 {
-            return Ok(After::Next);
+            return Ok(next);
         }
         return match head.framing(false) {
-            Some(Framing::None) => Ok(After::Next),
-            Some(Framing::Length(n)) => http::copy_len(ur, w, n).map(|()| After::Next),
-            Some(Framing::Chunked) => http::copy_chunked(ur, w).map(|()| After::Next),
+            Some(Framing::None) => Ok(next),
+            Some(Framing::Length(n)) => http::copy_len(ur, w, n).map(|()| next),
+            Some(Framing::Chunked) => http::copy_chunked(ur, w).map(|()| next),
             Some(Framing::UntilEof) => http::copy_all(ur, w).map(|_| After::Closed),
             None => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
