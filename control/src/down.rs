@@ -20,6 +20,10 @@ const LIST_POLL: Duration = Duration::from_millis(300);
 
 pub fn down(spec: &Spec, env: &Env, opts: &DownOptions, emit: &dyn Fn(&crate::Event)) -> Ended {
     let mut log = Log::new(emit);
+    // The proxy first: with the VM gone it could only answer errors.
+    if env.windows.is_some() && spec.windows.endpoint == dockvm_spec::WindowsEndpoint::Pipe {
+        crate::proxy::stop(&mut log, spec);
+    }
     let vmx = spec.vm.vmx.as_str();
     let vmrun = Vmrun::for_spec(spec);
     let deadline = Instant::now() + opts.wait;

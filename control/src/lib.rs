@@ -8,10 +8,12 @@
 //! `up` or `status` makes no vmrun call; vmrun is asked when something is missing.
 
 mod down;
+mod proxy;
 mod status;
 mod up;
 
 pub use down::{DownOptions, down};
+pub use proxy::ProxyLaunch;
 pub use status::{Status, status};
 pub use up::{UpOptions, up};
 
@@ -39,6 +41,9 @@ pub enum Stage {
     Engine,
     /// The share canary; shared folders enabled again when it fails.
     Shares,
+    /// `dockvm proxy` on Docker's named pipe (Windows, `windows.endpoint = "pipe"`): found
+    /// running for this VM, or started in the background; `down` stops it.
+    Proxy,
     /// The whole verify.
     Verify,
     /// `down`: the VM powered off.
@@ -52,6 +57,7 @@ impl Stage {
             Stage::Address => "address",
             Stage::Engine => "engine",
             Stage::Shares => "shares",
+            Stage::Proxy => "proxy",
             Stage::Verify => "verify",
             Stage::Stop => "stop",
         }

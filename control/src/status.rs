@@ -23,7 +23,17 @@ pub struct Status {
     /// The VM's clock minus this one, in seconds (when the engine answers).
     pub clock_skew_s: Option<f64>,
     pub endpoint: Endpoint,
+    /// dockvm.exe with `windows.endpoint = "pipe"`: who serves Docker's named pipe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<Proxy>,
     pub exit_code: u8,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Proxy {
+    /// Whether this VM's proxy serves the pipe.
+    pub running: bool,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,6 +108,12 @@ pub fn status(
         tls_server_days_left: fact(get(CheckId::Tls), "server_days_left").and_then(|v| v.as_i64()),
         clock_skew_s: fact(get(CheckId::Clock), "skew_s").and_then(|v| v.as_f64()),
         endpoint: Endpoint { uses, this_vm },
+        proxy: (env.windows.is_some()
+            && spec.windows.endpoint == dockvm_spec::WindowsEndpoint::Pipe)
+            .then(|| {
+                let (running, why) = crate::proxy::describe(spec);
+                Proxy { running, why }
+            }),
         exit_code: u8::from(!answers),
     }
 }
@@ -152,6 +168,9 @@ impl Status {
                 }
             ),
         );
+        if let Some(p) = &self.proxy {
+            line("proxy", p.why.clone());
+        }
         out
     }
 }

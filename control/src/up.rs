@@ -33,6 +33,8 @@ pub struct UpOptions {
     pub certs: Option<Utf8PathBuf>,
     /// Probe leftovers older than this are removed (verify's sweep).
     pub leftover_age: Duration,
+    /// How to start `dockvm proxy` (dockvm.exe with `windows.endpoint = "pipe"`).
+    pub proxy: Option<crate::ProxyLaunch>,
 }
 
 /// Polling intervals: the engine at 100 ms (a ping costs a millisecond), VMware at 500 ms
@@ -111,6 +113,13 @@ pub fn up(
             }
             std::thread::sleep(ENGINE_POLL.saturating_sub(t.elapsed()).min(left()));
         }
+    }
+    if let Some(launch) = &opts.proxy
+        && env.windows.is_some()
+        && spec.windows.endpoint == dockvm_spec::WindowsEndpoint::Pipe
+        && let Err((why, hint)) = crate::proxy::ensure(&mut log, spec, launch, deadline)
+    {
+        return log.fail(Stage::Proxy, why, &hint);
     }
     shares_and_verify(log, spec, env, opts, cleanup, deadline)
 }

@@ -15,6 +15,7 @@ pub mod http;
 #[cfg(windows)]
 pub mod pipe;
 pub mod rewrite;
+pub mod running;
 #[cfg(unix)]
 pub mod unix;
 

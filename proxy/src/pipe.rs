@@ -443,3 +443,44 @@ pub fn serve(mut listener: Listener, proxy: Arc<crate::Proxy>) -> io::Result<()>
         std::thread::spawn(move || p.serve_connection(r, w));
     }
 }
+
+/// The process serving the pipe `name`, by a client handle's `GetNamedPipeServerProcessId`.
+pub fn server_pid(name: &str) -> Option<u32> {
+    let w = wide(&path(name));
+    unsafe {
+        let h = CreateFileW(
+            w.as_ptr(),
+            GENERIC_READ | FILE_READ_ATTRIBUTES,
+            0,
+            std::ptr::null(),
+            OPEN_EXISTING,
+            0,
+            null_mut(),
+        );
+        if h == INVALID_HANDLE_VALUE {
+            return None;
+        }
+        let h = Handle(h);
+        let mut pid = 0u32;
+        (GetNamedPipeServerProcessId(h.0, &mut pid) != 0).then_some(pid)
+    }
+}
+
+/// Ends the process `pid` (`TerminateProcess`), waiting until it is gone (at most 10 s).
+pub fn terminate(pid: u32) -> io::Result<()> {
+    use windows_sys::Win32::System::Threading::{
+        PROCESS_SYNCHRONIZE, PROCESS_TERMINATE, TerminateProcess, WaitForSingleObject,
+    };
+    unsafe {
+        let p = OpenProcess(PROCESS_TERMINATE | PROCESS_SYNCHRONIZE, 0, pid);
+        if p.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        let p = Handle(p);
+        if TerminateProcess(p.0, 1) == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        WaitForSingleObject(p.0, 10_000);
+    }
+    Ok(())
+}

@@ -96,6 +96,31 @@ pub struct StatusArgs {
 }
 
 /// Where up's log goes by default: dockvm's folder for the VM.
+/// How `up` starts `dockvm proxy`: this program, with the spec `up` loaded (its absolute path;
+/// nothing for the embedded default) and `--certs`; its log beside `up.log`.
+fn proxy_launch(
+    spec: &dockvm_spec::Spec,
+    label: &str,
+    certs: Option<&camino::Utf8Path>,
+) -> Option<dockvm_control::ProxyLaunch> {
+    let program = std::env::current_exe().ok()?;
+    let mut args = vec!["proxy".to_owned()];
+    if label != dockvm_spec::DEFAULT_SPEC_LABEL {
+        let abs = std::path::absolute(label).ok()?;
+        args.extend(["--spec".to_owned(), abs.to_string_lossy().into_owned()]);
+    }
+    if let Some(c) = certs {
+        let abs = std::path::absolute(c.as_std_path()).ok()?;
+        args.extend(["--certs".to_owned(), abs.to_string_lossy().into_owned()]);
+    }
+    let log = default_log(spec.vm.name.as_str())?.with_file_name("proxy.log");
+    Some(dockvm_control::ProxyLaunch {
+        program,
+        args,
+        log: log.into_std_path_buf(),
+    })
+}
+
 fn default_log(vm: &str) -> Option<Utf8PathBuf> {
     let base = if cfg!(windows) {
         std::env::var("LOCALAPPDATA").ok().map(Utf8PathBuf::from)
@@ -205,8 +230,9 @@ impl Printer {
 }
 
 pub fn up(args: UpArgs) -> Result<Outcome, Failure> {
-    let (_, loaded) = load_spec(args.spec.as_deref())?;
+    let (label, loaded) = load_spec(args.spec.as_deref())?;
     let spec = loaded.spec;
+    let proxy = proxy_launch(&spec, &label, args.certs.as_deref());
     let log = match &args.log {
         None => None,
         Some(p) if p.as_str().is_empty() => {
@@ -228,6 +254,7 @@ pub fn up(args: UpArgs) -> Result<Outcome, Failure> {
         timeout: args.timeout,
         certs: args.certs,
         leftover_age: super::verify_cmd::leftover_age()?,
+        proxy,
     };
     let ended = dockvm_control::up(&spec, &Env::from_process(), &opts, &registry, &|e| {
         printer.event(e)

@@ -16,6 +16,7 @@ pub enum CheckId {
     DockerApi,
     Clock,
     Env,
+    Endpoint,
     DockerCli,
     Profile,
     Share(String),
@@ -36,7 +37,7 @@ impl CheckId {
             CheckId::Tls => &[CheckId::Port],
             // `tls` exists only for a spec with docker.tls; without it, this is `port` alone.
             CheckId::DockerApi => &[CheckId::Port, CheckId::Tls],
-            CheckId::Share(_) | CheckId::Clock => &[CheckId::DockerApi],
+            CheckId::Share(_) | CheckId::Clock | CheckId::Endpoint => &[CheckId::DockerApi],
             _ => &[],
         }
     }
@@ -62,6 +63,7 @@ impl fmt::Display for CheckId {
             CheckId::DockerApi => f.write_str("docker-api"),
             CheckId::Clock => f.write_str("clock"),
             CheckId::Env => f.write_str("env"),
+            CheckId::Endpoint => f.write_str("endpoint"),
             CheckId::DockerCli => f.write_str("docker-cli"),
             CheckId::Profile => f.write_str("profile"),
             CheckId::Share(n) => write!(f, "share:{n}"),

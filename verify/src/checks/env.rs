@@ -9,7 +9,12 @@ use crate::finding::{CheckId, Finding, Status};
 use camino::Utf8PathBuf;
 
 pub fn check(ctx: &Ctx<'_>) -> Finding {
-    let host = docker_host(ctx);
+    let host = match &ctx.env.windows {
+        Some(w) if ctx.spec.windows.endpoint == dockvm_spec::WindowsEndpoint::Pipe => {
+            pipe_variables(ctx, w)
+        }
+        _ => docker_host(ctx),
+    };
     if !matches!(host.status, Status::Pass | Status::Warn) {
         return host;
     }
@@ -20,6 +25,64 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
             host,
             |worst, f| if f.status > worst.status { f } else { worst },
         )
+}
+
+/// On Windows with `windows.endpoint = "pipe"`: no `DOCKER_HOST` (in this terminal, or for new
+/// ones through the registry) and no `DOCKER_TLS_VERIFY`, so the docker CLI takes its default
+/// endpoint, the proxy's pipe, without TLS (the proxy holds it).
+fn pipe_variables(ctx: &Ctx<'_>, w: &WindowsEnv) -> Finding {
+    let url = dockvm_spec::WindowsEndpoint::pipe_url();
+    let expected = format!(
+        "DOCKER_HOST unset (or {url}) and DOCKER_TLS_VERIFY unset: the docker CLI uses the proxy's pipe"
+    );
+    let f = |status, reason: String| {
+        Finding::new(CheckId::Env, status, reason).expected(expected.clone())
+    };
+    fn set<'v>(v: &'v Option<String>, url: &str) -> Option<&'v str> {
+        v.as_deref().filter(|v| !v.is_empty() && *v != url)
+    }
+    if let Some(h) = set(&ctx.env.docker_host, &url) {
+        let new = set(&w.user_docker_host, &url).or(set(&w.system_docker_host, &url));
+        return f(
+            Status::Fail,
+            format!("DOCKER_HOST={h} in this terminal wins over the proxy's pipe: docker here does not go through the proxy"),
+        )
+        .actual(format!("DOCKER_HOST={h}"))
+        .hint(match new {
+            None => "open a new terminal (new ones get no DOCKER_HOST), or `set DOCKER_HOST=` here".to_owned(),
+            Some(_) => "`dockvm.exe install` removes it for new terminals; then open one".to_owned(),
+        });
+    }
+    for (v, place) in [
+        (&w.user_docker_host, r"HKEY_CURRENT_USER\Environment"),
+        (
+            &w.system_docker_host,
+            r"HKEY_LOCAL_MACHINE\...\Session Manager\Environment",
+        ),
+    ] {
+        if let Some(h) = set(v, &url) {
+            return f(
+                Status::Fail,
+                format!("new terminals get DOCKER_HOST={h} from {place}, which wins over the proxy's pipe"),
+            )
+            .actual(format!("{place}: DOCKER_HOST={h}"))
+            .hint("`dockvm.exe install` removes the user's; a system-wide one needs an administrator (System Properties > Environment Variables)");
+        }
+    }
+    let tls = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    if tls(&ctx.env.docker_tls_verify) || tls(&w.user_tls_verify) {
+        return f(
+            Status::Fail,
+            "DOCKER_TLS_VERIFY is set: the docker CLI would speak TLS to the proxy's pipe, which is plain (the proxy holds TLS to the VM)".to_owned(),
+        )
+        .actual("DOCKER_TLS_VERIFY set")
+        .hint("`dockvm.exe install` removes it; then open a new terminal");
+    }
+    f(
+        Status::Pass,
+        format!("no DOCKER_HOST: the docker CLI uses {url}, the proxy's pipe"),
+    )
+    .actual("DOCKER_HOST unset")
 }
 
 /// On Windows with `windows.compose_paths`: `COMPOSE_CONVERT_WINDOWS_PATHS=1` for new

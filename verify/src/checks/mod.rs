@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod clock;
+pub mod endpoint;
 pub mod env;
 pub mod name;
 pub mod port;
@@ -210,13 +211,11 @@ pub fn all(spec: &Spec) -> Vec<CheckId> {
     if spec.docker.tls {
         ids.push(CheckId::Tls);
     }
-    ids.extend([
-        CheckId::DockerApi,
-        CheckId::Clock,
-        CheckId::Env,
-        CheckId::DockerCli,
-        CheckId::Profile,
-    ]);
+    ids.extend([CheckId::DockerApi, CheckId::Clock, CheckId::Env]);
+    if spec.windows.endpoint == dockvm_spec::WindowsEndpoint::Pipe {
+        ids.push(CheckId::Endpoint);
+    }
+    ids.extend([CheckId::DockerCli, CheckId::Profile]);
     ids.extend(
         spec.shares
             .iter()
@@ -235,6 +234,7 @@ pub fn run(id: &CheckId, ctx: &Ctx<'_>) -> Finding {
         CheckId::DockerApi => api::check(ctx),
         CheckId::Clock => clock::check(ctx),
         CheckId::Env => env::check(ctx),
+        CheckId::Endpoint => endpoint::check(ctx),
         CheckId::DockerCli => cli::check(ctx),
         CheckId::Profile => profile::check(ctx),
         CheckId::Share(n) => {

@@ -394,7 +394,10 @@ fn renew_kept(
 }
 
 /// A probe container: the 0-byte image, the probe label, each mount read-only.
-fn probe_container<'a>(mounts: &'a [(String, &'a str)], label: &'a str) -> ProbeContainer<'a> {
+pub(super) fn probe_container<'a>(
+    mounts: &'a [(String, &'a str)],
+    label: &'a str,
+) -> ProbeContainer<'a> {
     ProbeContainer {
         image: PROBE_IMAGE,
         label: (PROBE_LABEL, label),
@@ -456,7 +459,7 @@ fn missing_in_vm(
     }
 }
 
-enum Created {
+pub(super) enum Created {
     /// The daemon's "bind source path does not exist", with the path it names.
     SourceMissing(String),
     Other(String),
@@ -466,7 +469,7 @@ enum Created {
 const SOURCE_MISSING: &str = "bind source path does not exist";
 
 /// Creates the probe container `name`, keeping `guard` told how far it got.
-fn create(
+pub(super) fn create(
     ctx: &Ctx<'_>,
     api: &Endpoint,
     guard: &Guard<'_>,
@@ -502,7 +505,7 @@ fn create(
 
 /// Imports the 0-byte probe image once; later runs find and reuse it, and within a run only
 /// the first share check asks.
-fn ensure_image(ctx: &Ctx<'_>, api: &Endpoint, deadline: Instant) -> Result<(), String> {
+pub(super) fn ensure_image(ctx: &Ctx<'_>, api: &Endpoint, deadline: Instant) -> Result<(), String> {
     let mut ready = ctx.image_ready.lock().unwrap_or_else(|e| e.into_inner());
     if *ready {
         return Ok(());
@@ -519,7 +522,7 @@ fn ensure_image(ctx: &Ctx<'_>, api: &Endpoint, deadline: Instant) -> Result<(), 
 }
 
 /// An engine error as a reason: no answer in time said as the deadline.
-fn engine_text(e: &EngineError, ctx: &Ctx<'_>) -> String {
+pub(super) fn engine_text(e: &EngineError, ctx: &Ctx<'_>) -> String {
     match e {
         EngineError::Http(e) => timeout_text(e, ctx),
         e => e.to_string(),
@@ -537,7 +540,7 @@ fn timeout_text(e: &HttpError, ctx: &Ctx<'_>) -> String {
 }
 
 /// 128 random bits as hex, from the operating system.
-fn random_hex() -> String {
+pub(super) fn random_hex() -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).expect("the operating system gives random bytes");
     b.iter().map(|x| format!("{x:02x}")).collect()

@@ -1,0 +1,88 @@
+//! The proxy as `up`, `down` and `status` see it: who answers on the pipe (this VM's proxy,
+//! another VM's, another program such as Docker Desktop, or no one), started in the background
+//! and stopped by its pid, which the pipe itself gives (`GetNamedPipeServerProcessId`): no pid
+//! file to go stale.
+
+use dockvm_engine::Endpoint;
+use std::time::{Duration, Instant};
+
+/// Who serves the pipe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnPipe {
+    /// Nothing: the pipe does not exist.
+    Nobody,
+    /// dockvm's proxy for the VM named, with its process.
+    Proxy { vm: String, pid: Option<u32> },
+    /// Another server (Docker Desktop, a dockerd for Windows).
+    Other { pid: Option<u32> },
+    /// Something is there but did not answer in time, or answered garbage.
+    Unclear(String),
+}
+
+/// Asks `\\.\pipe\<name>` for `/_ping` within `within`.
+pub fn on_pipe(name: &str, within: Duration) -> OnPipe {
+    let ep = Endpoint::pipe(name);
+    match ep.ping(Instant::now() + within) {
+        Ok(r) => match r.header(&crate::PROXY_HEADER.to_ascii_lowercase()) {
+            Some(vm) => OnPipe::Proxy {
+                vm: vm.to_owned(),
+                pid: server_pid(name),
+            },
+            None => OnPipe::Other {
+                pid: server_pid(name),
+            },
+        },
+        Err(dockvm_engine::HttpError::Connect(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            OnPipe::Nobody
+        }
+        Err(e) => OnPipe::Unclear(e.to_string()),
+    }
+}
+
+#[cfg(windows)]
+pub use crate::pipe::{server_pid, terminate};
+
+#[cfg(not(windows))]
+pub fn server_pid(_name: &str) -> Option<u32> {
+    None
+}
+
+#[cfg(not(windows))]
+pub fn terminate(_pid: u32) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// Starts `program args` in the background, out of this console (`DETACHED_PROCESS`, its own
+/// process group, so a Ctrl-C here does not reach it), its output appended to `log`.
+pub fn spawn_detached(
+    program: &std::path::Path,
+    args: &[String],
+    log: &std::path::Path,
+) -> std::io::Result<u32> {
+    use std::process::{Command, Stdio};
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out);
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const DETACHED_PROCESS: u32 = 0x0000_0008;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    Ok(cmd.spawn()?.id())
+}
