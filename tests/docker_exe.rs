@@ -63,21 +63,12 @@ fn text(b: &[u8]) -> String {
 
 /// `cmd /c WORDS...` in a new Windows process: (exit code, stdout, stderr).
 fn cmd(w: &WinSide, words: &[&str]) -> (i32, String, String) {
-    let mut args = vec!["cmd", "/c"];
-    args.extend_from_slice(words);
-    let out = w.wine(&args);
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr),
-    )
+    w.cmd(words)
 }
 
 /// A batch file (CRLF) run by a new cmd, in a folder of drive C:.
 fn batch(w: &WinSide, name: &str, lines: &[&str]) -> (i32, String, String) {
-    let file = w.drive_c(&format!(r"C:\{name}.bat"));
-    fs::write(&file, lines.join("\r\n") + "\r\n").unwrap();
-    cmd(w, &[&format!(r"C:\{name}.bat")])
+    w.batch(name, lines)
 }
 
 /// `docker version --format {{.Server.Os}}` in a new cmd: "linux" when it reaches the VM.

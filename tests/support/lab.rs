@@ -8,6 +8,9 @@ pub const LAB: &str = "ci/lab/lab";
 pub const SPEC: &str = "ci/lab/lab.toml";
 /// The lab with `tls = true`.
 pub const TLS_SPEC: &str = "ci/lab/lab-tls.toml";
+/// lab.toml and lab-tls.toml with `[windows] endpoint = "pipe"`.
+pub const PIPE_SPEC: &str = "ci/lab/lab-pipe.toml";
+pub const PIPE_TLS_SPEC: &str = "ci/lab/lab-pipe-tls.toml";
 
 /// A running lab, removed on drop.
 pub struct Lab {

@@ -74,7 +74,17 @@ impl WinSide {
         .unwrap();
         w.reg_add("Path", "REG_EXPAND_SZ", DOCKER_DIR);
         w.reg_add("COMPOSE_CONVERT_WINDOWS_PATHS", "REG_SZ", "1");
-        if spec == TLS_SPEC {
+        if spec == PIPE_SPEC || spec == PIPE_TLS_SPEC {
+            // As `dockvm.exe install` leaves it with the pipe: no DOCKER_HOST, no TLS variable,
+            // the client files (TLS) where the proxy reads them.
+            if spec == PIPE_TLS_SPEC {
+                let dir = w.drive_c(r"C:\users\root\.docker\dockvm-lab");
+                fs::create_dir_all(&dir).unwrap();
+                for f in ["ca.pem", "cert.pem", "key.pem"] {
+                    fs::copy(format!("{}/certs/{f}", w.lab.dir()), dir.join(f)).unwrap();
+                }
+            }
+        } else if spec == TLS_SPEC {
             // As `dockvm.exe install --certs` leaves it: the client files under %USERPROFILE%
             // and the three variables.
             w.reg_add("DOCKER_HOST", "REG_SZ", "tcp://local.test:2376");
@@ -167,6 +177,26 @@ impl WinSide {
         all.extend(args.iter().map(|a| (*a).to_owned()));
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
         self.lab.wsl_files(&all)
+    }
+
+    /// `cmd /c WORDS...` in a new Windows process: (exit code, stdout, stderr), CRs dropped.
+    pub fn cmd(&self, words: &[&str]) -> (i32, String, String) {
+        let mut args = vec!["cmd", "/c"];
+        args.extend_from_slice(words);
+        let out = self.wine(&args);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).replace('\r', "");
+        (
+            out.status.code().unwrap_or(-1),
+            text(&out.stdout),
+            text(&out.stderr),
+        )
+    }
+
+    /// A batch file (CRLF) run by a new cmd, in a folder of drive C:.
+    pub fn batch(&self, name: &str, lines: &[&str]) -> (i32, String, String) {
+        let file = self.drive_c(&format!(r"C:\{name}.bat"));
+        fs::write(&file, lines.join("\r\n") + "\r\n").unwrap();
+        self.cmd(&[&format!(r"C:\{name}.bat")])
     }
 
     pub fn reg_add(&self, name: &str, kind: &str, data: &str) {

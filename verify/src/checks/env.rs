@@ -484,9 +484,13 @@ fn current_context(env: &super::Env) -> Option<(String, String)> {
 /// hostname or address in DOCKER_HOST, or its `dockvm-<vm>` context). For `dockvm status` and
 /// `down`'s note.
 pub fn in_use(spec: &dockvm_spec::Spec, env: &super::Env) -> (String, bool) {
+    // With the proxy's pipe on Windows, the pipe (the CLI's default) is this VM.
+    let pipe = env.windows.is_some() && spec.windows.endpoint == dockvm_spec::WindowsEndpoint::Pipe;
+    let url = dockvm_spec::WindowsEndpoint::pipe_url();
     let ours = |host: &str| {
         host.contains(&format!("//{}:", spec.vm.hostname))
             || host.contains(&format!("//{}:", spec.vm.ip))
+            || (pipe && host == url)
     };
     if let Some(h) = env.docker_host.as_deref().filter(|h| !h.is_empty()) {
         return (format!("DOCKER_HOST={h}"), ours(h));
@@ -494,6 +498,12 @@ pub fn in_use(spec: &dockvm_spec::Spec, env: &super::Env) -> (String, bool) {
     if let Some((c, from)) = current_context(env) {
         let here = c == dockvm_spec::context::name(spec.vm.name.as_str());
         return (format!("context {c} ({from})"), here);
+    }
+    if pipe {
+        return (
+            format!("the default endpoint, {url}: dockvm proxy (no DOCKER_HOST, no context)"),
+            true,
+        );
     }
     (
         "the default endpoint (no DOCKER_HOST, no context)".to_owned(),

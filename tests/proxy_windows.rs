@@ -1,0 +1,707 @@
+//! `dockvm.exe proxy` with the real docker.exe (built with the real go-winio), both under Wine
+//! on the lab's WSL side, against the lab VM's dockerd, plain and TLS, with no DOCKER_HOST: the
+//! Windows CLI's default endpoint, `\\.\pipe\docker_engine`, is the proxy's. `dockvm.exe up`
+//! starts the proxy (its lifecycle), `down` stops it. Each docker.exe runs in a new cmd.
+//!
+//! What Wine cannot show: a second user refused by the pipe's DACL (every Wine process runs as
+//! one user), so the descriptor is read back instead (`tests/fixtures/pipe-info.c`).
+
+mod support;
+
+use camino::Utf8PathBuf;
+use std::fs;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::lab::*;
+use support::wine::*;
+use support::winside::*;
+use support::*;
+
+const PIPE: &str = r"\\.\pipe\docker_engine";
+
+fn spec_arg(spec: &str) -> String {
+    Wine::win(&Utf8PathBuf::from(format!(
+        "{}/{spec}",
+        env!("CARGO_MANIFEST_DIR")
+    )))
+}
+
+/// A lab with the pipe spec, its Windows side as install leaves it (no DOCKER_HOST), and the
+/// busybox image imported straight into the VM's dockerd.
+fn side(name: &'static str, spec: &'static str) -> Option<WinSide> {
+    if !windows_side_can_run() {
+        return None;
+    }
+    let w = WinSide::up_with(name, &[], spec);
+    let sock = format!("{}/vm/docker.sock", w.lab.dir());
+    let out = run(Command::new("docker").args([
+        "-H",
+        &format!("unix://{sock}"),
+        "import",
+        &w.lab.busybox_tar(),
+        "lab-busybox",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(w)
+}
+
+/// `dockvm.exe up` (it starts the proxy): exit code and its JSON events.
+fn up(w: &WinSide, spec: &str) -> (i32, Vec<serde_json::Value>, String) {
+    let exe = Wine::win(&w.exe);
+    let s = spec_arg(spec);
+    let out = w.wine(&[
+        &exe,
+        "up",
+        "--spec",
+        &s,
+        "--format",
+        "json",
+        "--wait",
+        "60s",
+        "--timeout",
+        "10s",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let events = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        events,
+        format!("{text}{}", String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn stage<'a>(events: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["stage"] == name).collect()
+}
+
+fn ok(r: (i32, String, String)) -> String {
+    assert_eq!(r.0, 0, "stdout: {}\nstderr: {}", r.1, r.2);
+    r.1
+}
+
+/// The VM's containers, straight from its daemon: (name, binds).
+fn containers(w: &WinSide) -> Vec<(String, Vec<String>)> {
+    let sock = format!("{}/vm/docker.sock", w.lab.dir());
+    let ps = run(Command::new("curl").args([
+        "-s",
+        "--unix-socket",
+        &sock,
+        "http://docker/containers/json?all=1",
+    ]));
+    let list: serde_json::Value = serde_json::from_slice(&ps.stdout).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["Labels"]["dockvm.probe"].is_null())
+        .map(|c| {
+            let id = c["Id"].as_str().unwrap();
+            let i = run(Command::new("curl").args([
+                "-s",
+                "--unix-socket",
+                &sock,
+                &format!("http://docker/containers/{id}/json"),
+            ]));
+            let v: serde_json::Value = serde_json::from_slice(&i.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "container {id} cannot be inspected ({e}): {}",
+                    String::from_utf8_lossy(&i.stdout)
+                )
+            });
+            let binds = v["HostConfig"]["Binds"]
+                .as_array()
+                .map(|b| {
+                    b.iter()
+                        .map(|x| x.as_str().unwrap_or("").to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (c["Names"][0].as_str().unwrap_or("").to_owned(), binds)
+        })
+        .collect()
+}
+
+fn sha(p: &str) -> String {
+    let out = run(Command::new("sha256sum").arg(p));
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn random_file(p: &str, mb: usize) {
+    let out =
+        run(Command::new("sh").args(["-c", &format!("head -c {}M /dev/urandom > '{p}'", mb)]));
+    assert!(out.status.success());
+}
+
+#[test]
+fn docker_exe_through_the_proxy_on_docker_s_pipe() {
+    let Some(w) = side("pxw", PIPE_SPEC) else {
+        return;
+    };
+    let share = format!("{}/windows-d/projects", w.lab.dir());
+    fs::write(format!("{share}/hello.txt"), "written on Windows\n").unwrap();
+    fs::create_dir_all(format!("{share}/a b/项目")).unwrap();
+    fs::write(format!("{share}/a b/项目/deep.txt"), "deep\n").unwrap();
+
+    // Nothing on the pipe yet: docker.exe says so, in its own words.
+    let (code, _, err) = w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("docker_engine"), "{err}");
+
+    // `up` starts the proxy; its verify passes, the endpoint check with it.
+    let (code, events, all) = up(&w, PIPE_SPEC);
+    assert_eq!(code, 0, "{all}");
+    let proxy = stage(&events, "proxy");
+    let last = proxy.last().expect("a proxy stage");
+    assert_eq!(last["state"], "ok", "{all}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("started (pid "),
+        "{all}"
+    );
+    // A second up finds it running.
+    let (code, events, all) = up(&w, PIPE_SPEC);
+    assert_eq!(code, 0, "{all}");
+    let again = stage(&events, "proxy");
+    assert!(
+        again.last().unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("running (pid "),
+        "{all}"
+    );
+    let (_, report) = w.verify(&[]);
+    let e = finding(&report, "endpoint");
+    assert_eq!(e["status"], "pass", "{e}");
+    assert!(
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .contains(r"a bind of D:\projects through it reaches the share"),
+        "{e}"
+    );
+    assert_eq!(
+        finding(&report, "env")["status"],
+        "pass",
+        "{}",
+        finding(&report, "env")
+    );
+
+    // No DOCKER_HOST anywhere: docker.exe's default endpoint is the proxy.
+    assert_eq!(
+        ok(w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"])),
+        "linux\n"
+    );
+    assert_eq!(
+        ok(w.cmd(&["docker", "info", "--format", "{{.OSType}}"])),
+        "linux\n"
+    );
+
+    // Each bind form from cmd.
+    for (args, want) in [
+        (vec!["-v", r"D:\projects:/p"], "written on Windows\n"),
+        (vec!["-v", "d:/projects:/p"], "written on Windows\n"),
+        (vec!["-v", r"D:\Projects\:/p:ro"], "written on Windows\n"),
+        (
+            vec!["--mount", r"type=bind,source=D:\projects,target=/p"],
+            "written on Windows\n",
+        ),
+    ] {
+        let mut words = vec!["docker", "run", "--rm"];
+        words.extend(&args);
+        words.extend(["lab-busybox", "cat", "/p/hello.txt"]);
+        assert_eq!(ok(w.cmd(&words)), want, "{args:?}");
+    }
+    // A Chinese folder with a space, each way (as argv words: Wine 8's cmd reads a batch file
+    // in the ANSI code page whatever `chcp` says), and %CD% from a folder in the share.
+    for args in [
+        vec![
+            "--mount",
+            r"type=bind,source=D:\projects\a b\项目,target=/p",
+        ],
+        vec!["-v", r"D:\projects\a b\项目:/p"],
+    ] {
+        let mut words = vec!["docker", "run", "--rm"];
+        words.extend(&args);
+        words.extend(["lab-busybox", "cat", "/p/deep.txt"]);
+        assert_eq!(ok(w.cmd(&words)), "deep\n", "{args:?}");
+    }
+    let (code, out, err) = w.batch(
+        "cd",
+        &[
+            r"@cd /d D:\projects",
+            "@docker run --rm -v %CD%:/p lab-busybox cat /p/hello.txt",
+        ],
+    );
+    assert_eq!((code, out.as_str()), (0, "written on Windows\n"), "{err}");
+
+    // A folder in no share: refused before the daemon sees it; no container is made.
+    let before = containers(&w);
+    let (code, _, err) = w.cmd(&[
+        "docker",
+        "run",
+        "--rm",
+        "-v",
+        r"D:\elsewhere:/p",
+        "lab-busybox",
+        "true",
+    ]);
+    assert_eq!(code, 125, "{err}");
+    assert!(
+        err.contains(r"Error response from daemon: dockvm proxy: D:\elsewhere is not inside a share of VM lab")
+            && err.contains(r"D:\projects (/mnt/d/projects)"),
+        "{err}"
+    );
+    assert_eq!(containers(&w), before);
+
+    // Streams: stdin's end (run -i), 10 MB each way, byte for byte.
+    random_file(&format!("{share}/ten"), 10);
+    ok(w.batch(
+        "runi",
+        &[r"@docker run --rm -i lab-busybox cat < D:\projects\ten > D:\projects\ten.out"],
+    ));
+    assert_eq!(
+        sha(&format!("{share}/ten.out")),
+        sha(&format!("{share}/ten")),
+        "run -i"
+    );
+    // exec -i into a running container, and docker cp of 200 MB both ways.
+    ok(w.cmd(&[
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        "long",
+        "lab-busybox",
+        "sleep",
+        "600",
+    ]));
+    ok(w.batch(
+        "execi",
+        &[
+            r#"@docker exec -i long sh -c "cat > /ten" < D:\projects\ten"#,
+            r"@docker exec long busybox sha256sum /ten > D:\projects\ten.sum",
+        ],
+    ));
+    let sum = fs::read_to_string(format!("{share}/ten.sum")).unwrap();
+    assert_eq!(
+        sum.split_whitespace().next().unwrap(),
+        sha(&format!("{share}/ten")),
+        "exec -i"
+    );
+    random_file(&format!("{share}/big"), 200);
+    ok(w.cmd(&["docker", "cp", r"D:\projects\big", "long:/big"]));
+    ok(w.cmd(&["docker", "cp", "long:/big", r"D:\projects\big.back"]));
+    assert_eq!(
+        sha(&format!("{share}/big.back")),
+        sha(&format!("{share}/big")),
+        "docker cp"
+    );
+    for f in ["big", "big.back"] {
+        fs::remove_file(format!("{share}/{f}")).unwrap();
+    }
+    ok(w.cmd(&["docker", "rm", "-f", "long"]));
+    // logs -f of a container that ends: the stream ends with it.
+    let id = ok(w.cmd(&[
+        "docker",
+        "run",
+        "-d",
+        "lab-busybox",
+        "sh",
+        "-c",
+        "echo 1; sleep 1; echo 2",
+    ]));
+    assert_eq!(ok(w.cmd(&["docker", "logs", "-f", id.trim()])), "1\n2\n");
+    ok(w.cmd(&["docker", "rm", id.trim()]));
+    // build with a context under D:\ (a chunked body), then save and load.
+    fs::create_dir_all(format!("{share}/ctx")).unwrap();
+    fs::write(
+        format!("{share}/ctx/Dockerfile"),
+        "FROM lab-busybox\nCOPY hello.txt /h\n",
+    )
+    .unwrap();
+    fs::copy(
+        format!("{share}/hello.txt"),
+        format!("{share}/ctx/hello.txt"),
+    )
+    .unwrap();
+    ok(w.batch(
+        "build",
+        &[
+            "@set DOCKER_BUILDKIT=0",
+            r"@docker build -q -t built D:\projects\ctx",
+        ],
+    ));
+    assert_eq!(
+        ok(w.cmd(&["docker", "run", "--rm", "built", "cat", "/h"])),
+        "written on Windows\n"
+    );
+    ok(w.cmd(&["docker", "save", "-o", r"D:\projects\built.tar", "built"]));
+    ok(w.cmd(&["docker", "rmi", "built"]));
+    ok(w.cmd(&["docker", "load", "-i", r"D:\projects\built.tar"]));
+    assert_eq!(
+        ok(w.cmd(&["docker", "run", "--rm", "built", "cat", "/h"])),
+        "written on Windows\n"
+    );
+
+    // 16 docker.exe at once.
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..16)
+            .map(|i| {
+                let w = &w;
+                s.spawn(move || {
+                    let r = w.cmd(&[
+                        "docker",
+                        "run",
+                        "--rm",
+                        "-v",
+                        r"D:\projects:/p",
+                        "lab-busybox",
+                        "sh",
+                        "-c",
+                        &format!("echo {i}; cat /p/hello.txt"),
+                    ]);
+                    (i, r)
+                })
+            })
+            .collect();
+        for h in hs {
+            let (i, r) = h.join().unwrap();
+            assert_eq!(ok(r), format!("{i}\nwritten on Windows\n"));
+        }
+    });
+
+    // The pipe as a client reads it: message mode, a DACL of SYSTEM and this user only.
+    let info_exe = w.drive_c(r"C:\pipe-info.exe");
+    let cc = run(Command::new(MINGW).args([
+        "-municode",
+        "-O2",
+        "-o",
+        info_exe.as_str(),
+        "tests/fixtures/pipe-info.c",
+        "-ladvapi32",
+    ]));
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let info = ok(w.cmd(&[r"C:\pipe-info.exe", PIPE]));
+    let user = info
+        .lines()
+        .find_map(|l| l.strip_prefix("user "))
+        .expect(&info)
+        .to_owned();
+    assert!(info.contains("type message\n"), "{info}");
+    assert!(
+        info.contains(&format!("sddl D:P(A;;GA;;;SY)(A;;GA;;;{user})\n")),
+        "the DACL admits only SYSTEM and {user}: {info}"
+    );
+    // A second proxy refuses, naming the first.
+    let exe = Wine::win(&w.exe);
+    let s = spec_arg(PIPE_SPEC);
+    let (code, _, err) = w.cmd(&[&exe, "proxy", "--spec", &s]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("{PIPE} is already served by ")) && err.contains("dockvm.exe (pid "),
+        "{err}"
+    );
+
+    // status says who serves the pipe; down stops the proxy (the VM is already off here).
+    let st = ok(w.cmd(&[&exe, "status", "--spec", &s]));
+    assert!(st.contains("proxy     running (pid "), "{st}");
+    assert!(
+        st.contains(
+            "npipe:////./pipe/docker_engine: dockvm proxy (no DOCKER_HOST, no context) (this VM)"
+        ),
+        "{st}"
+    );
+    w.vmrun_says(&[], "");
+    let (code, out, err) = w.cmd(&[&exe, "down", "--spec", &s]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("stopped (pid "), "{out}");
+    let (code, _, err) = w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"]);
+    assert_ne!(code, 0, "the pipe outlived down");
+    assert!(err.contains("docker_engine"), "{err}");
+}
+
+#[test]
+fn docker_exe_through_the_proxy_over_tls() {
+    let Some(w) = side("pxt", PIPE_TLS_SPEC) else {
+        return;
+    };
+    let share = format!("{}/windows-d/projects", w.lab.dir());
+    fs::write(format!("{share}/hello.txt"), "over TLS\n").unwrap();
+    let (code, events, all) = up(&w, PIPE_TLS_SPEC);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(stage(&events, "proxy").last().unwrap()["state"], "ok");
+    // No DOCKER_HOST, no DOCKER_TLS_VERIFY: TLS is the proxy's.
+    assert_eq!(
+        ok(w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"])),
+        "linux\n"
+    );
+    assert_eq!(
+        ok(w.cmd(&[
+            "docker",
+            "run",
+            "--rm",
+            "-v",
+            r"D:\projects:/p",
+            "lab-busybox",
+            "cat",
+            "/p/hello.txt"
+        ])),
+        "over TLS\n"
+    );
+    random_file(&format!("{share}/ten"), 10);
+    ok(w.batch(
+        "runi",
+        &[r"@docker run --rm -i lab-busybox cat < D:\projects\ten > D:\projects\ten.out"],
+    ));
+    assert_eq!(
+        sha(&format!("{share}/ten.out")),
+        sha(&format!("{share}/ten")),
+        "run -i over TLS"
+    );
+    let (code, _, err) = w.cmd(&[
+        "docker",
+        "run",
+        "--rm",
+        "-v",
+        r"C:\Users:/p",
+        "lab-busybox",
+        "true",
+    ]);
+    assert_eq!(code, 125);
+    assert!(err.contains("not inside a share"), "{err}");
+    let (_, report) = w.verify(&[]);
+    assert_eq!(
+        finding(&report, "endpoint")["status"],
+        "pass",
+        "{}",
+        finding(&report, "endpoint")
+    );
+}
+
+/// Starts `dockvm.exe proxy` under Wine in the background; its stderr goes to `log`.
+fn start_proxy(w: &WinSide, log: &str) -> std::process::Child {
+    let exe = Wine::win(&w.exe);
+    let s = spec_arg(PIPE_SPEC);
+    let _ = fs::remove_file(log);
+    Command::new("ci/lab/lab")
+        .args([
+            "wsl",
+            w.lab.name,
+            "env",
+            "-u",
+            "DOCKER_HOST",
+            &format!("WINEPREFIX={}", w.prefix),
+            "WINEDEBUG=-all",
+            WINE,
+            &exe,
+            "proxy",
+            "--spec",
+            &s,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_serving(log: &str) {
+    let start = Instant::now();
+    while !fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains("serving")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the proxy did not start: {}",
+            fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Kills every dockvm.exe of the lab's WSL side (a proxy's Wine process).
+fn kill_proxies(w: &WinSide) {
+    let _ = w
+        .lab
+        .wsl(&["sh", "-c", "pkill -KILL -f 'dockvm.exe proxy' ; true"]);
+    let start = Instant::now();
+    while w
+        .lab
+        .wsl(&["pgrep", "-f", "dockvm.exe proxy"])
+        .status
+        .success()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "a proxy outlived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Connections the proxy holds to the VM's port.
+fn vm_connections(w: &WinSide) -> usize {
+    let out = w
+        .lab
+        .wsl(&["ss", "-Htnp", "state", "established", "dport", "=", ":2375"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("dockvm.exe"))
+        .count()
+}
+
+#[test]
+fn the_proxy_survives_the_vm_s_restarts_its_clients_deaths_and_its_own() {
+    let Some(w) = side("pxf", PIPE_SPEC) else {
+        return;
+    };
+    let log = format!("{}/proxy.err", w.lab.dir());
+    let _proxy = start_proxy(&w, &log);
+    wait_serving(&log);
+    assert_eq!(
+        ok(w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"])),
+        "linux\n"
+    );
+
+    // The VM's dockerd restarted under the running proxy: the next request works.
+    w.lab.restart_dockerd();
+    assert_eq!(
+        ok(w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"])),
+        "linux\n"
+    );
+
+    // A client killed mid-stream: the proxy ends its VM side and serves on.
+    ok(w.cmd(&[
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "lab-busybox",
+        "sh",
+        "-c",
+        "while true; do echo tick; sleep 0.1; done",
+    ]));
+    let idle = vm_connections(&w);
+    let exe = WINE;
+    let mut follower = Command::new("ci/lab/lab")
+        .args([
+            "wsl",
+            w.lab.name,
+            "env",
+            "-u",
+            "DOCKER_HOST",
+            &format!("WINEPREFIX={}", w.prefix),
+            "WINEDEBUG=-all",
+            exe,
+            "cmd",
+            "/c",
+            "docker",
+            "logs",
+            "-f",
+            "talker",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while vm_connections(&w) <= idle {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no VM connection for logs -f"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = w
+        .lab
+        .wsl(&["sh", "-c", "pkill -KILL -f 'docker logs -f talker'; true"]);
+    let _ = follower.wait();
+    let start = Instant::now();
+    while vm_connections(&w) > idle {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the proxy streams logs to a client that is gone"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        ok(w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"])),
+        "linux\n"
+    );
+    ok(w.cmd(&["docker", "rm", "-f", "talker"]));
+
+    // The proxy killed at random moments of a create: what the daemon has is whole (its create
+    // is atomic) and carries the translated bind, never the Windows path; the next proxy starts.
+    kill_proxies(&w);
+    let runs = soak_runs(100);
+    let mut moments = Moments::new();
+    for i in 0..runs {
+        let _p = start_proxy(&w, &log);
+        wait_serving(&log);
+        let mut create = Command::new("ci/lab/lab")
+            .args([
+                "wsl",
+                w.lab.name,
+                "env",
+                "-u",
+                "DOCKER_HOST",
+                &format!("WINEPREFIX={}", w.prefix),
+                "WINEDEBUG=-all",
+                WINE,
+                "cmd",
+                "/c",
+                "docker",
+                "create",
+                "-v",
+                r"D:\projects:/p",
+                "lab-busybox",
+                "true",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(moments.next() % 400_000));
+        kill_proxies(&w);
+        let _ = create.wait();
+        for (name, binds) in containers(&w) {
+            assert!(
+                binds.iter().all(|b| b.starts_with("/mnt/d/projects:")),
+                "run {i} (seed {}): container {name} has {binds:?}",
+                moments.seed
+            );
+        }
+    }
+    let made = containers(&w).len();
+    eprintln!(
+        "{runs} proxies killed during a create: {made} containers were made whole, {} never reached the daemon",
+        runs as usize - made
+    );
+    let _p = start_proxy(&w, &log);
+    wait_serving(&log);
+    assert_eq!(
+        ok(w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"])),
+        "linux\n"
+    );
+    kill_proxies(&w);
+}
