@@ -9,16 +9,17 @@ use crate::finding::{CheckId, Finding, Status};
 use camino::Utf8PathBuf;
 
 pub fn check(ctx: &Ctx<'_>) -> Finding {
-    let host = match &ctx.env.windows {
+    // With the proxy's pipe, the TLS variables must be absent: pipe_variables says so.
+    let (host, tls) = match &ctx.env.windows {
         Some(w) if ctx.spec.windows.endpoint == dockvm_spec::WindowsEndpoint::Pipe => {
-            pipe_variables(ctx, w)
+            (pipe_variables(ctx, w), None)
         }
-        _ => docker_host(ctx),
+        _ => (docker_host(ctx), tls_variables(ctx)),
     };
     if !matches!(host.status, Status::Pass | Status::Warn) {
         return host;
     }
-    [tls_variables(ctx), compose_variable(ctx)]
+    [tls, compose_variable(ctx)]
         .into_iter()
         .flatten()
         .fold(
