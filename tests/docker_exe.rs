@@ -1,13 +1,13 @@
 //! The real Windows docker CLI: docker.exe 20.10.24, built from Debian's own docker.io source by
-//! `ci/docker-exe/build` (with stand-ins for go-winio, so no named pipes, and
+//! `ci/docker-exe/build` (with the real go-winio, and a stand-in for
 //! hcsshim/osversion), run under Wine 8 on the lab's Windows side against a booted lab VM,
 //! after `dockvm.exe install` did the setup in a fresh prefix. Each docker.exe runs in a new
 //! `cmd`, whose environment Wine builds from the registry as a new Windows terminal gets it.
 //!
 //! What Wine cannot stand in for: the Windows resolver (Wine resolves through glibc, so the name
 //! comes from the lab's WSL-side /etc/hosts, which holds the same generated block), PowerShell
-//! (its forms are tested through what they run: `dockvm.exe path .`'s output), and a real
-//! named pipe (the stand-in go-winio refuses them; the default endpoint is still named).
+//! (its forms are tested through what they run: `dockvm.exe path .`'s output). Docker's named
+//! pipe, served by `dockvm.exe proxy`, is `proxy_windows.rs`'s.
 
 mod support;
 

@@ -494,8 +494,19 @@ fn docker_exe_through_the_proxy_over_tls() {
     );
 }
 
+/// A background command, killed and waited for on drop (a proxy's Wine process itself goes
+/// with `kill_proxies`, or with the lab).
+struct Bg(std::process::Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `dockvm.exe proxy` under Wine in the background; its stderr goes to `log`.
-fn start_proxy(w: &WinSide, log: &str) -> std::process::Child {
+fn start_proxy(w: &WinSide, log: &str) -> Bg {
     let exe = Wine::win(&w.exe);
     let s = spec_arg(PIPE_SPEC);
     let _ = fs::remove_file(log);
@@ -518,6 +529,7 @@ fn start_proxy(w: &WinSide, log: &str) -> std::process::Child {
         .stdout(Stdio::null())
         .stderr(fs::File::create(log).unwrap())
         .spawn()
+        .map(Bg)
         .unwrap()
 }
 

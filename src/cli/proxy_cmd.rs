@@ -17,7 +17,7 @@ pub struct Args {
     /// The spec (default: ./dockvm.toml, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
-    /// The client TLS files (with docker.tls; default DOCKER_CERT_PATH, else ~/.docker/dockvm-<vm>).
+    /// The client TLS files (with docker.tls; default DOCKER_CERT_PATH, else `~/.docker/dockvm-<vm>`).
     #[arg(long, value_name = "DIR")]
     certs: Option<Utf8PathBuf>,
     /// The pipe's name under \\.\pipe\ (Windows).
