@@ -479,3 +479,107 @@ fn windows_side_with_tls_sets_the_variables_and_places_the_client_files() {
     );
     assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);
 }
+
+/// With `windows.endpoint = "pipe"` (and TLS): no DOCKER_HOST (the user's goes, and comes back
+/// with uninstall) and no TLS variable, the client files where the proxy reads them, the
+/// context naming the pipe with no TLS files of its own; a second install changes nothing, and
+/// uninstall gives back the registry byte for byte.
+#[test]
+fn windows_side_with_the_pipe_sets_no_docker_host_and_gives_the_user_s_back() {
+    if !require(
+        have(WINE) && have(MINGW),
+        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
+    ) {
+        return;
+    }
+    let exe = dockvm_exe();
+    let wine = Wine::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = utf8_dir(&tmp);
+    let spec = format!("{TLS_SPEC}\n[windows]\nendpoint = \"pipe\"\n");
+    fs::write(dir.join("spec.toml"), &spec).unwrap();
+    let o = run(support::dockvm()
+        .args(["gen", "--spec"])
+        .arg(dir.join("spec.toml"))
+        .arg("--out")
+        .arg(dir.join("gen")));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let certs = dir.join("certs");
+    let o = run(support::dockvm()
+        .args(["certs", "--spec"])
+        .arg(dir.join("spec.toml"))
+        .args(["--out", certs.as_str()]));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    fs::write(wine.hosts(), HOSTS).unwrap();
+    // The user's own DOCKER_HOST (an old VM's), which would win over the pipe.
+    let o = wine.run(&[
+        "reg",
+        "add",
+        ENV,
+        "/v",
+        "DOCKER_HOST",
+        "/t",
+        "REG_EXPAND_SZ",
+        "/d",
+        "tcp://%OLDVM%:2375",
+        "/f",
+    ]);
+    assert!(o.status.success());
+    let env_before = wine.export(ENV);
+    let from = Wine::win(&dir.join("gen"));
+    let certs_win = Wine::win(&certs);
+
+    let out = ok(&dockvm(
+        &wine,
+        &exe,
+        &["install", "--from", &from, "--certs", &certs_win],
+    ));
+    let q = |name: &str| text(&wine.run(&["reg", "query", ENV, "/v", name]).stdout);
+    for name in ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
+        assert!(
+            !q(name).contains("REG_"),
+            "{name} is set: {}\n{out}",
+            q(name)
+        );
+    }
+    let echo = wine.run(&["cmd", "/c", "echo [%DOCKER_HOST%]"]);
+    assert_eq!(
+        text(&echo.stdout).trim(),
+        "[%DOCKER_HOST%]",
+        "a new terminal has no DOCKER_HOST"
+    );
+    let docker = wine.drive_c(&format!(r"{}\.docker", user_profile()));
+    for f in ["ca.pem", "cert.pem", "key.pem"] {
+        assert_eq!(
+            fs::read(docker.join("dockvm-wintls").join(f)).unwrap(),
+            fs::read(certs.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let id = dockvm_spec::context::id("wintls");
+    let meta = fs::read_to_string(docker.join(format!("contexts/meta/{id}/meta.json"))).unwrap();
+    assert!(
+        meta.contains(r#""Host":"npipe:////./pipe/docker_engine""#),
+        "{meta}"
+    );
+    assert!(
+        !docker.join("contexts/tls").exists(),
+        "the pipe's context has no TLS files"
+    );
+    let again = ok(&dockvm(
+        &wine,
+        &exe,
+        &["install", "--from", &from, "--certs", &certs_win],
+    ));
+    assert!(again.contains("0 changed, "), "{again}");
+
+    ok(&dockvm(&wine, &exe, &["uninstall", "--from", &from]));
+    assert_eq!(wine.export(ENV), env_before);
+    assert!(
+        q("DOCKER_HOST").contains("REG_EXPAND_SZ    tcp://%OLDVM%:2375"),
+        "{}",
+        q("DOCKER_HOST")
+    );
+    assert!(!docker.exists(), "the folders install made are gone");
+    assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);
+}

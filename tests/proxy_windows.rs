@@ -524,7 +524,7 @@ fn start_proxy(w: &WinSide, log: &str) -> Bg {
     let exe = Wine::win(&w.exe);
     let s = spec_arg(PIPE_SPEC);
     let _ = fs::remove_file(log);
-    wine_bg(w, &[&exe, "proxy", "--spec", &s])
+    wine_bg(w, &[&exe, "proxy", "--verbose", "--spec", &s])
         .stderr(fs::File::create(log).unwrap())
         .spawn()
         .map(Bg)
@@ -546,24 +546,47 @@ fn wait_serving(log: &str) {
     }
 }
 
-/// Kills every dockvm.exe of the lab's WSL side (a proxy's Wine process).
-fn kill_proxies(w: &WinSide) {
-    let _ = w
-        .lab
-        .wsl(&["sh", "-c", "pkill -KILL -f '[d]ockvm.exe proxy' ; true"]);
+/// The processes of this lab's WSL side (its network namespace: the labs share one pid
+/// namespace, so a `pkill` would reach the other tests' labs) whose command line holds
+/// `pattern`.
+fn lab_pids(w: &WinSide, pattern: &str) -> Vec<String> {
+    let ns = format!("dvm-{}-wsl", w.lab.name);
+    let out = run(Command::new("ip").args(["netns", "pids", &ns]));
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(pattern)
+                })
+                .unwrap_or(false)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Kills this lab's processes matching `pattern` and waits until they are gone.
+fn kill_in_lab(w: &WinSide, pattern: &str) {
     let start = Instant::now();
-    while w
-        .lab
-        .wsl(&["pgrep", "-f", "[d]ockvm.exe proxy"])
-        .status
-        .success()
-    {
+    loop {
+        let pids = lab_pids(w, pattern);
+        if pids.is_empty() {
+            return;
+        }
+        let _ = run(Command::new("kill").arg("-KILL").args(&pids));
         assert!(
             start.elapsed() < Duration::from_secs(10),
-            "a proxy outlived SIGKILL"
+            "{pattern} outlived SIGKILL: {pids:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Kills this lab's proxies (their Wine processes).
+fn kill_proxies(w: &WinSide) {
+    kill_in_lab(w, "dockvm.exe proxy");
 }
 
 /// Connections to the VM's port from the lab's WSL side: the proxy's alone here (docker.exe
@@ -620,9 +643,7 @@ fn the_proxy_survives_the_vm_s_restarts_its_clients_deaths_and_its_own() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = w
-        .lab
-        .wsl(&["sh", "-c", "pkill -KILL -f '[d]ocker logs -f talker'; true"]);
+    kill_in_lab(&w, "docker logs -f talker");
     let _ = follower.wait();
     let start = Instant::now();
     while vm_connections(&w) > idle {
@@ -676,11 +697,28 @@ fn the_proxy_survives_the_vm_s_restarts_its_clients_deaths_and_its_own() {
         let _p = start_proxy(&w, &log);
         wait_serving(&log);
         let mut create = create_cmd(&w);
-        // The first third of the window (0.4 of a create) is Wine starting docker.exe before it
-        // opens the pipe: the moments fall after it, over the requests, and a fifth beyond.
-        std::thread::sleep(Duration::from_micros(
-            window / 3 + moments.next() % (window - window / 3),
-        ));
+        if i % 2 == 0 {
+            // Half the runs: within 20 ms of the create reaching the proxy (its --verbose
+            // line), whatever the load; the proxy is then reading, rewriting or forwarding it.
+            let start = Instant::now();
+            while !fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("/containers/create")
+            {
+                if start.elapsed() > Duration::from_secs(30) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_micros(moments.next() % 20_000));
+        } else {
+            // The other half: anywhere over the timed window after Wine's start.
+            // The first third of the window (0.4 of a create) is Wine starting docker.exe
+            // before it opens the pipe: the moments fall after it, and a fifth beyond.
+            std::thread::sleep(Duration::from_micros(
+                window / 3 + moments.next() % (window - window / 3),
+            ));
+        }
         kill_proxies(&w);
         let _ = create.wait();
         for (name, binds) in containers(&w) {

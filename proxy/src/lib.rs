@@ -39,6 +39,8 @@ pub const REWRITE_LIMIT: usize = 16 * 1024 * 1024;
 pub struct Proxy {
     pub spec: Spec,
     pub upstream: Endpoint,
+    /// Log each request's method and target as it arrives (`--verbose`).
+    pub verbose: bool,
 }
 
 /// A line for the proxy's log (stderr): refusals and the VM not answering.
@@ -80,7 +82,10 @@ impl Proxy {
         loop {
             let head = match http::read_head(&mut cr) {
                 Ok(h) => h,
-                Err(HeadError::Closed | HeadError::Io(_)) => {
+                Err(e @ (HeadError::Closed | HeadError::Io(_))) => {
+                    if let HeadError::Io(e) = &e {
+                        log(&format!("the client's connection failed: {e}"));
+                    }
                     // The client is gone between requests: an answer still streaming (`logs
                     // -f`, `events`, `wait`) is for no one, and the VM's side ends now rather
                     // than when the daemon next writes.
@@ -103,6 +108,9 @@ impl Proxy {
                     break;
                 }
             };
+            if self.verbose {
+                log(&format!("request {}", head.first));
+            }
             let mut first = head.first.split(' ');
             let (method, target, version) = (
                 first.next().unwrap_or(""),
@@ -314,7 +322,12 @@ fn responses(rx: mpsc::Receiver<Pending>, mut cw: Writer, vm: &str) {
                         let _ = cw.close_write();
                         break;
                     }
-                    Err(_) => {
+                    Err(e) => {
+                        let side = match gone(&t) {
+                            Gone::Client => "writing to the client",
+                            Gone::Upstream => "reading the VM's answer",
+                        };
+                        log(&format!("an answer was cut short, {side}: {e}"));
                         // The client gone: the VM's side is ended too (a `logs -f` must not
                         // stream on for no one). The VM gone: the client sees the end and
                         // opens a new connection.

@@ -26,6 +26,9 @@ pub struct Args {
     /// Serve on this Unix socket instead (Linux and WSL).
     #[arg(long, value_name = "PATH")]
     unix: Option<Utf8PathBuf>,
+    /// Log each request's method and path as it arrives (stderr).
+    #[arg(long)]
+    verbose: bool,
 }
 
 pub fn run(args: Args) -> Result<Outcome, Failure> {
@@ -45,7 +48,11 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             .map(|t| format!(" (client files {})", t.dir))
             .unwrap_or_default()
     );
-    let proxy = Arc::new(dockvm_proxy::Proxy { spec, upstream });
+    let proxy = Arc::new(dockvm_proxy::Proxy {
+        spec,
+        upstream,
+        verbose: args.verbose,
+    });
     if let Some(path) = &args.unix {
         return serve_unix(path, proxy, &target);
     }
