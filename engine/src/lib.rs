@@ -13,6 +13,11 @@ pub mod transport;
 
 pub use transport::{Conn, Endpoint, HttpError, Response, Tls, TlsStream, show_bytes, tls_error};
 
+/// The header `dockvm proxy` adds to each final answer, holding the VM's name: how a client
+/// tells the proxy from another server on the same pipe (Docker Desktop). [`Response::header`]
+/// takes it in lower case.
+pub const PROXY_HEADER: &str = "Dockvm-Proxy";
+
 use std::time::Instant;
 
 /// The most a small answer may be (`/version` is about 1 KiB, errors less).

@@ -28,8 +28,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 
-/// The header the proxy adds to each final answer: the VM's name.
-pub const PROXY_HEADER: &str = "Dockvm-Proxy";
+pub use dockvm_engine::PROXY_HEADER;
 
 /// A body the proxy reads whole to rewrite is at most this large (a create request is a few KB).
 pub const REWRITE_LIMIT: usize = 16 * 1024 * 1024;

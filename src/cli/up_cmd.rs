@@ -95,7 +95,6 @@ pub struct StatusArgs {
     certs: Option<Utf8PathBuf>,
 }
 
-/// Where up's log goes by default: dockvm's folder for the VM.
 /// How `up` starts `dockvm proxy`: this program, with the spec `up` loaded (its absolute path;
 /// nothing for the embedded default) and `--certs`; its log beside `up.log`.
 fn proxy_launch(
@@ -121,6 +120,7 @@ fn proxy_launch(
     })
 }
 
+/// Where up's log goes by default: dockvm's folder for the VM.
 fn default_log(vm: &str) -> Option<Utf8PathBuf> {
     let base = if cfg!(windows) {
         std::env::var("LOCALAPPDATA").ok().map(Utf8PathBuf::from)

@@ -104,7 +104,7 @@ pub fn check(ctx: &Ctx<'_>) -> Finding {
 }
 
 fn dockvm_proxy_header() -> String {
-    "dockvm-proxy".to_owned()
+    dockvm_engine::PROXY_HEADER.to_ascii_lowercase()
 }
 
 /// The first share's canary through the pipe: the bind source is its Windows folder, so the
