@@ -4,10 +4,8 @@
 //! `dockvm-spec` loads the spec, `dockvm-gen` renders and writes the files, `dockvm-install`
 //! puts a side of them in place (and takes it off), `dockvm-verify` checks the live setup.
 
-mod cli;
-
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::run()
+    dockvm::cli::run()
 }

@@ -13,6 +13,7 @@ mod support;
 use camino::Utf8Path;
 use std::fs;
 use std::process::Output;
+use std::process::Stdio;
 use std::time::Duration;
 use support::wine::*;
 use support::*;
@@ -74,6 +75,31 @@ fn setup() -> (
         .arg(dir.join("gen")));
     assert!(generated.status.success(), "{}", text(&generated.stderr));
     (exe, wine, tmp, dir)
+}
+
+/// The data of the Run value `name`, as `reg query` prints it.
+fn run_value(wine: &Wine, name: &str) -> String {
+    let q = text(&wine.run(&["reg", "query", RUN, "/v", name]).stdout);
+    q.lines()
+        .find_map(|l| {
+            l.split_once("REG_SZ    ")
+                .map(|(_, d)| d.trim_end().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {name} Run value: {q}"))
+}
+
+/// The program a command line starts: its first word, quoted.
+fn run_value_program(data: &str) -> &str {
+    data.strip_prefix('"')
+        .and_then(|d| d.split('"').next())
+        .unwrap_or_else(|| panic!("not a quoted program: {data}"))
+}
+
+/// A folder with no spec in it, for a process that must find its spec elsewhere.
+fn tmp_cwd() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join("dockvm-no-spec-here");
+    fs::create_dir_all(&d).unwrap();
+    d
 }
 
 const ENV: &str = r"HKCU\Environment";
@@ -138,34 +164,29 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
     let local = format!(r"{}\AppData\Local", user_profile());
     let runs = wine.export(RUN);
     assert!(runs.contains("OneDrive"), "{runs}");
-    // The Run value starts the copied dockvm.exe's `up` with the copied spec, quietly, logging.
+    // The Run value starts the copied dockvmw.exe's `up`, quietly, logging: the spec beside it
+    // and the log in the app folder by default, so the folder is named once.
     let app_win = format!(r"{local}\dockvm\win");
-    let q = text(&wine.run(&["reg", "query", RUN, "/v", "dockvm-win"]).stdout);
-    let data = q
-        .lines()
-        .find_map(|l| {
-            l.split_once("REG_SZ    ")
-                .map(|(_, d)| d.trim_end().to_owned())
-        })
-        .unwrap_or_else(|| panic!("no dockvm-win Run value: {q}"));
-    assert_eq!(
-        data,
-        format!(
-            r#""{app_win}\dockvm.exe" up --spec "{app_win}\dockvm.toml" --quiet --log "{app_win}\up.log""#
-        )
-    );
+    let data = run_value(&wine, "dockvm-win");
+    // The program the Run value names is a GUI-subsystem one (no console window at sign-in),
+    // as binutils reads its PE header.
+    let program = wine.drive_c(run_value_program(&data));
+    assert_eq!(pe_subsystem(&program), 2, "{program}");
+    assert_eq!(pe_subsystem(&exe), 3, "dockvm.exe stays a console program");
+    assert_eq!(data, format!(r#""{app_win}\dockvmw.exe" up --quiet --log"#));
     let app = wine.drive_c(&app_win);
     assert_eq!(
-        fs::read(app.join("dockvm.exe")).unwrap(),
-        fs::read(&exe).unwrap()
+        fs::read(app.join("dockvmw.exe")).unwrap(),
+        fs::read(exe.with_file_name("dockvmw.exe")).unwrap()
     );
     assert_eq!(
         fs::read(app.join("dockvm.toml")).unwrap(),
         fs::read(dir.join("gen/windows/dockvm.toml")).unwrap()
     );
     // The command line runs as sign-in runs it (here from a .bat line, as cmd parses it), in a
-    // network namespace of its own (no route anywhere): `up` finds no engine and no vmrun, says
-    // so on its one output line, and logs each stage.
+    // network namespace of its own (no route anywhere), from a folder with no spec: `up` finds
+    // the spec beside it, no engine and no vmrun, logs each stage and records its outcome,
+    // which `status` shows.
     if is_root() {
         fs::write(app.join("signin.bat"), format!("@{data}\r\n")).unwrap();
         // Wine 8 lacks bcryptprimitives.dll: its stand-in beside the copy, for this run only.
@@ -174,6 +195,7 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
         let mut cmd = std::process::Command::new("unshare");
         cmd.args(["-n", WINE, "cmd", "/c"])
             .arg(format!(r"{app_win}\signin.bat"))
+            .current_dir(tmp_cwd())
             .env("WINEPREFIX", wine.prefix())
             .env("LC_ALL", "C.UTF-8")
             .env("WINEDEBUG", "-all")
@@ -181,16 +203,38 @@ fn windows_side_under_wine_installs_once_and_uninstalls_to_the_originals() {
         let o = wine.output(&mut cmd);
         fs::remove_file(app.join("signin.bat")).unwrap();
         fs::remove_file(app.join("bcryptprimitives.dll")).unwrap();
-        let said = text(&o.stdout);
-        assert_eq!(o.status.code(), Some(1), "{said}{}", text(&o.stderr));
-        assert!(
-            said.contains("power") && said.contains("FAIL") && said.contains("vmrun"),
-            "{said}"
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}{}",
+            text(&o.stdout),
+            text(&o.stderr)
         );
         let log = fs::read_to_string(app.join("up.log")).unwrap();
         assert!(
             log.contains("\"stage\":\"power\",\"state\":\"fail\""),
             "{log}"
+        );
+        let last: serde_json::Value =
+            serde_json::from_slice(&fs::read(app.join("last-up.json")).unwrap()).unwrap();
+        assert_eq!(last["ok"], false, "{last}");
+        assert_eq!(last["failed_stage"], "power", "{last}");
+        assert!(
+            last["log"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with(r"dockvm\win\up.log"),
+            "{last}"
+        );
+        let status = dockvm(
+            &wine,
+            &exe,
+            &["status", "--spec", &Wine::win(&dir.join("dockvm.toml"))],
+        );
+        let said = text(&status.stdout);
+        assert!(
+            said.contains("last up") && said.contains("failed at power") && said.contains("up.log"),
+            "{said}"
         );
     }
     // The hosts file: the user's bytes, then the block (CRLF, ASCII).
@@ -582,4 +626,131 @@ fn windows_side_with_the_pipe_sets_no_docker_host_and_gives_the_user_s_back() {
     );
     assert!(!docker.exists(), "the folders install made are gone");
     assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);
+}
+
+/// Regression: the proxy (and a sign-in `up`) runs from the app folder's copy, a mapped image
+/// Windows will neither overwrite nor delete, so install after an upgrade and uninstall failed
+/// with access denied. They stop it first now. Wine refuses both too (a sharing violation).
+#[test]
+fn an_upgrade_while_the_proxy_runs_from_the_copy_replaces_it_and_uninstall_removes_it() {
+    if !require(
+        have(WINE) && have(MINGW),
+        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
+    ) {
+        return;
+    }
+    let exe = dockvm_exe();
+    let wine = Wine::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = utf8_dir(&tmp);
+    // SPEC with the proxy's pipe.
+    let spec = SPEC.replace(
+        "autostart = true\n",
+        "autostart = true\nendpoint = \"pipe\"\n",
+    );
+    fs::write(dir.join("spec.toml"), spec).unwrap();
+    let o = run(support::dockvm()
+        .args(["gen", "--spec"])
+        .arg(dir.join("spec.toml"))
+        .arg("--out")
+        .arg(dir.join("gen")));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let from = Wine::win(&dir.join("gen"));
+    fs::write(wine.hosts(), HOSTS).unwrap();
+    // Any program of the prefix finds Wine's missing DLL's stand-in (real Windows has it).
+    fs::copy(
+        exe.with_file_name("bcryptprimitives.dll"),
+        wine.drive_c(r"C:\windows\system32\bcryptprimitives.dll"),
+    )
+    .unwrap();
+    let env_before = wine.export(ENV);
+    let run_before = wine.export(RUN);
+
+    ok(&dockvm(&wine, &exe, &["install", "--from", &from]));
+    // The proxy, started from the program the Run value names, as the sign-in `up` starts it.
+    let copy_win = run_value_program(&run_value(&wine, "dockvm-win")).to_owned();
+    let copy = wine.drive_c(&copy_win);
+    let log = dir.join("proxy.log");
+    let mut proxy = wine
+        .cmd()
+        .arg(&copy_win)
+        .args(["proxy", "--spec", &Wine::win(&dir.join("spec.toml"))])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("serving")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60) && proxy.try_wait().unwrap().is_none(),
+            "the proxy did not start: {}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // A newer build: the same programs with a few bytes more (a PE ignores what follows it).
+    let newer = dir.join("newer");
+    fs::create_dir_all(&newer).unwrap();
+    for f in ["dockvm.exe", "dockvmw.exe", "bcryptprimitives.dll"] {
+        let Ok(mut b) = fs::read(exe.with_file_name(f)) else {
+            continue; // no twin (a build from before it): the Run value names dockvm.exe
+        };
+        if f.ends_with(".exe") {
+            b.extend_from_slice(b"a newer build");
+        }
+        fs::write(newer.join(f), b).unwrap();
+    }
+    let newer_exe = newer.join("dockvm.exe");
+    let out = ok(&dockvm(&wine, &newer_exe, &["install", "--from", &from]));
+    assert!(out.contains("stopped "), "{out}");
+    assert_eq!(
+        fs::read(&copy).unwrap(),
+        fs::read(newer.join(copy.file_name().unwrap())).unwrap(),
+        "the copy is the newer build"
+    );
+    let gone = std::time::Instant::now();
+    while proxy.try_wait().unwrap().is_none() {
+        assert!(
+            gone.elapsed() < Duration::from_secs(20),
+            "the old proxy still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The new copy serving again, then uninstall: stopped, removed, everything as before.
+    let mut proxy = wine
+        .cmd()
+        .arg(&copy_win)
+        .args(["proxy", "--spec", &Wine::win(&dir.join("spec.toml"))])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("serving")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the new proxy did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ok(&dockvm(&wine, &newer_exe, &["uninstall", "--from", &from]));
+    assert!(!copy.exists());
+    let _ = proxy.wait();
+    assert_eq!(wine.export(ENV), env_before);
+    assert_eq!(wine.export(RUN), run_before);
+    assert_eq!(fs::read(wine.hosts()).unwrap(), HOSTS);
+    assert!(
+        !wine
+            .drive_c(&format!(r"{}\AppData\Local\dockvm", user_profile()))
+            .exists()
+    );
 }

@@ -393,21 +393,8 @@ fn docker_exe_through_the_proxy_on_docker_s_pipe() {
     });
 
     // The pipe as a client reads it: message mode, a DACL of SYSTEM and this user only.
-    let info_exe = w.drive_c(r"C:\pipe-info.exe");
-    let cc = run(Command::new(MINGW).args([
-        "-municode",
-        "-O2",
-        "-o",
-        info_exe.as_str(),
-        "tests/fixtures/pipe-info.c",
-        "-ladvapi32",
-    ]));
-    assert!(
-        cc.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cc.stderr)
-    );
-    let info = ok(w.cmd(&[r"C:\pipe-info.exe", PIPE]));
+    let info_exe = w.fixture_exe("pipe-info", &["-ladvapi32"]);
+    let info = ok(w.cmd(&[&info_exe, PIPE]));
     let user = info
         .lines()
         .find_map(|l| l.strip_prefix("user "))
@@ -760,4 +747,141 @@ fn the_proxy_survives_the_vm_s_restarts_its_clients_deaths_and_its_own() {
         "linux\n"
     );
     kill_proxies(&w);
+}
+
+/// Regression: a client that opened the waiting instance and closed it before the proxy's
+/// `ConnectNamedPipe` made that call fail with `ERROR_NO_DATA`, which ended the proxy (dockvm's
+/// own probes, health checkers and Go's `os.Stat` of the pipe all open and close at once).
+#[test]
+fn a_thousand_clients_that_hang_up_at_once_do_not_end_the_proxy() {
+    let _one = one_at_a_time();
+    let Some(w) = side("pxs", PIPE_SPEC) else {
+        return;
+    };
+    let strays = w.fixture_exe("pipe-strays", &[]);
+    let log = format!("{}/proxy.err", w.lab.dir());
+    let _proxy = start_proxy(&w, &log);
+    wait_serving(&log);
+    let version = || ok(w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"]));
+    assert_eq!(version(), "linux\n");
+    // Four rounds of 250 stray clients on 4 threads each, with real docker.exe commands made
+    // while they run: each command works, and the pipe never goes away.
+    for round in 0..4 {
+        let out_file = format!("{}/strays-{round}.out", w.lab.dir());
+        let mut bg = wine_bg(&w, &["cmd", "/c", &strays, PIPE, "250", "4"])
+            .stdout(fs::File::create(&out_file).unwrap())
+            .spawn()
+            .unwrap();
+        assert_eq!(version(), "linux\n", "round {round}");
+        assert_eq!(
+            ok(w.cmd(&[
+                "docker",
+                "run",
+                "--rm",
+                "lab-busybox",
+                "sh",
+                "-c",
+                "echo served"
+            ])),
+            "served\n",
+            "round {round}"
+        );
+        let status = bg.wait().unwrap();
+        let said = fs::read_to_string(&out_file).unwrap_or_default();
+        assert!(
+            status.success() && said.starts_with("opened 250 "),
+            "round {round}: the stray clients said {said:?} ({status}); the proxy's log:\n{}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+    assert_eq!(version(), "linux\n");
+    assert!(
+        !lab_pids(&w, "dockvm.exe proxy").is_empty(),
+        "the proxy exited: {}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+    // The race was hit (the proxy counts each ERROR_NO_DATA), or the test showed nothing.
+    let logged = fs::read_to_string(&log).unwrap_or_default();
+    let gone: u64 = logged
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_suffix(" in all")?.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0);
+    eprintln!("{gone} of 1000 stray clients hung up before the proxy's ConnectNamedPipe");
+    assert!(
+        gone > 0,
+        "no stray client came between two instances: the test did not reach ERROR_NO_DATA"
+    );
+    kill_proxies(&w);
+}
+
+/// Regression: Rust's std gave the detached proxy every inheritable handle of `up`, its stdout
+/// among them, so a caller reading `up`'s output through a pipe (PowerShell's
+/// `$r = dockvm.exe up`, a CI runner, an IDE task) never saw its end while the proxy lived.
+/// Wine's own programs (wineserver, services.exe) are started first with their output in
+/// files, so nothing but dockvm's processes can hold this pipe.
+#[test]
+fn up_s_output_read_through_a_pipe_ends_when_up_does_while_the_proxy_runs() {
+    let _one = one_at_a_time();
+    let Some(w) = side("pxo", PIPE_SPEC) else {
+        return;
+    };
+    let wineserver = |arg: &str| {
+        w.lab.wsl_files(&[
+            "env",
+            &format!("WINEPREFIX={}", w.prefix),
+            "/usr/lib/wine/wineserver",
+            arg,
+        ])
+    };
+    // The prefix's wineserver started again, persistent, with no pipe of the test's.
+    let _ = wineserver("-k");
+    let _ = wineserver("-w");
+    let server = wineserver("-p");
+    assert!(server.status.success(), "wineserver -p: {server:?}");
+    ok(w.cmd(&["ver"]));
+    assert!(lab_pids(&w, "dockvm.exe proxy").is_empty());
+
+    let exe = Wine::win(&w.exe);
+    let s = spec_arg(PIPE_SPEC);
+    let err = format!("{}/up.err", w.lab.dir());
+    let mut up = wine_bg(
+        &w,
+        &[
+            &exe, "up", "--spec", &s, "--format", "json", "--wait", "60s",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(fs::File::create(&err).unwrap())
+    .spawn()
+    .unwrap();
+    let mut stdout = up.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut all);
+        let _ = tx.send(all);
+    });
+    let status = up.wait().unwrap();
+    // up has exited: its output ends now, not when the proxy does.
+    let said = rx.recv_timeout(Duration::from_secs(15));
+    let proxies = lab_pids(&w, "dockvm.exe proxy");
+    kill_proxies(&w);
+    let said = String::from_utf8_lossy(&said.unwrap_or_else(|_| {
+        panic!(
+            "up exited ({status}) but reading its stdout did not end within 15 s: the proxy (pids {proxies:?}) holds the pipe. stderr: {}",
+            fs::read_to_string(&err).unwrap_or_default()
+        )
+    }))
+    .into_owned();
+    assert!(
+        status.success(),
+        "{said}{}",
+        fs::read_to_string(&err).unwrap_or_default()
+    );
+    assert!(
+        !proxies.is_empty(),
+        "the proxy was not running when up's output ended: {said}"
+    );
+    assert!(said.contains(r#""stage":"proxy","state":"ok""#), "{said}");
 }

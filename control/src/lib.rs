@@ -8,11 +8,13 @@
 //! `up` or `status` makes no vmrun call; vmrun is asked when something is missing.
 
 mod down;
+pub mod last_up;
 mod proxy;
 mod status;
 mod up;
 
 pub use down::{DownOptions, down};
+pub use last_up::LastUp;
 pub use proxy::ProxyLaunch;
 pub use status::{Status, status};
 pub use up::{UpOptions, up};

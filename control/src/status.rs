@@ -26,6 +26,9 @@ pub struct Status {
     /// dockvm.exe with `windows.endpoint = "pipe"`: who serves Docker's named pipe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<Proxy>,
+    /// How the last `up` on this side ended (the sign-in start's included), when one ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_up: Option<crate::LastUp>,
     pub exit_code: u8,
 }
 
@@ -114,6 +117,7 @@ pub fn status(
                 let (running, why) = crate::proxy::describe(spec);
                 Proxy { running, why }
             }),
+        last_up: None,
         exit_code: u8::from(!answers),
     }
 }
@@ -170,6 +174,12 @@ impl Status {
         );
         if let Some(p) = &self.proxy {
             line("proxy", p.why.clone());
+        }
+        if let Some(u) = &self.last_up {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            line("last up", u.line(now));
         }
         out
     }

@@ -14,7 +14,7 @@ pub fn connect(
 }
 
 #[cfg(windows)]
-pub use imp::connect;
+pub use imp::{CLIENT_FLAGS, ClientHandle, connect, open};
 
 #[cfg(windows)]
 mod imp {
@@ -29,7 +29,8 @@ mod imp {
         GetLastError, HANDLE, INVALID_HANDLE_VALUE, WAIT_OBJECT_0,
     };
     use windows_sys::Win32::Storage::FileSystem::{
-        CreateFileW, FILE_FLAG_OVERLAPPED, OPEN_EXISTING, ReadFile, WriteFile,
+        CreateFileW, FILE_FLAG_OVERLAPPED, OPEN_EXISTING, ReadFile, SECURITY_ANONYMOUS,
+        SECURITY_SQOS_PRESENT, WriteFile,
     };
     use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED};
     use windows_sys::Win32::System::Pipes::WaitNamedPipeW;
@@ -55,53 +56,83 @@ mod imp {
         d.as_millis().clamp(1, u32::MAX as u128 - 1) as u32
     }
 
-    /// Opens `\\.\pipe\<name>` as a client before `deadline`, waiting while every instance is
-    /// busy.
-    pub fn connect(name: &str, deadline: Instant) -> Result<PipeConn, HttpError> {
+    /// How every dockvm pipe client opens a pipe: with `SECURITY_SQOS_PRESENT |
+    /// SECURITY_ANONYMOUS`, as go-winio does, so whichever program holds the name cannot
+    /// impersonate this user (the default, without SQOS, allows the server full impersonation).
+    pub const CLIENT_FLAGS: u32 = SECURITY_SQOS_PRESENT | SECURITY_ANONYMOUS;
+
+    /// A pipe client's handle, closed on drop.
+    pub struct ClientHandle(pub HANDLE);
+
+    impl Drop for ClientHandle {
+        fn drop(&mut self) {
+            unsafe { CloseHandle(self.0) };
+        }
+    }
+
+    /// Opens `\\.\pipe\<name>` as a client with `access` (and `FILE_FLAG_OVERLAPPED` when
+    /// `overlapped`) before `deadline`, waiting (`WaitNamedPipeW`) while every instance is busy.
+    /// The error is the last one Windows gave: `ERROR_FILE_NOT_FOUND` (no server),
+    /// `ERROR_PIPE_BUSY` (still busy at the deadline), `ERROR_ACCESS_DENIED` (the pipe's DACL
+    /// keeps this user out: another user's server).
+    pub fn open(
+        name: &str,
+        access: u32,
+        overlapped: bool,
+        deadline: Instant,
+    ) -> Result<ClientHandle, u32> {
         let path = format!(r"\\.\pipe\{name}");
         let w: Vec<u16> = path.encode_utf16().chain(Some(0)).collect();
+        let flags = CLIENT_FLAGS | if overlapped { FILE_FLAG_OVERLAPPED } else { 0 };
         loop {
             let h = unsafe {
                 CreateFileW(
                     w.as_ptr(),
-                    GENERIC_READ | GENERIC_WRITE,
+                    access,
                     0,
                     null(),
                     OPEN_EXISTING,
-                    FILE_FLAG_OVERLAPPED,
+                    flags,
                     null_mut(),
                 )
             };
             if h != INVALID_HANDLE_VALUE {
+                return Ok(ClientHandle(h));
+            }
+            let e = unsafe { GetLastError() };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if e != ERROR_PIPE_BUSY || left.is_zero() {
+                return Err(e);
+            }
+            // Every instance is taken: wait for one (a server between two accepts).
+            unsafe { WaitNamedPipeW(w.as_ptr(), ms(left)) };
+        }
+    }
+
+    /// Opens `\\.\pipe\<name>` as a client before `deadline`, waiting while every instance is
+    /// busy.
+    pub fn connect(name: &str, deadline: Instant) -> Result<PipeConn, HttpError> {
+        let path = format!(r"\\.\pipe\{name}");
+        match open(name, GENERIC_READ | GENERIC_WRITE, true, deadline) {
+            Ok(h) => {
                 let ev = unsafe { CreateEventW(null(), 1, 0, null()) };
                 if ev.is_null() {
-                    unsafe { CloseHandle(h) };
                     return Err(HttpError::Connect(io::Error::last_os_error()));
                 }
-                return Ok(PipeConn {
+                let h = std::mem::ManuallyDrop::new(h).0;
+                Ok(PipeConn {
                     h,
                     ev,
                     read_t: Cell::new(None),
                     write_t: Cell::new(None),
-                });
+                })
             }
-            let e = unsafe { GetLastError() };
-            let left = deadline.saturating_duration_since(Instant::now());
-            match e {
-                ERROR_PIPE_BUSY if !left.is_zero() => unsafe {
-                    WaitNamedPipeW(w.as_ptr(), ms(left));
-                },
-                ERROR_FILE_NOT_FOUND => {
-                    return Err(HttpError::Connect(io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!("nothing serves {path}"),
-                    )));
-                }
-                ERROR_PIPE_BUSY => {
-                    return Err(HttpError::Connect(io::ErrorKind::TimedOut.into()));
-                }
-                e => return Err(HttpError::Connect(io::Error::from_raw_os_error(e as i32))),
-            }
+            Err(ERROR_FILE_NOT_FOUND) => Err(HttpError::Connect(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("nothing serves {path}"),
+            ))),
+            Err(ERROR_PIPE_BUSY) => Err(HttpError::Connect(io::ErrorKind::TimedOut.into())),
+            Err(e) => Err(HttpError::Connect(io::Error::from_raw_os_error(e as i32))),
         }
     }
 

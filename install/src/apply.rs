@@ -53,6 +53,13 @@ fn remove_file(path: &Utf8Path) -> Result<(), ApplyError> {
     }
 }
 
+fn pids_text(pids: &[u32]) -> String {
+    pids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The error of `what`, about `path`.
 fn fail(what: String, path: &Utf8Path) -> impl FnOnce(io::Error) -> ApplyError {
     let path = path.to_owned();
@@ -224,6 +231,22 @@ pub fn apply(
                     }
                 }
             }
+            Action::Stop { program, pids } => {
+                for &pid in pids {
+                    dockvm_platform::process::terminate(pid, Some(program.as_std_path()))
+                        .map_err(fail(
+                            format!(
+                                "cannot stop dockvm (pid {pid}), which runs {program}: end it in Task Manager (Details, dockvmw.exe) and run the command again"
+                            ),
+                            program,
+                        ))?;
+                }
+                sum.changed += 1;
+                say(&format!(
+                    "stopped {program} (pid {}): Windows replaces or removes no running program",
+                    pids_text(pids)
+                ));
+            }
             Action::Broadcast => match sys::broadcast_environment() {
                 Ok(()) => say(
                     "ran WM_SETTINGCHANGE \"Environment\" broadcast (new terminals see the values)",
@@ -315,6 +338,9 @@ pub fn show(actions: &[Action]) -> (String, bool) {
             } => {
                 n.skipped += 1;
                 format!("would skip {}: {why}", argv_line(argv))
+            }
+            Action::Stop { program, pids } => {
+                format!("would stop {program} (pid {})", pids_text(pids))
             }
             Action::Broadcast => "would broadcast WM_SETTINGCHANGE \"Environment\"".into(),
         };

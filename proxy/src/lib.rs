@@ -43,8 +43,37 @@ pub struct Proxy {
 }
 
 /// A line for the proxy's log (stderr): refusals and the VM not answering.
-fn log(msg: &str) {
+pub(crate) fn log(msg: &str) {
     eprintln!("dockvm proxy: {msg}");
+}
+
+/// The wait before a listener's next try after a failure: 50 ms, doubling to 2 s, back to
+/// 50 ms after a success. A listener that fails again and again neither spins nor gives up.
+#[derive(Debug)]
+pub struct Backoff {
+    next: std::time::Duration,
+}
+
+impl Backoff {
+    const FIRST: std::time::Duration = std::time::Duration::from_millis(50);
+    const MOST: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// The wait for this failure; the next one waits twice as long, up to 2 s.
+    pub fn wait(&mut self) -> std::time::Duration {
+        let now = self.next;
+        self.next = (self.next * 2).min(Self::MOST);
+        now
+    }
+
+    pub fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff { next: Self::FIRST }
+    }
 }
 
 /// What the request side hands the response side, in the order the answers are due.

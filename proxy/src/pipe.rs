@@ -9,6 +9,7 @@ use crate::halves::{Reader, WriteHalf, Writer};
 use std::io::{self, Read, Write};
 use std::ptr::null_mut;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use windows_sys::Win32::Foundation::{
     CloseHandle, ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_BROKEN_PIPE,
     ERROR_FILE_NOT_FOUND, ERROR_IO_PENDING, ERROR_MORE_DATA, ERROR_NO_DATA, ERROR_PIPE_BUSY,
@@ -23,19 +24,16 @@ use windows_sys::Win32::Security::{
     TokenUser,
 };
 use windows_sys::Win32::Storage::FileSystem::{
-    CreateFileW, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED, FILE_READ_ATTRIBUTES,
-    OPEN_EXISTING, PIPE_ACCESS_DUPLEX, ReadFile, WriteFile,
+    FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED, FILE_READ_ATTRIBUTES, PIPE_ACCESS_DUPLEX,
+    ReadFile, WriteFile,
 };
 use windows_sys::Win32::System::IO::{GetOverlappedResult, OVERLAPPED};
 use windows_sys::Win32::System::Pipes::{
-    ConnectNamedPipe, CreateNamedPipeW, GetNamedPipeServerProcessId, PIPE_READMODE_MESSAGE,
-    PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_MESSAGE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
-    WaitNamedPipeW,
+    ConnectNamedPipe, CreateNamedPipeW, DisconnectNamedPipe, GetNamedPipeServerProcessId,
+    PIPE_READMODE_MESSAGE, PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_MESSAGE, PIPE_UNLIMITED_INSTANCES,
+    PIPE_WAIT,
 };
-use windows_sys::Win32::System::Threading::{
-    CreateEventW, GetCurrentProcess, OpenProcess, OpenProcessToken, PROCESS_NAME_WIN32,
-    PROCESS_QUERY_LIMITED_INFORMATION, QueryFullProcessImageNameW,
-};
+use windows_sys::Win32::System::Threading::{CreateEventW, GetCurrentProcess, OpenProcessToken};
 
 /// Docker's own pipe: the Windows CLI's endpoint when neither DOCKER_HOST nor a context says
 /// otherwise.
@@ -217,7 +215,7 @@ impl Listener {
         // A server already there: opening the name as a client finds it (Wine 8 does not
         // refuse FILE_FLAG_FIRST_PIPE_INSTANCE; Windows does, which closes the gap between
         // this look and the creation).
-        if let Some(holder) = holder(&wname) {
+        if let Some(holder) = holder(name) {
             return Err(BindError::Held { pipe, holder });
         }
         match instance(&wname, &security, true) {
@@ -232,7 +230,7 @@ impl Listener {
                     || e == ERROR_PIPE_BUSY =>
             {
                 Err(BindError::Held {
-                    holder: holder(&wname).unwrap_or_else(|| "another program".into()),
+                    holder: holder(name).unwrap_or_else(|| "another program".into()),
                     pipe,
                 })
             }
@@ -246,14 +244,36 @@ impl Listener {
     }
 
     /// Waits for a client; a new instance waits for the next one before this one is served.
+    ///
+    /// A client that opened the waiting instance and closed it before `ConnectNamedPipe` was
+    /// called (a probe, a health check, Go's `os.Stat` of the pipe) makes the call fail with
+    /// `ERROR_NO_DATA`: the instance is disconnected and waits again, as go-winio's listener
+    /// does. Any other failure is the caller's to log; the instance is made anew first, so the
+    /// next call does not meet the same state.
     pub fn accept(&mut self) -> io::Result<(Reader, Writer)> {
         let mut op = Op::new()?;
-        let h = self.next.0;
-        let started = unsafe { ConnectNamedPipe(h, &mut *op.ov) };
-        if started == 0 && last_error() == ERROR_PIPE_CONNECTED {
-            // The client came between the instance's creation and this call.
-        } else if let Err(e) = op.finish(h, started) {
-            return Err(io::Error::from_raw_os_error(e as i32));
+        loop {
+            let h = self.next.0;
+            let started = unsafe { ConnectNamedPipe(h, &mut *op.ov) };
+            let outcome = if started == 0 && last_error() == ERROR_PIPE_CONNECTED {
+                // The client came between the instance's creation and this call.
+                Ok(0)
+            } else {
+                op.finish(h, started)
+            };
+            match connected(outcome) {
+                Connected::Client => break,
+                Connected::Gone => {
+                    unsafe { DisconnectNamedPipe(h) };
+                    STRAYS.fetch_add(1, Ordering::Relaxed);
+                }
+                Connected::Failed(e) => {
+                    if let Ok(fresh) = instance(&self.name, &self.security, false) {
+                        self.next = fresh;
+                    }
+                    return Err(io::Error::from_raw_os_error(e as i32));
+                }
+            }
         }
         let next = instance(&self.name, &self.security, false)
             .map_err(|e| io::Error::from_raw_os_error(e as i32))?;
@@ -268,6 +288,29 @@ impl Listener {
             op: Op::new()?,
         };
         Ok((Box::new(r), Box::new(w)))
+    }
+}
+
+/// Clients that hung up before their instance was connected, since the process started (the
+/// proxy's `--verbose` log counts them).
+static STRAYS: AtomicU64 = AtomicU64::new(0);
+
+/// How `ConnectNamedPipe` ended, as the accept loop acts on it.
+#[derive(Debug, PartialEq, Eq)]
+enum Connected {
+    /// A client is there: serve it.
+    Client,
+    /// A client came and went before the call (`ERROR_NO_DATA`): disconnect, wait again.
+    Gone,
+    /// Anything else.
+    Failed(u32),
+}
+
+fn connected(outcome: Result<u32, u32>) -> Connected {
+    match outcome {
+        Ok(_) => Connected::Client,
+        Err(ERROR_NO_DATA) => Connected::Gone,
+        Err(e) => Connected::Failed(e),
     }
 }
 
@@ -305,55 +348,43 @@ fn instance(name: &[u16], sec: &Security, first: bool) -> Result<Handle, u32> {
 
 /// The program serving a pipe, `C:\...\program.exe (pid N)` (from a client handle's
 /// `GetNamedPipeServerProcessId`); `None` when no server has the name.
-fn holder(name: &[u16]) -> Option<String> {
-    unsafe {
-        let mut h = INVALID_HANDLE_VALUE;
-        for _ in 0..2 {
-            h = CreateFileW(
-                name.as_ptr(),
-                GENERIC_READ | FILE_READ_ATTRIBUTES,
-                0,
-                std::ptr::null(),
-                OPEN_EXISTING,
-                0,
-                null_mut(),
+fn holder(name: &str) -> Option<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let h = match dockvm_engine::pipe::open(
+        name,
+        GENERIC_READ | FILE_READ_ATTRIBUTES,
+        false,
+        deadline,
+    ) {
+        Ok(h) => h,
+        Err(ERROR_FILE_NOT_FOUND) => return None,
+        Err(ERROR_PIPE_BUSY) => {
+            return Some("another program (every instance of the pipe busy)".into());
+        }
+        Err(ERROR_ACCESS_DENIED) => {
+            return Some(
+                "a program of another user (the pipe admits someone else: another signed-in user's dockvm proxy, or Docker Desktop)"
+                    .into(),
             );
-            if h != INVALID_HANDLE_VALUE || last_error() != ERROR_PIPE_BUSY {
-                break;
-            }
-            WaitNamedPipeW(name.as_ptr(), 1000);
         }
-        if h == INVALID_HANDLE_VALUE {
-            return match last_error() {
-                ERROR_PIPE_BUSY => Some("another program (every instance of the pipe busy)".into()),
-                ERROR_FILE_NOT_FOUND => None,
-                e => Some(format!(
-                    "another program (opening the pipe: {})",
-                    io::Error::from_raw_os_error(e as i32)
-                )),
-            };
+        Err(e) => {
+            return Some(format!(
+                "another program (opening the pipe: {})",
+                io::Error::from_raw_os_error(e as i32)
+            ));
         }
-        let h = Handle(h);
-        let mut pid = 0u32;
-        if GetNamedPipeServerProcessId(h.0, &mut pid) == 0 {
-            return Some("another program".into());
-        }
-        let p = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
-        if p.is_null() {
-            return Some(format!("the process with pid {pid}"));
-        }
-        let p = Handle(p);
-        let mut buf = vec![0u16; 1024];
-        let mut len = buf.len() as u32;
-        if QueryFullProcessImageNameW(p.0, PROCESS_NAME_WIN32, buf.as_mut_ptr(), &mut len) == 0 {
-            return Some(format!("the process with pid {pid}"));
-        }
-        Some(format!(
-            "{} (pid {pid})",
-            String::from_utf16_lossy(&buf[..len as usize])
-        ))
+    };
+    let mut pid = 0u32;
+    if unsafe { GetNamedPipeServerProcessId(h.0, &mut pid) } == 0 {
+        return Some("another program".into());
     }
+    Some(match image_of(pid) {
+        Some(image) => format!("{image} (pid {pid})"),
+        None => format!("the process with pid {pid}"),
+    })
 }
+
+pub use dockvm_platform::process::image_of;
 
 struct PipeRead {
     h: Arc<Handle>,
@@ -435,52 +466,49 @@ impl WriteHalf for PipeWrite {
     }
 }
 
-/// Serves every client on its own threads, forever.
+/// Serves every client on its own threads, forever: a failed accept is logged and retried
+/// after a back-off, never the end of the proxy.
 pub fn serve(mut listener: Listener, proxy: Arc<crate::Proxy>) -> io::Result<()> {
+    let mut backoff = crate::Backoff::default();
+    let mut strays = 0;
     loop {
-        let (r, w) = listener.accept()?;
-        let p = proxy.clone();
-        std::thread::spawn(move || p.serve_connection(r, w));
+        match listener.accept() {
+            Ok((r, w)) => {
+                backoff.reset();
+                let now = STRAYS.load(Ordering::Relaxed);
+                if proxy.verbose && now != strays {
+                    crate::log(&format!(
+                        "{} client(s) hung up before they were served (probes), {now} in all",
+                        now - strays
+                    ));
+                }
+                strays = now;
+                let p = proxy.clone();
+                std::thread::spawn(move || p.serve_connection(r, w));
+            }
+            Err(e) => {
+                let wait = backoff.wait();
+                crate::log(&format!(
+                    "waiting for a client failed: {e}; serving on in {} ms",
+                    wait.as_millis()
+                ));
+                std::thread::sleep(wait);
+            }
+        }
     }
 }
 
-/// The process serving the pipe `name`, by a client handle's `GetNamedPipeServerProcessId`.
+/// The process serving the pipe `name`, by a client handle's `GetNamedPipeServerProcessId`;
+/// while every instance is busy (the server between two accepts), waits for one, up to 2 s.
 pub fn server_pid(name: &str) -> Option<u32> {
-    let w = wide(&path(name));
-    unsafe {
-        let h = CreateFileW(
-            w.as_ptr(),
-            GENERIC_READ | FILE_READ_ATTRIBUTES,
-            0,
-            std::ptr::null(),
-            OPEN_EXISTING,
-            0,
-            null_mut(),
-        );
-        if h == INVALID_HANDLE_VALUE {
-            return None;
-        }
-        let h = Handle(h);
-        let mut pid = 0u32;
-        (GetNamedPipeServerProcessId(h.0, &mut pid) != 0).then_some(pid)
-    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let h = dockvm_engine::pipe::open(name, GENERIC_READ | FILE_READ_ATTRIBUTES, false, deadline)
+        .ok()?;
+    let mut pid = 0u32;
+    (unsafe { GetNamedPipeServerProcessId(h.0, &mut pid) } != 0).then_some(pid)
 }
 
-/// Ends the process `pid` (`TerminateProcess`), waiting until it is gone (at most 10 s).
+/// Ends the process `pid`, waiting until it is gone (at most 10 s).
 pub fn terminate(pid: u32) -> io::Result<()> {
-    use windows_sys::Win32::System::Threading::{
-        PROCESS_SYNCHRONIZE, PROCESS_TERMINATE, TerminateProcess, WaitForSingleObject,
-    };
-    unsafe {
-        let p = OpenProcess(PROCESS_TERMINATE | PROCESS_SYNCHRONIZE, 0, pid);
-        if p.is_null() {
-            return Err(io::Error::last_os_error());
-        }
-        let p = Handle(p);
-        if TerminateProcess(p.0, 1) == 0 {
-            return Err(io::Error::last_os_error());
-        }
-        WaitForSingleObject(p.0, 10_000);
-    }
-    Ok(())
+    dockvm_platform::process::terminate(pid, None)
 }

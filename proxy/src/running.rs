@@ -15,6 +15,9 @@ pub enum OnPipe {
     Proxy { vm: String, pid: Option<u32> },
     /// Another server (Docker Desktop, a dockerd for Windows).
     Other { pid: Option<u32> },
+    /// A server whose pipe this user may not open (its DACL admits someone else): another
+    /// signed-in user's proxy, or Docker Desktop for a user outside `docker-users`.
+    OtherUser,
     /// Something is there but did not answer in time, or answered garbage.
     Unclear(String),
 }
@@ -35,6 +38,11 @@ pub fn on_pipe(name: &str, within: Duration) -> OnPipe {
         Err(dockvm_engine::HttpError::Connect(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             OnPipe::Nobody
         }
+        Err(dockvm_engine::HttpError::Connect(e))
+            if e.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            OnPipe::OtherUser
+        }
         Err(e) => OnPipe::Unclear(e.to_string()),
     }
 }
@@ -52,37 +60,7 @@ pub fn terminate(_pid: u32) -> std::io::Result<()> {
     Err(std::io::ErrorKind::Unsupported.into())
 }
 
-/// Starts `program args` in the background, out of this console (`DETACHED_PROCESS`, its own
-/// process group, so a Ctrl-C here does not reach it), its output appended to `log`.
-pub fn spawn_detached(
-    program: &std::path::Path,
-    args: &[String],
-    log: &std::path::Path,
-) -> std::io::Result<u32> {
-    use std::process::{Command, Stdio};
-    if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out);
-    #[cfg(windows)]
-    {
-        use std::os::windows::process::CommandExt;
-        const DETACHED_PROCESS: u32 = 0x0000_0008;
-        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
-        cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    Ok(cmd.spawn()?.id())
-}
+/// Starts `program args` in the background, out of this console (a Ctrl-C here does not reach
+/// it), its output appended to `log`, inheriting no other handle of this process (the caller's
+/// stdout pipe would otherwise stay open as long as the proxy lives).
+pub use dockvm_platform::process::spawn_detached;

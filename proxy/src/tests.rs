@@ -272,3 +272,12 @@ fn framing_follows_rfc_9112() {
         Err(http::HeadError::TooLarge)
     ));
 }
+
+#[test]
+fn a_failing_listener_backs_off_to_two_seconds_and_starts_over_after_a_success() {
+    let mut b = crate::Backoff::default();
+    let waits: Vec<u64> = (0..8).map(|_| b.wait().as_millis() as u64).collect();
+    assert_eq!(waits, [50, 100, 200, 400, 800, 1600, 2000, 2000]);
+    b.reset();
+    assert_eq!(b.wait().as_millis(), 50);
+}

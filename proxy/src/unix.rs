@@ -24,13 +24,26 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
     UnixListener::bind(path)
 }
 
-/// Serves every connection on its own threads, forever.
+/// Serves every connection on its own threads, forever: a failed accept (out of file
+/// descriptors, say) is logged and retried after a back-off, never the end of the proxy.
 pub fn serve(listener: UnixListener, proxy: Arc<Proxy>) -> io::Result<()> {
+    let mut backoff = crate::Backoff::default();
     for conn in listener.incoming() {
         let conn = match conn {
-            Ok(c) => c,
+            Ok(c) => {
+                backoff.reset();
+                c
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => {
+                let wait = backoff.wait();
+                crate::log(&format!(
+                    "accepting a connection failed: {e}; serving on in {} ms",
+                    wait.as_millis()
+                ));
+                std::thread::sleep(wait);
+                continue;
+            }
         };
         let p = proxy.clone();
         std::thread::spawn(move || {

@@ -11,7 +11,7 @@ use dockvm_certs::{CertError, DEFAULT_DAYS, read::CertInfo};
   dockvm certs --renew               # after vm.ip or vm.hostname changed: same CA, new certificates
   dockvm install --certs ~/.dockvm/<vm>/tls   # put each side's files in place")]
 pub struct Args {
-    /// The spec (default: ./dockvm.toml, else the embedded default).
+    /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
     /// The folder to write (default: ~/.dockvm/VM/tls). Never inside the `gen` output tree:

@@ -15,7 +15,7 @@ Example:
   dockvm clean --spec dockvm.toml"
 )]
 pub struct Args {
-    /// The spec (default: ./dockvm.toml, else the embedded default).
+    /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
     /// With `tls = true`: the client certificate folder (default: DOCKER_CERT_PATH, else

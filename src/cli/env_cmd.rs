@@ -22,7 +22,7 @@ enum ShellArg {
   dockvm.exe env | Invoke-Expression                    # PowerShell
   @FOR /f "tokens=*" %i IN ('dockvm.exe env --shell cmd') DO @%i"#)]
 pub struct Args {
-    /// The spec (default: ./dockvm.toml, else the embedded default).
+    /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
     /// The shell to write for (default: powershell on Windows, bash elsewhere).

@@ -9,7 +9,7 @@ use dockvm_gen::DriftKind;
   dockvm gen --spec dockvm.toml --out generated   # every file, into ./generated
   dockvm gen --check                               # in CI: exit 1 when the tree is stale")]
 pub struct Args {
-    /// The spec (default: ./dockvm.toml, else the embedded default).
+    /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
     /// The output folder.

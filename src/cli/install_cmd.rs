@@ -138,11 +138,14 @@ pub fn run(args: Args, mode: Mode) -> Result<Outcome, Failure> {
         print!("{text}");
         return Ok(if changes { Outcome::No } else { Outcome::Ok });
     }
-    // Ctrl-C, SIGINT and SIGTERM end the run between two actions, never inside one.
+    // Ctrl-C, SIGINT and SIGTERM (and on Windows the console closed, logoff, shutdown) end the
+    // run between two actions, never inside one; a closed console waits (bounded) for `done`.
     static STOP: AtomicBool = AtomicBool::new(false);
-    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
+    let _ = dockvm_platform::interrupt::set_handler(|| STOP.store(true, Ordering::SeqCst));
     let mut say = |l: &str| println!("{l}");
-    match dockvm_install::apply(&plan, &STOP, &mut say) {
+    let applied = dockvm_install::apply(&plan, &STOP, &mut say);
+    dockvm_platform::interrupt::done();
+    match applied {
         Ok(sum) => {
             println!("{}", sum.line());
             Ok(Outcome::Ok)
@@ -181,6 +184,34 @@ fn hint(e: &dockvm_install::ApplyError, side: Side, mode: Mode, from: &Utf8Path)
         return format!(
             "\n  {} is read-only (attrib +r): as administrator, `attrib -r \"{}\"`, then run `dockvm {verb}` again (everything before this step is done; a second run does only the rest).",
             e.path, e.path
+        );
+    }
+    // A program (dockvm's copy for the sign-in start): Windows refuses to replace or remove
+    // it while it runs. install stopped dockvm's own processes first; what holds it now is
+    // another one, which rights do not mend.
+    if side == Side::Windows
+        && e.path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("exe"))
+        && (e.source.kind() == std::io::ErrorKind::PermissionDenied
+            || dockvm_install::plan::is_held(&e.source))
+    {
+        let running = dockvm_platform::process::running_from(e.path.as_std_path());
+        let who = if running.is_empty() {
+            "another program holds it open (an antivirus scan, Explorer's preview, a debugger)"
+                .to_owned()
+        } else {
+            format!(
+                "it is running (pid {}): end it in Task Manager (Details)",
+                running
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        return format!(
+            "\n  everything before it is done; Windows replaces or removes no program in use, and {who}; then run `dockvm {verb}` again (a second run does only the rest)."
         );
     }
     if e.source.kind() != std::io::ErrorKind::PermissionDenied && !hosts_step {

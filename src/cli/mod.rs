@@ -134,8 +134,16 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Loads the spec: `--spec FILE`, else `./dockvm.toml`, else the embedded default (said on
-/// stderr). Warnings go to stderr; any error means nothing else happens.
+/// The spec beside this program: where install puts the spec's copy next to the sign-in
+/// `dockvmw.exe`, which Windows starts in no folder of the user's.
+fn beside_program() -> Option<Utf8PathBuf> {
+    let exe = Utf8PathBuf::from_path_buf(std::env::current_exe().ok()?).ok()?;
+    Some(exe.with_file_name("dockvm.toml")).filter(|p| p.is_file())
+}
+
+/// Loads the spec: `--spec FILE`, else `./dockvm.toml`, else `dockvm.toml` beside this program,
+/// else the embedded default (said on stderr). Warnings go to stderr; any error means nothing
+/// else happens.
 pub(crate) fn load_spec(spec: Option<&Utf8Path>) -> Result<(String, Loaded), Failure> {
     let (label, text) = match spec {
         Some(path) => (path.to_string(), read_spec(path)?),
@@ -143,6 +151,8 @@ pub(crate) fn load_spec(spec: Option<&Utf8Path>) -> Result<(String, Loaded), Fai
             let local = Utf8PathBuf::from("dockvm.toml");
             if local.exists() {
                 (local.to_string(), read_spec(&local)?)
+            } else if let Some(beside) = beside_program() {
+                (beside.to_string(), read_spec(&beside)?)
             } else {
                 eprintln!(
                     "dockvm: no --spec and no ./dockvm.toml: using the embedded default spec (`dockvm init` writes it)"

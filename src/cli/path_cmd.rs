@@ -19,7 +19,7 @@ enum ToArg {
   docker run -v "$(dockvm path .)":/src alpine ls /src
   dockvm path --to compose 'D:\projects\app'   # /d/projects/app, as docker compose converts it"#)]
 pub struct Args {
-    /// The spec (default: ./dockvm.toml, else the embedded default).
+    /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
     /// The form to print (default: a Windows path becomes its WSL path, any other its Windows

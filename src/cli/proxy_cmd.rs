@@ -14,7 +14,7 @@ use std::sync::Arc;
   docker run --rm -v %CD%:/src alpine ls /src
 A Windows path in no share is refused before the daemon sees it (it would mount an empty folder)."#)]
 pub struct Args {
-    /// The spec (default: ./dockvm.toml, else the embedded default).
+    /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
     /// The client TLS files (with docker.tls; default DOCKER_CERT_PATH, else `~/.docker/dockvm-<vm>`).

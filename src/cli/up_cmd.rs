@@ -31,7 +31,7 @@ Examples:
   dockvm.exe up --quiet --log     # what the sign-in start runs ([windows] autostart)"
 )]
 pub struct UpArgs {
-    /// The spec (default: ./dockvm.toml, else the embedded default).
+    /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
     /// How long up may take in all (a cold VM boots in it).
@@ -61,7 +61,7 @@ pub struct UpArgs {
   dockvm down                 # the guest shuts down (vmrun stop soft)
   dockvm down --hard          # ... and is powered off if that takes longer than --wait")]
 pub struct DownArgs {
-    /// The spec (default: ./dockvm.toml, else the embedded default).
+    /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
     /// How long the soft stop may take.
@@ -81,7 +81,7 @@ pub struct DownArgs {
 run asks again. When the engine answers, vmrun is not asked."
 )]
 pub struct StatusArgs {
-    /// The spec (default: ./dockvm.toml, else the embedded default).
+    /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
     /// human or json.
@@ -233,18 +233,18 @@ pub fn up(args: UpArgs) -> Result<Outcome, Failure> {
     let (label, loaded) = load_spec(args.spec.as_deref())?;
     let spec = loaded.spec;
     let proxy = proxy_launch(&spec, &label, args.certs.as_deref());
-    let log = match &args.log {
+    let log_path = match &args.log {
         None => None,
         Some(p) if p.as_str().is_empty() => {
-            let p = default_log(spec.vm.name.as_str()).ok_or_else(|| {
+            Some(default_log(spec.vm.name.as_str()).ok_or_else(|| {
                 Failure::Input(anyhow!(
                     "--log without a file needs LOCALAPPDATA (Windows) or HOME"
                 ))
-            })?;
-            Some(open_log(&p)?)
+            })?)
         }
-        Some(p) => Some(open_log(p)?),
+        Some(p) => Some(p.clone()),
     };
+    let log = log_path.as_deref().map(open_log).transpose()?;
     let registry = Arc::new(Registry::default());
     cleanup::install_interrupt_handler(registry.clone())
         .map_err(|e| Failure::Io(anyhow!("cannot handle interrupts: {e}")))?;
@@ -260,6 +260,34 @@ pub fn up(args: UpArgs) -> Result<Outcome, Failure> {
         printer.event(e)
     });
     cleanup::wait_if_interrupted();
+    // The outcome, for `status` (a sign-in `up` has no console to say it in).
+    if let Some(dir) = default_log(spec.vm.name.as_str())
+        .as_deref()
+        .and_then(Utf8Path::parent)
+    {
+        let now = time::OffsetDateTime::now_utc();
+        let at = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            now.year(),
+            u8::from(now.month()),
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second()
+        );
+        let record = dockvm_control::LastUp::of(
+            &ended,
+            at,
+            now.unix_timestamp().max(0) as u64,
+            log_path.map(|p| {
+                std::path::absolute(p.as_std_path())
+                    .map_or(p.to_string(), |a| a.display().to_string())
+            }),
+        );
+        if let Err(e) = record.write(dir.as_std_path()) {
+            eprintln!("dockvm: cannot record the outcome in {dir}: {e}");
+        }
+    }
     Ok(if ended.exit_code() == 0 {
         Outcome::Ok
     } else {
@@ -293,13 +321,17 @@ pub fn down(args: DownArgs) -> Result<Outcome, Failure> {
 pub fn status(args: StatusArgs) -> Result<Outcome, Failure> {
     let (_, loaded) = load_spec(args.spec.as_deref())?;
     let registry = Registry::default();
-    let s = dockvm_control::status(
+    let mut s = dockvm_control::status(
         &loaded.spec,
         &Env::from_process(),
         args.timeout,
         args.certs,
         &registry,
     );
+    s.last_up = default_log(loaded.spec.vm.name.as_str())
+        .as_deref()
+        .and_then(Utf8Path::parent)
+        .and_then(|d| dockvm_control::LastUp::read(d.as_std_path()));
     match args.format {
         Format::Human => print!("{}", s.human()),
         Format::Json => println!(

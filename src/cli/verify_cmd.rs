@@ -23,7 +23,7 @@ enum Format {
   dockvm verify --wait 60s --format junit > verify.xml   # in CI, while the VM boots
   dockvm verify --only share:d                   # one share (and what it needs)")]
 pub struct Args {
-    /// The spec (default: ./dockvm.toml, else the embedded default).
+    /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).
     #[arg(long, value_name = "FILE")]
     spec: Option<Utf8PathBuf>,
     /// Report format, on stdout.

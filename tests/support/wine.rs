@@ -137,7 +137,7 @@ impl Drop for Wine {
     }
 }
 
-/// `dockvm.exe`, cross-compiled from this checkout (x86_64-pc-windows-gnu, mingw-w64 linker),
+/// `dockvm.exe` (and `dockvmw.exe` beside it), cross-compiled from this checkout (x86_64-pc-windows-gnu, mingw-w64 linker),
 /// in a folder beside the stand-in `bcryptprimitives.dll` that Wine 8.0 lacks (see
 /// `tests/fixtures/bcryptprimitives.c`; real Windows 10+ has the DLL). Built once per test
 /// binary; cargo makes it incremental.
@@ -150,8 +150,7 @@ pub fn dockvm_exe() -> Utf8PathBuf {
             "build",
             "--quiet",
             "--locked",
-            "--bin",
-            "dockvm",
+            "--bins",
             "--target",
             "x86_64-pc-windows-gnu",
         ]));
@@ -180,7 +179,33 @@ pub fn dockvm_exe() -> Utf8PathBuf {
             String::from_utf8_lossy(&dll.stderr)
         );
         std::fs::copy(&built, dir.join("dockvm.exe")).unwrap();
+        // Its windowless twin beside it, as the zip has it (autostart copies it from there).
+        let twin = built.with_file_name("dockvmw.exe");
+        if twin.exists() {
+            std::fs::copy(&twin, dir.join("dockvmw.exe")).unwrap();
+        }
         dir.join("dockvm.exe")
     })
     .clone()
+}
+
+/// The `Subsystem` of a PE image's optional header as binutils reads it (2 Windows GUI, 3
+/// console): an oracle independent of dockvm's own reader.
+pub fn pe_subsystem(image: &Utf8Path) -> u32 {
+    let out = run(Command::new("x86_64-w64-mingw32-objdump")
+        .arg("-p")
+        .arg(image));
+    assert!(
+        out.status.success(),
+        "objdump -p {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("Subsystem"))
+                .then(|| w.next().and_then(|v| u32::from_str_radix(v, 16).ok()))?
+        })
+        .unwrap_or_else(|| panic!("objdump found no Subsystem in {image}"))
 }

@@ -148,6 +148,22 @@ impl WinSide {
             .join(windows_path.trim_start_matches(r"C:\").replace('\\', "/"))
     }
 
+    /// `tests/fixtures/<name>.c` built with mingw-w64 into `C:\<name>.exe` of this prefix; its
+    /// Windows path.
+    pub fn fixture_exe(&self, name: &str, libs: &[&str]) -> String {
+        let win = format!(r"C:\{name}.exe");
+        let cc = run(Command::new(MINGW)
+            .args(["-municode", "-O2", "-o", self.drive_c(&win).as_str()])
+            .arg(format!("tests/fixtures/{name}.c"))
+            .args(libs));
+        assert!(
+            cc.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cc.stderr)
+        );
+        win
+    }
+
     /// What vmrun answers: the running .vmx files, and the guest's address.
     pub fn vmrun_says(&self, running: &[&str], ip: &str) {
         let dir = self.drive_c(VMRUN);

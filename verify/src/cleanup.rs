@@ -163,15 +163,16 @@ fn remove(item: &Item, stage: Stage) {
 /// Set once an interrupt is being handled: from then on the handler owns the exit.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// On SIGINT or SIGTERM, removes what is registered, then exits with 130.
+/// On SIGINT or SIGTERM (on Windows Ctrl-C, Ctrl-Break, the console closed, logoff or
+/// shutdown), removes what is registered, then exits with 130. The exit comes from the handler
+/// itself, so a closed console's wait ends only when the clean-up has.
 pub fn install_interrupt_handler(registry: std::sync::Arc<Registry>) -> Result<(), String> {
-    ctrlc::set_handler(move || {
+    dockvm_platform::interrupt::set_handler(move || {
         INTERRUPTED.store(true, Ordering::SeqCst);
         eprintln!("dockvm: interrupted; removing probe files and containers");
         registry.remove_all();
         std::process::exit(130);
     })
-    .map_err(|e| e.to_string())
 }
 
 /// Called when a run is over: if an interrupt is being handled, waits for the handler to

@@ -22,7 +22,9 @@ pub fn run(
     let out = tempfile::tempfile().map_err(io)?;
     let err = tempfile::tempfile().map_err(io)?;
     let start = Instant::now();
-    let mut child = Command::new(program)
+    // No window: vmrun is a console program, and dockvmw.exe (the sign-in start) has no
+    // console to lend it.
+    let mut child = dockvm_platform::process::no_window(&mut Command::new(program))
         .args(args)
         .stdin(Stdio::null())
         .stdout(out.try_clone().map_err(io)?)

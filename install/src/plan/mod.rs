@@ -56,6 +56,12 @@ pub trait Look {
     fn list(&self, path: &Utf8Path) -> Vec<String>;
     /// A value under `HKEY_CURRENT_USER\<key>`.
     fn reg(&self, key: &str, name: &str) -> io::Result<Option<RegValue>>;
+    /// The processes running `program` (Windows: a running program cannot be replaced or
+    /// removed). None by default.
+    fn running(&self, program: &Utf8Path) -> Vec<u32> {
+        let _ = program;
+        Vec::new()
+    }
 }
 
 /// Where the side's files live; decided once by the caller.
@@ -72,8 +78,8 @@ pub struct Places {
     pub local_app_data: Option<Utf8PathBuf>,
     /// Windows: `%USERPROFILE%`, which holds `.docker` (the client certificates of TLS).
     pub user_profile: Option<Utf8PathBuf>,
-    /// Windows: this dockvm.exe, copied beside the spec for the sign-in `dockvm.exe up`
-    /// (`[windows] autostart`).
+    /// Windows: this dockvm.exe; its windowless twin `dockvmw.exe` beside it is copied beside
+    /// the spec for the sign-in `dockvmw.exe up` (`[windows] autostart`).
     pub self_exe: Option<Utf8PathBuf>,
 }
 
@@ -188,6 +194,12 @@ pub enum Action {
     /// A Windows service stopped and started again (it rereads its configuration).
     RestartService {
         name: String,
+    },
+    /// dockvm's own processes running `program` (the proxy, a sign-in `up`) ended, so that the
+    /// program can be replaced or removed: Windows refuses both while it runs.
+    Stop {
+        program: Utf8PathBuf,
+        pids: Vec<u32>,
     },
     /// Something the user must do, said once the rest is done.
     Advice(String),

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 struct Mem {
     files: BTreeMap<Utf8PathBuf, Vec<u8>>,
     reg: RefCell<BTreeMap<(String, String), RegValue>>,
+    /// The pids running each program.
+    running: BTreeMap<Utf8PathBuf, Vec<u32>>,
 }
 
 impl Look for Mem {
@@ -30,6 +32,9 @@ impl Look for Mem {
     }
     fn reg(&self, key: &str, name: &str) -> io::Result<Option<RegValue>> {
         Ok(self.reg.borrow().get(&(key.into(), name.into())).cloned())
+    }
+    fn running(&self, program: &Utf8Path) -> Vec<u32> {
+        self.running.get(program).cloned().unwrap_or_default()
     }
 }
 
@@ -355,4 +360,177 @@ fn a_docker_host_set_after_a_pipe_install_is_kept() {
             .get(&(ENVIRONMENT.into(), "DOCKER_HOST".into())),
         Some(&later)
     );
+}
+
+/// A PE image's first bytes with `subsystem` in its optional header (2 GUI, 3 console), then
+/// `tail` (a "build" told apart by it).
+fn pe(subsystem: u16, tail: &[u8]) -> Vec<u8> {
+    let mut b = vec![0u8; 0x200];
+    b[..2].copy_from_slice(b"MZ");
+    b[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+    b[0x80..0x84].copy_from_slice(b"PE\0\0");
+    b[0x80 + 24 + 68..0x80 + 24 + 70].copy_from_slice(&subsystem.to_le_bytes());
+    b.extend_from_slice(tail);
+    b
+}
+
+#[test]
+fn pe_subsystem_reads_the_optional_header_and_nothing_else() {
+    assert_eq!(windows::pe_subsystem(&pe(2, b"")), Some(2));
+    assert_eq!(windows::pe_subsystem(&pe(3, b"")), Some(3));
+    assert_eq!(windows::pe_subsystem(b"MZ"), None);
+    assert_eq!(windows::pe_subsystem(b"#!/bin/sh\n"), None);
+    let mut bad = pe(2, b"");
+    bad[0x3c..0x40].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+    assert_eq!(windows::pe_subsystem(&bad), None);
+}
+
+/// Autostart's system: this dockvm.exe and its twin dockvmw.exe in the zip's folder.
+fn autostart(twin: Vec<u8>) -> (Mem, Tree, Places) {
+    let mut m = Mem::default();
+    m.files
+        .insert(r"C:\dockvm\dockvm.exe".into(), pe(3, b"console"));
+    m.files.insert(r"C:\dockvm\dockvmw.exe".into(), twin);
+    let mut t = tree(r"C:\Docker");
+    t.values.autostart = true;
+    let mut p = places();
+    p.self_exe = Some(r"C:\dockvm\dockvm.exe".into());
+    (m, t, p)
+}
+
+/// The app folder as the planner joins it (on Linux `/` joins the parts).
+fn app() -> String {
+    places()
+        .local_app_data
+        .unwrap()
+        .join("dockvm")
+        .join("dev")
+        .to_string()
+}
+
+#[test]
+fn autostart_runs_the_windowless_twin_and_refuses_a_console_one() {
+    let (mut m, t, p) = autostart(pe(2, b"v1"));
+    let plan = install(Side::Windows, &t, &p, &m).unwrap();
+    let copy = Utf8PathBuf::from(app()).join("dockvmw.exe");
+    assert!(
+        plan.iter()
+            .any(|a| matches!(a, Action::Write { path, new, .. } if *path == copy && *new == pe(2, b"v1"))),
+        "{plan:#?}"
+    );
+    assert!(plan.iter().any(|a| matches!(a,
+        Action::SetReg { name, new, .. } if name == "dockvm-dev"
+            && *new == RegValue::string(REG_SZ, &format!(r#""{copy}" up --quiet --log"#)))));
+    m.apply(&plan);
+
+    // A console program where the twin should be: refused, nothing planned.
+    let (m2, t, p) = autostart(pe(3, b""));
+    let e = install(Side::Windows, &t, &p, &m2).unwrap_err().to_string();
+    assert!(
+        e.contains("not a Windows GUI program") && e.contains("Nothing was changed"),
+        "{e}"
+    );
+    // No twin at all (a lone dockvm.exe copied out of the zip): refused, saying where it goes.
+    let (mut m3, t, p) = autostart(Vec::new());
+    m3.files.remove(Utf8Path::new(r"C:\dockvm\dockvmw.exe"));
+    let e = install(Side::Windows, &t, &p, &m3).unwrap_err().to_string();
+    assert!(e.contains(r"C:\dockvm\dockvmw.exe: missing"), "{e}");
+    let _ = m;
+}
+
+#[test]
+fn a_running_copy_is_stopped_before_it_is_replaced_or_removed() {
+    let (mut m, t, p) = autostart(pe(2, b"v1"));
+    let plan = install(Side::Windows, &t, &p, &m).unwrap();
+    m.apply(&plan);
+    let copy = Utf8PathBuf::from(app()).join("dockvmw.exe");
+    // The proxy (pid 41) and a sign-in up (pid 42) run from the copy; a newer build arrives.
+    m.running.insert(copy.clone(), vec![41, 42]);
+    m.files
+        .insert(r"C:\dockvm\dockvmw.exe".into(), pe(2, b"v2"));
+    let plan = install(Side::Windows, &t, &p, &m).unwrap();
+    let stop = plan
+        .iter()
+        .position(|a| matches!(a, Action::Stop { program, pids } if *program == copy && *pids == [41, 42]))
+        .unwrap_or_else(|| panic!("no stop: {plan:#?}"));
+    let write = plan
+        .iter()
+        .position(|a| matches!(a, Action::Write { path, .. } if *path == copy))
+        .unwrap();
+    assert!(stop < write, "{plan:#?}");
+    assert!(
+        plan.iter()
+            .any(|a| matches!(a, Action::Advice(s) if s.contains("dockvm.exe up")))
+    );
+    m.apply(&plan);
+    // The same build again: nothing to stop, nothing to write.
+    let plan = install(Side::Windows, &t, &p, &m).unwrap();
+    assert!(
+        !plan.iter().any(|a| matches!(a, Action::Stop { .. })),
+        "{plan:#?}"
+    );
+    // Uninstall stops it before removing it.
+    let plan = uninstall(Side::Windows, &t, &p, &m).unwrap();
+    let stop = plan
+        .iter()
+        .position(|a| matches!(a, Action::Stop { .. }))
+        .unwrap();
+    let remove = plan
+        .iter()
+        .position(|a| matches!(a, Action::Remove { path, .. } if *path == copy))
+        .unwrap();
+    assert!(stop < remove, "{plan:#?}");
+}
+
+#[test]
+fn an_earlier_version_s_copy_and_run_value_are_taken_over() {
+    // What versions before dockvmw.exe left: the console copy and the long Run value.
+    let (mut m, t, p) = autostart(pe(2, b"v1"));
+    let app = Utf8PathBuf::from(app());
+    let old = format!(
+        r#""{}" up --spec "{}" --quiet --log "{}""#,
+        app.join("dockvm.exe"),
+        app.join("dockvm.toml"),
+        app.join("up.log")
+    );
+    m.files.insert(app.join("dockvm.exe"), pe(3, b"old"));
+    m.reg.borrow_mut().insert(
+        (RUN.into(), "dockvm-dev".into()),
+        RegValue::string(REG_SZ, &old),
+    );
+    let plan = install(Side::Windows, &t, &p, &m).unwrap();
+    assert!(
+        plan.iter()
+            .any(|a| matches!(a, Action::Remove { path, .. } if *path == app.join("dockvm.exe"))),
+        "{plan:#?}"
+    );
+    m.apply(&plan);
+    // Uninstall, and with autostart off the same: the old value counts as dockvm's.
+    m.reg.borrow_mut().insert(
+        (RUN.into(), "dockvm-dev".into()),
+        RegValue::string(REG_SZ, &old),
+    );
+    let plan = uninstall(Side::Windows, &t, &p, &m).unwrap();
+    assert!(
+        plan.iter().any(|a| matches!(a, Action::DeleteReg { name, .. } | Action::SetReg { name, .. } if name == "dockvm-dev")),
+        "{plan:#?}"
+    );
+}
+
+#[test]
+fn the_run_value_stays_under_260_characters_for_the_longest_vm_name() {
+    // The longest VM name the spec allows (32), under a long profile folder: a 20-character
+    // user name (Windows' limit), CJK, with a domain suffix, as Windows makes on a collision.
+    let vm = "a".repeat(32);
+    assert!(dockvm_spec::VmName::parse(&vm).is_ok());
+    assert!(dockvm_spec::VmName::parse(&"a".repeat(33)).is_err());
+    let profile = format!(r"C:\Users\{}.CORP-DOMAIN-01", "张".repeat(20));
+    let app = Utf8PathBuf::from(format!(r"{profile}\AppData\Local\dockvm\{vm}"));
+    let line = windows::run_command(&app);
+    assert!(
+        line.chars().count() < 260,
+        "{} characters: {line}",
+        line.chars().count()
+    );
+    assert_eq!(line.matches(app.as_str()).count(), 1, "{line}");
 }

@@ -38,10 +38,33 @@ pub(super) const COPIED: [&str; 4] = [
     "windows/dockvm.toml",
 ];
 
-/// What dockvm itself writes in the app folder besides the tree's files: its own copy, and
-/// the sign-in `up`'s log. Both go with uninstall.
-const EXE: &str = "dockvm.exe";
-const LOG: &str = "up.log";
+/// What dockvm itself writes in the app folder besides the tree's files: the windowless twin
+/// of dockvm.exe that the sign-in start runs, the sign-in `up`'s log, the proxy's beside it,
+/// and the last `up`'s outcome (dockvm-control's `last-up.json`). All go with uninstall.
+pub(super) const EXE: &str = "dockvmw.exe";
+const LOGS: [&str; 3] = ["up.log", "proxy.log", "last-up.json"];
+/// The copy earlier versions made (the console dockvm.exe): removed when found.
+const OLD_EXE: &str = "dockvm.exe";
+
+/// PE's `Subsystem` for a Windows GUI program: Windows starts it with no console window.
+const GUI: u16 = 2;
+
+/// The `Subsystem` field of a PE image's optional header (2 GUI, 3 console), or `None` when
+/// the bytes are not a PE image.
+pub fn pe_subsystem(image: &[u8]) -> Option<u16> {
+    let u16_at = |at: usize| Some(u16::from_le_bytes(image.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(image.get(at..at + 4)?.try_into().ok()?));
+    if image.get(..2)? != b"MZ" {
+        return None;
+    }
+    let pe = u32_at(0x3c)? as usize;
+    if image.get(pe..pe + 4)? != b"PE\0\0" {
+        return None;
+    }
+    // The optional header follows the 4-byte signature and the 20-byte COFF header; its
+    // Subsystem is at offset 68 in both PE32 and PE32+.
+    u16_at(pe + 24 + 68)
+}
 
 pub(super) fn hosts_path(p: &Places) -> Result<Utf8PathBuf> {
     let root = p.system_root.as_ref().ok_or_else(|| {
@@ -50,15 +73,44 @@ pub(super) fn hosts_path(p: &Places) -> Result<Utf8PathBuf> {
     Ok(root.join(r"System32\drivers\etc\hosts"))
 }
 
-/// The `Run` value's data: the copied dockvm.exe bringing the setup up at sign-in, quietly, with
-/// its log in the app folder (paths quoted: they may hold spaces).
+/// The `Run` value's data: the copied dockvmw.exe bringing the setup up at sign-in with no
+/// window, quietly, logging. Its spec is the copy beside it and its log goes to the app folder,
+/// both by default, so the app folder is named once: Microsoft documents 260 characters for a
+/// Run value, and a long VM name under a long profile path passed that with three.
 pub(super) fn run_command(app: &Utf8Path) -> String {
+    format!("\"{}\" up --quiet --log", app.join(EXE))
+}
+
+/// The Run value as versions before dockvmw.exe wrote it: still dockvm's own, replaced by
+/// install and removed by uninstall.
+fn old_run_command(app: &Utf8Path) -> String {
     format!(
         "\"{}\" up --spec \"{}\" --quiet --log \"{}\"",
-        app.join(EXE),
+        app.join(OLD_EXE),
         app.join("dockvm.toml"),
-        app.join(LOG)
+        app.join("up.log")
     )
+}
+
+/// Whether the Run value is one dockvm install wrote for this app folder.
+fn run_value_is_ours(v: &RegValue, app: &Utf8Path) -> bool {
+    *v == RegValue::string(REG_SZ, &run_command(app))
+        || *v == RegValue::string(REG_SZ, &old_run_command(app))
+}
+
+/// Before the copy at `path` is replaced or removed: dockvm's processes running from it (the
+/// proxy, a sign-in `up` still at work) are stopped, since Windows refuses both while they run.
+fn stop_running(look: &dyn Look, path: &Utf8Path, out: &mut Vec<Action>) {
+    let pids = look.running(path);
+    if !pids.is_empty() {
+        out.push(Action::Stop {
+            program: path.to_owned(),
+            pids,
+        });
+        out.push(Action::Advice(format!(
+            "{path} was running (the proxy, or a sign-in `up`) and was stopped to change it: `dockvm.exe up` starts the proxy again"
+        )));
+    }
 }
 
 pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Result<Vec<Action>> {
@@ -235,16 +287,31 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
                 "autostart needs dockvm.exe's own path, which Windows did not give".into(),
             )
         })?;
-        let bytes = read(look, exe)?.ok_or_else(|| {
+        // Beside it, whichever separator the path uses (a Windows path read on Linux in tests).
+        let dir = exe
+            .as_str()
+            .rfind(['\\', '/'])
+            .map_or("", |i| &exe.as_str()[..=i]);
+        let twin = Utf8PathBuf::from(format!("{dir}{EXE}"));
+        let bytes = read(look, &twin)?.ok_or_else(|| {
             PlanError::Refused(format!(
-                "{exe}: cannot read this dockvm.exe to copy it for autostart"
+                "{twin}: missing. Autostart runs dockvmw.exe, dockvm.exe's twin without a console window, which dockvm's zip has beside dockvm.exe: unpack the whole zip (or set autostart = false under [windows] in the spec). Nothing was changed"
             ))
         })?;
+        if pe_subsystem(&bytes) != Some(GUI) {
+            return Err(PlanError::Refused(format!(
+                "{twin}: not a Windows GUI program (PE subsystem {:?}, want 2): at sign-in it would open a console window for its whole run. Use the dockvmw.exe from dockvm's zip. Nothing was changed",
+                pe_subsystem(&bytes)
+            )));
+        }
         let path = app.join(EXE);
         let cur_exe = read(look, &path)?;
         if cur_exe.as_deref() == Some(&bytes[..]) {
             body.push(Action::Unchanged(path.to_string()));
         } else {
+            if cur_exe.is_some() {
+                stop_running(look, &path, &mut body);
+            }
             body.push(Action::Write {
                 path,
                 old: cur_exe,
@@ -252,6 +319,7 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
                 mode: 0o755,
             });
         }
+        remove_old_copy(look, &app, &mut body)?;
         if !state.run.recorded {
             state.run.recorded = true;
             state.run.before = cur.clone();
@@ -259,13 +327,15 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
         let want = RegValue::string(REG_SZ, &run_command(&app));
         set_value(&mut body, RUN, &name, cur, want, &mut false);
     } else {
-        // Autostart off after it was on: its copy of dockvm.exe goes too.
+        // Autostart off after it was on: its copy goes too.
         if let Some(old) = read(look, &app.join(EXE))? {
+            stop_running(look, &app.join(EXE), &mut body);
             body.push(Action::Remove {
                 path: app.join(EXE),
                 old,
             });
         }
+        remove_old_copy(look, &app, &mut body)?;
         off_run_value(&mut body, &mut state, &name, cur, &app);
     }
     if env_changed {
@@ -286,6 +356,17 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
         pin_step(look, vm, pin, &mut body)?;
     }
     Ok(with_state(look, p, &state_file, state, old_state, body))
+}
+
+/// The console dockvm.exe that versions before dockvmw.exe copied into the app folder: gone
+/// (stopped first if it runs), since the Run value no longer names it.
+fn remove_old_copy(look: &dyn Look, app: &Utf8Path, out: &mut Vec<Action>) -> Result<()> {
+    let path = app.join(OLD_EXE);
+    if let Some(old) = read(look, &path)? {
+        stop_running(look, &path, out);
+        out.push(Action::Remove { path, old });
+    }
+    Ok(())
 }
 
 /// VMware's DHCP service, which reads vmnetdhcp.conf when it starts.
@@ -536,7 +617,7 @@ pub(super) fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Res
         && s.run.recorded
         && let Some(cur) = reg(look, RUN, &name)?
     {
-        if cur == RegValue::string(REG_SZ, &run_command(&app)) {
+        if run_value_is_ours(&cur, &app) {
             match s.run.before.clone() {
                 Some(b) => out.push(Action::SetReg {
                     key: RUN,
@@ -581,9 +662,12 @@ pub(super) fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Res
         out.push(Action::Broadcast);
     }
     let copies = COPIED.map(|rel| rel.trim_start_matches("windows/"));
-    for name in copies.iter().chain([&EXE, &LOG]) {
+    for name in copies.iter().chain(&[EXE, OLD_EXE]).chain(&LOGS) {
         let path = app.join(name);
         if let Some(old) = read(look, &path)? {
+            if path.extension() == Some("exe") {
+                stop_running(look, &path, &mut out);
+            }
             out.push(Action::Remove { path, old });
         }
     }
@@ -619,7 +703,7 @@ fn off_run_value(
 ) {
     let Some(c) = cur else { return };
     let name = name.to_owned();
-    if state.run.recorded && c == RegValue::string(REG_SZ, &run_command(app)) {
+    if state.run.recorded && run_value_is_ours(&c, app) {
         match state.run.before.take() {
             Some(b) => body.push(Action::SetReg {
                 key: RUN,

@@ -59,6 +59,10 @@ impl Look for Host {
     fn reg(&self, key: &str, name: &str) -> io::Result<Option<RegValue>> {
         registry::get(Hive::CurrentUser, key, name)
     }
+
+    fn running(&self, program: &Utf8Path) -> Vec<u32> {
+        dockvm_platform::process::running_from(program.as_std_path())
+    }
 }
 
 /// Writes `bytes` to `path` so that a reader sees the old file or the new one, never a part: a
