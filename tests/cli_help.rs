@@ -42,6 +42,46 @@ fn every_command_s_help_has_an_example() {
     }
 }
 
+/// `dockvm --help` lists the commands as a user's day goes: set up, the daily loop, checks,
+/// helpers (they came in no evident order: `gen` before `init`, `up` after `schema`).
+#[test]
+fn help_lists_the_commands_in_the_order_of_a_user_s_day() {
+    let out = run(dockvm().arg("--help"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let listed: Vec<&str> = text
+        .split("Commands:\n")
+        .nth(1)
+        .expect("a Commands: section")
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "init",
+            "gen",
+            "certs",
+            "install",
+            "uninstall", // set up
+            "up",
+            "status",
+            "down", // the daily loop
+            "verify",
+            "clean", // checks
+            "env",
+            "path",
+            "proxy",
+            "completions",
+            "man",
+            "schema",
+            "version", // helpers
+            "help",
+        ],
+        "{text}"
+    );
+}
+
 #[test]
 fn completion_scripts_are_made_and_bash_completes_commands_and_options() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {

@@ -212,9 +212,9 @@ const SCENARIOS: &[Scenario] = &[
         name: "vmstopped",
         faults: &["vm-stopped"],
         env: &[],
-        fails: &[("vm", "the VM is not running: windows\\start-vm.bat")],
+        fails: &[("vm", "the VM is not running: `dockvm up` starts it")],
         skipped: &["port", "docker-api", "clock", "share:d"],
-        hint: "start-vm.bat",
+        hint: "`dockvm up` (dockvm.exe up on Windows) starts it",
         other: &[],
     },
     // vmrun is asked only when the port fails: then docker0's address is not taken for the VM's.

@@ -33,11 +33,26 @@ fn dist_file(prefix: &str, suffix: &str) -> Option<Utf8PathBuf> {
     .then(|| found[0].clone())
 }
 
-/// The version, commit and target the packaged binaries must say.
+/// The version and commit the packaged binaries must say, from their sources rather than from
+/// this test's own build: `Cargo.toml`'s `[package] version`, and the checkout's `git rev-parse
+/// HEAD`.
 fn built_facts() -> serde_json::Value {
-    let out = run(dockvm().args(["version", "--format", "json"]));
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
+    let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let version = manifest
+        .split("\n[")
+        .next()
+        .and_then(|package| {
+            package
+                .lines()
+                .find_map(|l| l.strip_prefix("version = \"")?.strip_suffix('"'))
+        })
+        .expect("Cargo.toml's [package] has a version")
+        .to_owned();
+    let head = run(Command::new("git").args(["-C", root.as_str(), "rev-parse", "HEAD"]));
+    assert!(head.status.success(), "git rev-parse HEAD: {head:?}");
+    let commit = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    serde_json::json!({ "version": version, "commit": commit })
 }
 
 const DEB_FILES: &[&str] = &[
@@ -147,6 +162,7 @@ fn sha256sums_names_every_dist_file_and_sha256sum_accepts_it() {
     for want in [
         "dockvm-x86_64-linux".to_owned(),
         "dockvm.exe".to_owned(),
+        "dockvmw.exe".to_owned(),
         format!("dockvm_{version}_amd64.deb"),
         format!("dockvm-{version}-x86_64-pc-windows-gnu.zip"),
     ] {
@@ -179,7 +195,8 @@ fn sha256sums_names_every_dist_file_and_sha256sum_accepts_it() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("dockvm.exe: FAILED"));
 }
 
-/// The zip's files, its text files' CRLF line endings, and its dockvm.exe under Wine.
+/// The zip's files, its text files' CRLF line endings, and its dockvm.exe and dockvmw.exe
+/// under Wine.
 #[test]
 fn the_windows_zip_holds_dockvm_exe_completion_readme_and_licenses() {
     let version = built_facts()["version"].as_str().unwrap().to_owned();
@@ -214,6 +231,7 @@ fn the_windows_zip_holds_dockvm_exe_completion_readme_and_licenses() {
         "README.txt",
         "dockvm.exe",
         "dockvm.ps1",
+        "dockvmw.exe",
     ]
     .iter()
     .map(|f| format!("{top}/{f}"))
@@ -258,14 +276,24 @@ fn the_windows_zip_holds_dockvm_exe_completion_readme_and_licenses() {
     let dll = dockvm_exe().with_file_name("bcryptprimitives.dll");
     std::fs::copy(dll, exe_dir.join("bcryptprimitives.dll")).unwrap();
     let w = support::wine::Wine::new();
-    let out = w.run(&[exe_dir.join("dockvm.exe").as_str(), "--version"]);
-    assert!(out.status.success());
     let facts = built_facts();
     let short = &facts["commit"].as_str().unwrap()[..12];
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim_end(),
-        format!("dockvm {version} (commit {short}, x86_64-pc-windows-gnu)")
-    );
+    // What the Run value needs from the zip: dockvmw.exe, a GUI-subsystem program (binutils
+    // reads its header), the same build as dockvm.exe, a console one.
+    for (exe, subsystem) in [("dockvm.exe", 3), ("dockvmw.exe", 2)] {
+        assert_eq!(
+            support::wine::pe_subsystem(&exe_dir.join(exe)),
+            subsystem,
+            "{exe}"
+        );
+        let out = w.run(&[exe_dir.join(exe).as_str(), "--version"]);
+        assert!(out.status.success(), "{exe}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim_end(),
+            format!("dockvm {version} (commit {short}, x86_64-pc-windows-gnu)"),
+            "{exe}"
+        );
+    }
 }
 
 /// The .deb in the booted lab VM, as the README says: installed with apt from the share, its

@@ -48,7 +48,7 @@ const VMRUN: &[(&str, &str, &str, &str, &str)] = &[
         "another VM runs",
         r"printf 'Total running VMs: 1\r\nC:\\VMs\\other.vmx\r\n'",
         "fail",
-        r"the VM is not running: windows\start-vm.bat",
+        r"the VM is not running: `dockvm up` starts it",
         "skip",
     ),
     (

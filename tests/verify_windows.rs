@@ -300,7 +300,11 @@ fn dockvm_exe_verify_under_wine_against_the_lab() {
         &r,
         "vm not running",
         &[
-            ("vm", "fail", r"the VM is not running: windows\start-vm.bat"),
+            (
+                "vm",
+                "fail",
+                r"the VM is not running: `dockvm up` starts it",
+            ),
             ("port", "skip", "needs vm"),
             ("docker-api", "skip", "needs port"),
             ("clock", "skip", "needs docker-api"),

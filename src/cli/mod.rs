@@ -36,42 +36,49 @@ pub(crate) struct Cli {
     command: Command,
 }
 
+// In the order of a user's day, which is how clap lists them (as declared): set up (init, gen,
+// certs, install, uninstall), the daily loop (up, status, down), checks (verify, clean), helpers
+// (env, path, proxy, completions, man, schema, version).
 #[derive(Subcommand)]
 enum Command {
-    /// Render every file of the setup from the spec into an output folder.
-    Gen(gen_cmd::Args),
-    /// Check the live setup against the spec: name, port, Docker API, DOCKER_HOST, profile, shares.
-    Verify(verify_cmd::Args),
+    // Set up.
     /// Write the default spec, commented, to PATH (default ./dockvm.toml); never overwrites.
     Init(init::Args),
+    /// Render every file of the setup from the spec into an output folder.
+    Gen(gen_cmd::Args),
+    /// Issue the CA, server and client certificates for `tls = true` (or renew them).
+    Certs(certs_cmd::Args),
     /// Install one side of a generated tree (VM, WSL or Windows); a second run changes nothing.
     Install(install_cmd::Args),
     /// Undo `dockvm install` on one side exactly: only what install added goes.
     Uninstall(install_cmd::Args),
-    /// Issue the CA, server and client certificates for `tls = true` (or renew them).
-    Certs(certs_cmd::Args),
-    /// Remove verify's kept probe containers, its probe image and any probe files left.
-    Clean(clean_cmd::Args),
-    /// Translate a path between Windows (D:\x) and WSL/VM (/mnt/d/x) through the shares.
-    Path(path_cmd::Args),
-    /// Print the completion script of a shell (bash, zsh, fish, powershell, elvish).
-    Completions(completions_cmd::Args),
-    /// Print the commands that set DOCKER_HOST (and the TLS variables) in a shell, for eval.
-    Env(env_cmd::Args),
-    /// Print the spec's JSON Schema (for editors).
-    Schema(schema_cmd::Args),
+    // The daily loop.
     /// Bring the setup up from any state: power on, address, engine, shares, verify.
     Up(up_cmd::UpArgs),
-    /// Power the VM off (the guest shuts down; --hard when it does not in time).
-    Down(up_cmd::DownArgs),
     /// What is true now: the VM, its address, the engine, TLS, the clock, this terminal's endpoint.
     Status(up_cmd::StatusArgs),
-    /// Print dockvm's version, the git commit it was built from and its target.
-    Version(version_cmd::Args),
-    /// Write a man page for dockvm and one for each command into a folder.
-    Man(man_cmd::Args),
+    /// Power the VM off (the guest shuts down; --hard when it does not in time).
+    Down(up_cmd::DownArgs),
+    // Checks.
+    /// Check the live setup against the spec: name, port, Docker API, DOCKER_HOST, profile, shares.
+    Verify(verify_cmd::Args),
+    /// Remove verify's kept probe containers, its probe image and any probe files left.
+    Clean(clean_cmd::Args),
+    // Helpers.
+    /// Print the commands that set DOCKER_HOST (and the TLS variables) in a shell, for eval.
+    Env(env_cmd::Args),
+    /// Translate a path between Windows (D:\x) and WSL/VM (/mnt/d/x) through the shares.
+    Path(path_cmd::Args),
     /// Serve the Docker API on Docker's named pipe, forwarded to the VM, Windows paths translated.
     Proxy(proxy_cmd::Args),
+    /// Print the completion script of a shell (bash, zsh, fish, powershell, elvish).
+    Completions(completions_cmd::Args),
+    /// Write a man page for dockvm and one for each command into a folder.
+    Man(man_cmd::Args),
+    /// Print the spec's JSON Schema (for editors).
+    Schema(schema_cmd::Args),
+    /// Print dockvm's version, the git commit it was built from and its target.
+    Version(version_cmd::Args),
 }
 
 /// How a command ended, mapped to the documented exit codes.

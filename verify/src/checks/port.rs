@@ -38,7 +38,7 @@ pub fn classify(id: CheckId, addr: SocketAddr, e: &io::Error, timeout: Duration)
         ),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => (
             format!("connection to {addr} timed out after {}: no answer at all", human(timeout)),
-            "the VM is off or still booting (start-vm.bat), its IP is not the spec's vm.ip, or a firewall \
+            "the VM is off or still booting (`dockvm up` starts it and waits), its IP is not the spec's vm.ip, or a firewall \
              drops the packets: `vmrun list`, then in the VM `ip -4 addr` and the firewall rules"
                 .to_owned(),
         ),

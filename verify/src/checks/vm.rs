@@ -80,7 +80,7 @@ fn not_running(vmx: &str, running: &[String]) -> Finding {
     Finding::new(
         CheckId::Vm,
         Status::Fail,
-        "the VM is not running: windows\\start-vm.bat",
+        "the VM is not running: `dockvm up` starts it",
     )
     .expected(format!("{vmx} running"))
     .actual(if running.is_empty() {
@@ -89,7 +89,7 @@ fn not_running(vmx: &str, running: &[String]) -> Finding {
         format!("vmrun list: {}", running.join(", "))
     })
     .hint(format!(
-        "start it with windows\\start-vm.bat (or `vmrun -T ws start \"{vmx}\" nogui`); it also re-enables the shared folders"
+        "`dockvm up` (dockvm.exe up on Windows) starts it, waits for the engine, re-enables the shared folders and checks; by hand: windows\\start-vm.bat, or `vmrun -T ws start \"{vmx}\" nogui`"
     ))
 }
 
