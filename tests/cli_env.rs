@@ -88,10 +88,7 @@ fn fish_evals_the_variables() {
 /// one command line, where `&`, parentheses and a lone `%` inside the quotes stay as written.
 #[test]
 fn cmd_under_wine_applies_the_lines() {
-    if !require(
-        have(WINE) && have(MINGW),
-        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
-    ) {
+    if !wine_here() {
         return;
     }
     let exe = dockvm_exe();

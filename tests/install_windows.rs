@@ -409,10 +409,7 @@ host_path = 'D:\'
 /// tree without TLS installed over it gives the TLS values back too.
 #[test]
 fn windows_side_with_tls_sets_the_variables_and_places_the_client_files() {
-    if !require(
-        have(WINE) && have(MINGW),
-        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
-    ) {
+    if !wine_here() {
         return;
     }
     let exe = dockvm_exe();
@@ -530,10 +527,7 @@ fn windows_side_with_tls_sets_the_variables_and_places_the_client_files() {
 /// uninstall gives back the registry byte for byte.
 #[test]
 fn windows_side_with_the_pipe_sets_no_docker_host_and_gives_the_user_s_back() {
-    if !require(
-        have(WINE) && have(MINGW),
-        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
-    ) {
+    if !wine_here() {
         return;
     }
     let exe = dockvm_exe();
@@ -633,10 +627,7 @@ fn windows_side_with_the_pipe_sets_no_docker_host_and_gives_the_user_s_back() {
 /// with access denied. They stop it first now. Wine refuses both too (a sharing violation).
 #[test]
 fn an_upgrade_while_the_proxy_runs_from_the_copy_replaces_it_and_uninstall_removes_it() {
-    if !require(
-        have(WINE) && have(MINGW),
-        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
-    ) {
+    if !wine_here() {
         return;
     }
     let exe = dockvm_exe();
@@ -649,12 +640,7 @@ fn an_upgrade_while_the_proxy_runs_from_the_copy_replaces_it_and_uninstall_remov
         "autostart = true\nendpoint = \"pipe\"\n",
     );
     fs::write(dir.join("spec.toml"), spec).unwrap();
-    let o = run(support::dockvm()
-        .args(["gen", "--spec"])
-        .arg(dir.join("spec.toml"))
-        .arg("--out")
-        .arg(dir.join("gen")));
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    gen_tree(&dir.join("spec.toml"), &dir.join("gen"));
     let from = Wine::win(&dir.join("gen"));
     fs::write(wine.hosts(), HOSTS).unwrap();
     // Any program of the prefix finds Wine's missing DLL's stand-in (real Windows has it).
@@ -671,27 +657,32 @@ fn an_upgrade_while_the_proxy_runs_from_the_copy_replaces_it_and_uninstall_remov
     let copy_win = run_value_program(&run_value(&wine, "dockvm-win")).to_owned();
     let copy = wine.drive_c(&copy_win);
     let log = dir.join("proxy.log");
-    let mut proxy = wine
-        .cmd()
-        .arg(&copy_win)
-        .args(["proxy", "--spec", &Wine::win(&dir.join("spec.toml"))])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while !fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("serving")
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60) && proxy.try_wait().unwrap().is_none(),
-            "the proxy did not start: {}",
-            fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // `proxy` from the copy, as `up` there starts it, serving once its log says so.
+    let serve = || {
+        let mut proxy = wine
+            .cmd()
+            .arg(&copy_win)
+            .args(["proxy", "--spec", &Wine::win(&dir.join("spec.toml"))])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("serving")
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60) && proxy.try_wait().unwrap().is_none(),
+                "the proxy did not start: {}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        proxy
+    };
+    let mut proxy = serve();
 
     // A newer build: the same programs with a few bytes more (a PE ignores what follows it).
     let newer = dir.join("newer");
@@ -722,26 +713,7 @@ fn an_upgrade_while_the_proxy_runs_from_the_copy_replaces_it_and_uninstall_remov
         std::thread::sleep(Duration::from_millis(50));
     }
     // The new copy serving again, then uninstall: stopped, removed, everything as before.
-    let mut proxy = wine
-        .cmd()
-        .arg(&copy_win)
-        .args(["proxy", "--spec", &Wine::win(&dir.join("spec.toml"))])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while !fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("serving")
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the new proxy did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut proxy = serve();
     ok(&dockvm(&wine, &newer_exe, &["uninstall", "--from", &from]));
     assert!(!copy.exists());
     let _ = proxy.wait();

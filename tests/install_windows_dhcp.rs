@@ -220,7 +220,8 @@ fn each_refusal_names_what_would_do_and_changes_nothing() {
     if !can_run() {
         return;
     }
-    let hosts = |s: &Setup| fs::read(s.wine.hosts()).unwrap_or_default();
+    // A missing hosts file is told apart from an empty one (install must not create it).
+    let hosts = |s: &Setup| fs::read(s.wine.hosts()).ok();
     // (vm.ip, the .vmx's adapter, what the refusal says)
     let cases: &[(&str, &str, &str)] = &[
         (
@@ -260,7 +261,18 @@ fn each_refusal_names_what_would_do_and_changes_nothing() {
         s.put_vmx(&vmx(adapter));
         let from = s.tree(ip);
         s.service_calls();
-        let before = (hosts(&s), fs::read(s.conf()).unwrap());
+        // Everything install would touch: the hosts file, VMware's DHCP configuration and the
+        // registry values it edits (HKCU\Environment's Path and DOCKER_HOST, the Run key).
+        let state = |s: &Setup| {
+            (
+                hosts(s),
+                fs::read(s.conf()).unwrap(),
+                s.wine.export(r"HKCU\Environment"),
+                s.wine
+                    .export(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run"),
+            )
+        };
+        let before = state(&s);
         let out = s.dockvm(&["install", "--from", &from]);
         let err = text(&out.stderr);
         assert_eq!(
@@ -273,7 +285,7 @@ fn each_refusal_names_what_would_do_and_changes_nothing() {
             err.contains(says) && err.contains("Nothing was changed"),
             "{ip}: {err}"
         );
-        assert_eq!((hosts(&s), fs::read(s.conf()).unwrap()), before, "{ip}");
+        assert_eq!(state(&s), before, "{ip}");
         let app = s
             .wine
             .drive_c(&format!(r"{}\AppData\Local\dockvm", user_profile()));

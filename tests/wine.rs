@@ -95,10 +95,7 @@ fn calls(log: &Utf8Path) -> Vec<Vec<String>> {
 
 #[test]
 fn bat_files_run_by_wine_cmd_pass_the_spec_paths_to_vmrun() {
-    if !require(
-        have(WINE) && have(MINGW),
-        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
-    ) {
+    if !wine_here() {
         return;
     }
     let wine = Wine::new();

@@ -123,6 +123,16 @@ pub fn dockvm() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dockvm"))
 }
 
+/// `dockvm gen --spec SPEC --out OUT`, which must succeed.
+pub fn gen_tree(spec: &Utf8Path, out: &Utf8Path) {
+    let o = run(dockvm().args(["gen", "--spec", spec.as_str(), "--out", out.as_str()]));
+    assert!(
+        o.status.success(),
+        "dockvm gen --spec {spec}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Random moments for the interrupt soaks: xorshift64 from the clock, its first seed kept so a
 /// failure can say it.
 pub struct Moments {

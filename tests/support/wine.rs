@@ -1,7 +1,7 @@
 //! Wine (Debian's wine64 8.0) for the tests: a prefix of the test's own, and `dockvm.exe`
 //! cross-compiled for it.
 
-use super::{run, utf8_dir};
+use super::{have, run, utf8_dir};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::process::Command;
 
@@ -108,13 +108,23 @@ impl Wine {
     }
 
     /// `reg export KEY` as the .reg text regedit writes (UTF-16LE decoded): every value with
-    /// its exact type and bytes, for comparing the registry before and after.
+    /// its exact type and bytes, for comparing the registry before and after. A key that does
+    /// not exist is `(no key)`, told apart from an empty one; any other failure of reg fails
+    /// the test, so that no comparison built on it compares nothing.
     pub fn export(&self, key: &str) -> String {
         let file = self.dir.join("export.reg");
         let _ = std::fs::remove_file(&file);
         let out = self.run(&["reg", "export", key, &Wine::win(&file), "/y"]);
         if !out.status.success() {
-            return String::new(); // the key does not exist
+            let said = String::from_utf8_lossy(&out.stderr);
+            let missing = self.run(&["reg", "query", key]);
+            assert!(
+                !missing.status.success()
+                    && String::from_utf8_lossy(&missing.stderr).contains("Unable to find"),
+                "reg export {key} failed ({}): {said}",
+                out.status
+            );
+            return "(no key)".into();
         }
         let bytes = std::fs::read(&file).unwrap();
         let units: Vec<u16> = bytes
@@ -135,6 +145,14 @@ impl Drop for Wine {
             .env("WINEPREFIX", self.prefix())
             .arg("-k"));
     }
+}
+
+/// Whether Wine and mingw-w64 are here (ci/install-deps installs them); a skip, said, if not.
+pub fn wine_here() -> bool {
+    super::require(
+        have(WINE) && have(MINGW),
+        "needs wine64 and mingw-w64 (ci/install-deps installs them)",
+    )
 }
 
 /// `dockvm.exe` (and `dockvmw.exe` beside it), cross-compiled from this checkout (x86_64-pc-windows-gnu, mingw-w64 linker),
