@@ -45,14 +45,20 @@ fn refusal(spec: &Spec, on: &OnPipe) -> (String, String) {
             ),
             "quit Docker Desktop (its tray icon: Quit), or stop that dockerd; then `dockvm.exe up` again".to_owned(),
         ),
-        OnPipe::OtherUser => (
-            format!(
-                "{} is served by a program of another user: the pipe's owner admits someone else (another signed-in user's dockvm proxy, or Docker Desktop for a user outside docker-users), so docker in cmd cannot reach VM {} through it",
-                pipe(),
-                spec.vm.name
-            ),
-            "Docker's pipe has one server per machine: the user who started it stops it (`dockvm.exe down`, or Docker Desktop's Quit), or signs out; Task Manager's Details tab, column User name, shows whose dockvm.exe it is".to_owned(),
-        ),
+        OnPipe::OtherUser { users } => {
+            let whose = match users.as_slice() {
+                [] => "a program of another user (another signed-in user's dockvm proxy, or Docker Desktop for a user outside docker-users)".to_owned(),
+                users => format!("dockvm of another signed-in user ({})", users.join(", ")),
+            };
+            (
+                format!(
+                    "{} is served by {whose}: its pipe admits that user only, so docker in cmd cannot reach VM {} through it",
+                    pipe(),
+                    spec.vm.name
+                ),
+                "Docker's pipe has one server per machine: that user stops it (`dockvm.exe down` in their session, or Docker Desktop's Quit) or signs out; then `dockvm.exe up` again".to_owned(),
+            )
+        }
         OnPipe::Unclear(e) => (
             format!("{} does not answer as a Docker API: {e}", pipe()),
             "`dockvm.exe down` stops a proxy that hangs; then `dockvm.exe up` again".to_owned(),

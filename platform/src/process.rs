@@ -71,6 +71,19 @@ pub fn running_from(program: &Path) -> Vec<u32> {
     }
 }
 
+/// The users of the other sign-in sessions running one of `programs` (file names such as
+/// `dockvmw.exe`, compared without case): who else may hold Docker's pipe when its DACL keeps
+/// this user out. Empty elsewhere, and when Windows does not say.
+pub fn users_running_elsewhere(programs: &[&str]) -> Vec<String> {
+    #[cfg(windows)]
+    return imp::users_running_elsewhere(programs);
+    #[cfg(not(windows))]
+    {
+        let _ = programs;
+        Vec::new()
+    }
+}
+
 /// The full path of process `pid`'s program, when this user may ask (Windows).
 pub fn image_of(pid: u32) -> Option<String> {
     #[cfg(windows)]
@@ -235,6 +248,70 @@ mod imp {
             }
         }
         pids
+    }
+
+    fn session_user(session: u32) -> Option<String> {
+        use windows_sys::Win32::System::RemoteDesktop::{
+            WTS_CURRENT_SERVER_HANDLE, WTSFreeMemory, WTSQuerySessionInformationW, WTSUserName,
+        };
+        let mut buf: *mut u16 = std::ptr::null_mut();
+        let mut bytes = 0u32;
+        unsafe {
+            if WTSQuerySessionInformationW(
+                WTS_CURRENT_SERVER_HANDLE,
+                session,
+                WTSUserName,
+                &mut buf,
+                &mut bytes,
+            ) == 0
+                || buf.is_null()
+            {
+                return None;
+            }
+            let units = std::slice::from_raw_parts(buf, (bytes as usize / 2).saturating_sub(1));
+            let name = String::from_utf16_lossy(units);
+            WTSFreeMemory(buf.cast());
+            Some(name).filter(|n| !n.is_empty())
+        }
+    }
+
+    pub fn users_running_elsewhere(programs: &[&str]) -> Vec<String> {
+        use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
+        let session_of = |pid: u32| {
+            let mut s = 0u32;
+            (unsafe { ProcessIdToSessionId(pid, &mut s) } != 0).then_some(s)
+        };
+        let Some(mine) = session_of(std::process::id()) else {
+            return Vec::new();
+        };
+        let mut users = Vec::new();
+        unsafe {
+            let snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+            if snap == INVALID_HANDLE_VALUE {
+                return users;
+            }
+            let snap = Owned(snap);
+            let mut e: PROCESSENTRY32W = std::mem::zeroed();
+            e.dwSize = size_of::<PROCESSENTRY32W>() as u32;
+            let mut more = Process32FirstW(snap.0, &mut e) != 0;
+            while more {
+                let len = e
+                    .szExeFile
+                    .iter()
+                    .position(|&c| c == 0)
+                    .unwrap_or(e.szExeFile.len());
+                let exe = String::from_utf16_lossy(&e.szExeFile[..len]);
+                if programs.iter().any(|p| p.eq_ignore_ascii_case(&exe))
+                    && let Some(s) = session_of(e.th32ProcessID).filter(|&s| s != mine)
+                    && let Some(user) = session_user(s)
+                    && !users.contains(&user)
+                {
+                    users.push(user);
+                }
+                more = Process32NextW(snap.0, &mut e) != 0;
+            }
+        }
+        users
     }
 
     pub fn terminate(pid: u32, expect: Option<&Path>) -> io::Result<()> {

@@ -16,8 +16,9 @@ pub enum OnPipe {
     /// Another server (Docker Desktop, a dockerd for Windows).
     Other { pid: Option<u32> },
     /// A server whose pipe this user may not open (its DACL admits someone else): another
-    /// signed-in user's proxy, or Docker Desktop for a user outside `docker-users`.
-    OtherUser,
+    /// signed-in user's proxy, or Docker Desktop for a user outside `docker-users`. `users`:
+    /// the other sessions' users running dockvm, when Windows says.
+    OtherUser { users: Vec<String> },
     /// Something is there but did not answer in time, or answered garbage.
     Unclear(String),
 }
@@ -41,7 +42,12 @@ pub fn on_pipe(name: &str, within: Duration) -> OnPipe {
         Err(dockvm_engine::HttpError::Connect(e))
             if e.kind() == std::io::ErrorKind::PermissionDenied =>
         {
-            OnPipe::OtherUser
+            OnPipe::OtherUser {
+                users: dockvm_platform::process::users_running_elsewhere(&[
+                    "dockvm.exe",
+                    "dockvmw.exe",
+                ]),
+            }
         }
         Err(e) => OnPipe::Unclear(e.to_string()),
     }
