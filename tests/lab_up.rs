@@ -272,9 +272,13 @@ fn run_ok(lab: &Lab, cmd: &str) {
     );
 }
 
-/// `up` from power-off interrupted at random moments (SIGTERM and SIGKILL): the VM is started
-/// or not, nothing else is left (no probe file, no probe container but the kept ones), and the
-/// next `up` completes. Moments cover `up`'s whole run; a soak of many runs.
+/// `up` interrupted at random moments (SIGTERM and SIGKILL), from power-off and from shares
+/// off, on the fast path and the slow one (no kept container: verify creates a probe
+/// container): the VM is started or not, a handled interrupt leaves nothing (no probe file, no
+/// probe container but the kept ones, looked at before the next `up` sweeps), and the next
+/// `up` completes. Three moments in four are tied to this run's probe file appearing in the
+/// share, the others fall anywhere over `up`'s run; a run counts as landed only when its probe
+/// (file or container) existed at the signal.
 #[test]
 fn up_interrupted_at_random_moments_leaves_a_vm_started_or_not() {
     if !booted_lab_can_run() {
@@ -282,21 +286,26 @@ fn up_interrupted_at_random_moments_leaves_a_vm_started_or_not() {
     }
     let lab = Lab::up_booted("upsoak", SPEC, true);
     let spec = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), lab.spec);
+    let share = format!("{}/windows-d/projects", lab.dir());
     let runs = soak_runs(100);
     let mut moments = Moments::new();
     let mut landed = 0;
+    let mut slow_landed = 0;
     for i in 0..runs {
-        // Every fourth run from power-off (the long path); the others from shares off.
-        let from_off = i % 4 == 0;
+        let from_off = i % 5 == 0;
+        let slow = i % 3 == 1;
+        // Three runs in four tied to the probe (its life is a few ms), the fourth anywhere.
+        let tied = (i / 2) % 4 != 3;
+        let sig = if i % 2 == 0 { "TERM" } else { "KILL" };
+        if slow {
+            lab.remove_kept();
+        }
         if from_off {
             let (code, _, out) = dockvm_json(&lab, "down", &["--wait", "60s"]);
             assert_eq!(code, 0, "run {i}: {out}");
         } else {
             run_ok(&lab, "disableSharedFolders");
         }
-        // Over up's whole run: about 2 s from off, about 150 ms from shares off.
-        let ms = moments.next() % if from_off { 2000 } else { 150 };
-        let sig = if i % 2 == 0 { "TERM" } else { "KILL" };
         let mut child = Command::new(LAB)
             .args([
                 "wsl",
@@ -331,34 +340,57 @@ fn up_interrupted_at_random_moments_leaves_a_vm_started_or_not() {
             }
             std::thread::sleep(Duration::from_millis(2));
         };
-        std::thread::sleep(Duration::from_millis(ms));
+        let moment = if tied {
+            // Up to 5 ms after the probe file appears (the canary at work), whatever the
+            // machine's speed.
+            let waited = Instant::now();
+            while probe_files(&share).is_empty()
+                && child.try_wait().unwrap().is_none()
+                && waited.elapsed() < Duration::from_secs(90)
+            {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            let us = moments.next() % 5_000;
+            std::thread::sleep(Duration::from_micros(us));
+            format!("{} ms after the probe file", us / 1000)
+        } else {
+            // Anywhere over up's run: about 2 s from off, about 150 ms from shares off.
+            let ms = moments.next() % if from_off { 2000 } else { 150 };
+            std::thread::sleep(Duration::from_millis(ms));
+            format!("{ms} ms after the start")
+        };
         let seen = pid.is_some_and(|pid| {
             interrupt_seen(pid, sig, || {
-                std::path::Path::new(&format!("/proc/{pid}")).exists()
+                !probe_files(&share).is_empty() || !lab.fresh_probes().is_empty()
             })
         });
         landed += u64::from(seen);
-        eprintln!(
-            "run {i}: {ms} ms from {}, SIG{sig}: landed in up {seen}",
-            if from_off { "off" } else { "shares off" }
+        slow_landed += u64::from(seen && slow);
+        let what = format!(
+            "run {i}: from {}, {} path, SIG{sig} {moment} (seed {})",
+            if from_off { "off" } else { "shares off" },
+            if slow { "slow" } else { "fast" },
+            moments.seed
         );
+        eprintln!("{what}: landed while a probe existed: {seen}");
         let _ = child.wait();
-        // Started or not; never half: no probe file in the share.
-        let probes = probe_files(&format!("{}/windows-d/projects", lab.dir()));
-        // A killed run may leave its probe file; the next up's sweep is what removes those
-        // once they are old, so only SIGTERM (handled) must leave none.
+        // Started or not; never half. A handled interrupt leaves nothing, seen now, before the
+        // next up's sweep could remove it; a killed run may leave its probe, which the next
+        // up's sweep removes once it is old (at once here).
         if sig == "TERM" {
-            assert!(probes.is_empty(), "run {i} ({ms} ms, {sig}): {probes:?}");
+            let probes = probe_files(&share);
+            assert!(probes.is_empty(), "{what}: probe files left: {probes:?}");
+            let fresh = lab.fresh_probes();
+            assert!(fresh.is_empty(), "{what}: probe containers left: {fresh:?}");
         }
-        // The next up completes (and sweeps what a killed run left, at once here).
         let (code, events, out) = dockvm_json_env(
             &lab,
             &["DOCKVM_LEFTOVER_AGE_SECS=0"],
             "up",
             &["--wait", "90s"],
         );
-        assert_eq!(code, 0, "run {i} ({ms} ms, {sig}): the next up: {out}");
-        assert!(all_ok(&events), "run {i}: {out}");
+        assert_eq!(code, 0, "{what}: the next up: {out}");
+        assert!(all_ok(&events), "{what}: {out}");
     }
     let (containers, files) = lab.leftovers();
     assert!(containers.is_empty(), "containers left: {containers:?}");
@@ -367,9 +399,11 @@ fn up_interrupted_at_random_moments_leaves_a_vm_started_or_not() {
         probes.is_empty(),
         "probe files left: {probes:?} of {files:?}"
     );
-    eprintln!("up interrupted {landed} of {runs} times while it ran");
+    eprintln!(
+        "up interrupted {landed} of {runs} times while a probe existed ({slow_landed} on the slow path)"
+    );
     assert!(
-        landed * 2 >= runs,
-        "only {landed} of {runs} interrupts landed in up"
+        landed * 5 >= runs && slow_landed > 0,
+        "only {landed} of {runs} interrupts landed while a probe existed ({slow_landed} on the slow path): the moments missed the work"
     );
 }

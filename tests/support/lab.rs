@@ -198,6 +198,10 @@ impl Lab {
 
     /// Removes the share's kept probe container, so that the next verify takes the slow path.
     pub fn remove_kept(&self) {
+        if std::path::Path::new(&format!("{}/booted", self.dir())).exists() {
+            self.lab_ok("vm", &["docker", "rm", "-f", "dockvm-probe-lab-d"]);
+            return;
+        }
         let out = run(Command::new("curl").args([
             "-s",
             "-X",
@@ -211,6 +215,26 @@ impl Lab {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// A verify run's own probe containers (`dockvm-probe-<token>`), not the kept ones. A
+    /// daemon that does not answer (the VM still booting) has none.
+    pub fn fresh_probes(&self) -> Vec<String> {
+        let out = if std::path::Path::new(&format!("{}/booted", self.dir())).exists() {
+            self.lab(
+                "vm",
+                &["docker", "ps", "-a", "--format", "{{.Names}} {{.Labels}}"],
+            )
+        } else {
+            run(Command::new("docker")
+                .args(["-H", &format!("unix://{}/vm/docker.sock", self.dir())])
+                .args(["ps", "-a", "--format", "{{.Names}} {{.Labels}}"]))
+        };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("dockvm-probe-") && !l.contains("dockvm.probe=kept"))
+            .map(|l| format!("/{}", l.split(' ').next().unwrap_or("")))
+            .collect()
     }
 
     /// The VM's containers, by name: the kept probe containers (`kept`), or all the others.
