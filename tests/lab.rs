@@ -265,19 +265,6 @@ const SCENARIOS: &[Scenario] = &[
     },
 ];
 
-/// The checks of `ci/lab/lab.toml` (plain TCP, one share), in the report's order.
-const LAB_CHECKS: &[&str] = &[
-    "vm",
-    "name",
-    "port",
-    "docker-api",
-    "clock",
-    "env",
-    "docker-cli",
-    "profile",
-    "share:d",
-];
-
 fn check(s: &Scenario) -> Result<(), String> {
     let lab = Lab::up(s.name, s.faults);
     let (code, report, took) = lab.verify(s.env);

@@ -6,6 +6,52 @@ use std::time::{Duration, Instant};
 
 pub const LAB: &str = "ci/lab/lab";
 pub const SPEC: &str = "ci/lab/lab.toml";
+
+/// The checks of `ci/lab/lab.toml` (plain TCP, one share) on the WSL side, in the report's
+/// order.
+pub const LAB_CHECKS: &[&str] = &[
+    "vm",
+    "name",
+    "port",
+    "docker-api",
+    "clock",
+    "env",
+    "docker-cli",
+    "profile",
+    "share:d",
+];
+
+/// The checks a lab's spec gives on the WSL side, in the report's order: [`LAB_CHECKS`], with
+/// `tls` after `port` for the TLS specs.
+pub fn lab_checks(spec: &str) -> Vec<&'static str> {
+    let mut ids = LAB_CHECKS.to_vec();
+    if spec.contains("tls") {
+        ids.insert(3, "tls");
+    }
+    ids
+}
+
+/// Whether a WSL-side verify report of `spec` passes whole: exactly its checks, in order, each
+/// passing (docker-api may warn over plain TCP). The problem, said, if not.
+pub fn report_passes(spec: &str, code: i32, report: &serde_json::Value) -> Result<(), String> {
+    let checks = report["checks"].as_array().cloned().unwrap_or_default();
+    let ids: Vec<&str> = checks.iter().filter_map(|c| c["id"].as_str()).collect();
+    let want = lab_checks(spec);
+    if ids != want {
+        return Err(format!("checks {ids:?}, expected {want:?}"));
+    }
+    let plain = !spec.contains("tls");
+    if let Some(c) = checks.iter().find(|c| {
+        let s = c["status"].as_str().unwrap_or("");
+        !(s == "pass" || (plain && s == "warn" && c["id"] == "docker-api"))
+    }) {
+        return Err(format!("not a pass: {c}"));
+    }
+    if code != 0 {
+        return Err(format!("exit {code} with every check passing"));
+    }
+    Ok(())
+}
 /// The lab with `tls = true`.
 pub const TLS_SPEC: &str = "ci/lab/lab-tls.toml";
 /// lab.toml and lab-tls.toml with `[windows] endpoint = "pipe"`.
