@@ -141,13 +141,19 @@ pub fn path_has(path: &str, expand: bool, dir: &str) -> bool {
 /// `\`, `.` and `..` resolved, trailing separators dropped, case folded; on Windows, 8.3 short
 /// names (`PROGRA~1`) made long when the folder exists. The value itself is never rewritten.
 pub fn dir_key(entry: &str, expand: bool) -> String {
+    dir_key_with(entry, expand, long_name)
+}
+
+/// [`dir_key`] with the 8.3 resolver given (Windows' `GetLongPathNameW` in dockvm; a table in
+/// the tests, since Wine resolves no 8.3 name).
+fn dir_key_with(entry: &str, expand: bool, long: impl Fn(&str) -> String) -> String {
     let e = entry.trim();
     let e = e
         .strip_prefix('"')
         .and_then(|x| x.strip_suffix('"'))
         .unwrap_or(e);
     let e = if expand { expand_vars(e) } else { e.to_owned() };
-    let e = long_name(&e.replace('/', "\\"));
+    let e = long(&e.replace('/', "\\"));
     let mut parts: Vec<&str> = Vec::new();
     for (i, c) in e.split('\\').enumerate() {
         match c {
@@ -193,18 +199,22 @@ pub fn expand_vars(s: &str) -> String {
 }
 
 /// A path with its 8.3 short names made long (GetLongPathNameW), when it has a `~` and exists.
-#[cfg(windows)]
 fn long_name(p: &str) -> String {
     if p.contains('~') {
-        crate::windows::long_path(p).unwrap_or_else(|| p.to_owned())
+        long_path(p).unwrap_or_else(|| p.to_owned())
     } else {
         p.to_owned()
     }
 }
 
+#[cfg(windows)]
+fn long_path(p: &str) -> Option<String> {
+    crate::windows::long_path(p)
+}
+
 #[cfg(not(windows))]
-fn long_name(p: &str) -> String {
-    p.to_owned()
+fn long_path(_: &str) -> Option<String> {
+    None
 }
 
 /// `path` with `dir` appended as one more `;`-separated entry.
@@ -255,6 +265,23 @@ mod hex_bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The 8.3 case that Wine cannot show (it resolves no short name): a `Path` entry
+    /// `C:\PROGRA~1\Docker` names docker_dir `C:\Program Files\Docker` once Windows' resolver
+    /// (here a table, case-insensitive as GetLongPathNameW is) makes it long.
+    #[test]
+    fn an_8_3_entry_names_the_long_folder_it_resolves_to() {
+        let long = |p: &str| p.to_lowercase().replace(r"\progra~1\", r"\program files\");
+        let key = |e: &str| dir_key_with(e, false, long);
+        assert_eq!(key(r"C:\PROGRA~1\Docker"), key(r"C:\Program Files\Docker"));
+        assert_eq!(key(r"c:\progra~1\docker\"), key(r"C:\Program Files\Docker"));
+        assert_ne!(key(r"C:\PROGRA~2\Docker"), key(r"C:\Program Files\Docker"));
+        // Without the resolver (Linux), a short name stays as written.
+        assert_ne!(
+            dir_key(r"C:\PROGRA~1\Docker", false),
+            dir_key(r"C:\Program Files\Docker", false)
+        );
+    }
 
     #[test]
     fn path_entries_are_added_once_and_removed_exactly() {
