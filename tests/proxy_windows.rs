@@ -136,6 +136,38 @@ fn containers(w: &WinSide) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// The bodies of the `POST /containers/create` requests the lab VM's dockerd received, in
+/// order, from its `--debug` log ("Calling POST ..." then "form data: {json}", logrus-quoted).
+fn daemon_creates(w: &WinSide) -> Vec<serde_json::Value> {
+    let text = fs::read_to_string(format!("{}/vm/dockerd.log", w.lab.dir())).unwrap();
+    let msg = |l: &str| -> Option<String> {
+        let q = l.split_once(" msg=\"")?.1;
+        let q = q.strip_suffix('"').unwrap_or(q);
+        let mut out = String::new();
+        let mut chars = q.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                out.extend(chars.next());
+            } else {
+                out.push(c);
+            }
+        }
+        Some(out)
+    };
+    let mut bodies = Vec::new();
+    let mut create = false;
+    for m in text.lines().filter_map(msg) {
+        if let Some(call) = m.strip_prefix("Calling ") {
+            create = call.starts_with("POST ") && call.ends_with("/containers/create");
+        } else if let Some(json) = m.strip_prefix("form data: ")
+            && std::mem::take(&mut create)
+        {
+            bodies.push(serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}")));
+        }
+    }
+    bodies
+}
+
 fn sha(p: &str) -> String {
     let out = run(Command::new("sha256sum").arg(p));
     String::from_utf8_lossy(&out.stdout)
@@ -681,6 +713,7 @@ fn the_proxy_survives_the_vm_s_restarts_its_clients_deaths_and_its_own() {
     };
     let logged = |what: &str| fs::read_to_string(&log).unwrap_or_default().contains(what);
     let before = containers(&w).len();
+    let seen_before = daemon_creates(&w).len();
     let runs = soak_runs(100);
     let mut moments = Moments::new();
     let mut count = before;
@@ -731,6 +764,26 @@ fn the_proxy_survives_the_vm_s_restarts_its_clients_deaths_and_its_own() {
         count = now.len();
     }
     let made = containers(&w).len() - before;
+    // The independent record: every create the VM's dockerd itself received (its --debug log),
+    // not what the proxy or docker.exe say. Each carries the translated bind and nothing else
+    // (the daemon would refuse an untranslated `D:\projects:/p` by itself, so containers alone
+    // could not tell), and each made one container (a create is atomic).
+    let seen = daemon_creates(&w).split_off(seen_before);
+    for body in &seen {
+        assert_eq!(
+            body["HostConfig"]["Binds"],
+            serde_json::json!(["/mnt/d/projects:/p"]),
+            "a create reached the daemon with {body} (seed {})",
+            moments.seed
+        );
+    }
+    assert_eq!(
+        seen.len(),
+        made,
+        "the daemon received {} creates and made {made} containers (seed {})",
+        seen.len(),
+        moments.seed
+    );
     eprintln!(
         "{runs} proxies killed during a create: {made} creates were made whole, {} never reached the daemon",
         runs as usize - made
