@@ -444,8 +444,22 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
                 handled += 1;
                 landed += u64::from(inside);
             }
+            // Wine's process ended by a signal, with no exit code of dockvm's at all: the
+            // SIGINT came before Wine had its handler (seen once in 400 runs with the ctrlc
+            // build of 9cc0dd2), or Wine crashed on its way out (SIGSEGV, once in a loaded
+            // CI run). Forgiven only with nothing of the run left in the share; counted and
+            // bounded below with the hangs.
+            Ok(s) if s.code().is_none() => {
+                assert!(
+                    probe_files(&share).is_empty(),
+                    "Wine's process died ({s}) with probe files left: {:?} (seed {first_seed})",
+                    probe_files(&share)
+                );
+                eprintln!("Wine's process died ({s}): not dockvm's exit");
+                exit_hangs += 1;
+            }
             // The run ended before the Ctrl-C reached it: verify's own exit, 0 (passed) or 1
-            // (a check failed); anything else (a panic's 101, a crash) is a defect.
+            // (a check failed); any other exit code (a panic's 101, 3) is a defect.
             Ok(s) => assert!(
                 matches!(s.code(), Some(0 | 1)),
                 "dockvm.exe verify exited {s} under Ctrl-C (seed {first_seed}): only 0, 1 and 130 are right"
@@ -485,7 +499,7 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     }
     let took = started.elapsed();
     eprintln!(
-        "{runs} runs (start-up {startup} us, whole {whole} us), {handled} ended by the handler, {landed} of them while their probe existed, {exit_hangs} stuck in Wine's exit or SIGINT handler, {took:?} (seed {first_seed})"
+        "{runs} runs (start-up {startup} us, whole {whole} us), {handled} ended by the handler, {landed} of them while their probe existed, {exit_hangs} stuck in or killed by Wine's exit or SIGINT handling, {took:?} (seed {first_seed})"
     );
     w.lab.assert_nothing_left(first_seed);
     // Only the runs whose probe existed when the Ctrl-C came test the promise: see
@@ -496,7 +510,7 @@ fn dockvm_exe_interrupted_at_random_moments_leaves_nothing() {
     );
     assert!(
         exit_hangs * 100 <= runs * 3,
-        "{exit_hangs} of {runs} runs stuck in Wine after a Ctrl-C (seed {first_seed})"
+        "{exit_hangs} of {runs} runs stuck in or killed by Wine after a Ctrl-C (seed {first_seed})"
     );
 }
 
