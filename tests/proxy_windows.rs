@@ -549,31 +549,46 @@ fn wine_bg(w: &WinSide, args: &[&str]) -> Command {
     c
 }
 
-/// Starts `dockvm.exe proxy` under Wine in the background; its stderr goes to `log`.
+/// Starts `dockvm.exe proxy` under Wine in the background, its stderr in `log`, and waits
+/// until it says it serves.
+///
+/// A start that prints nothing at all in 30 s is Wine's, not dockvm's: the first thing
+/// dockvm.exe does is bind the pipe and say so, or say why not. Seen once in 400 starts of the
+/// kill soak in CI (an empty log); it is killed, said, and started once more, and a second
+/// such start fails the test.
 fn start_proxy(w: &WinSide, log: &str) -> Bg {
     let exe = Wine::win(&w.exe);
     let s = spec_arg(PIPE_SPEC);
-    let _ = fs::remove_file(log);
-    wine_bg(w, &[&exe, "proxy", "--verbose", "--spec", &s])
-        .stderr(fs::File::create(log).unwrap())
-        .spawn()
-        .map(Bg)
-        .unwrap()
-}
-
-fn wait_serving(log: &str) {
-    let start = Instant::now();
-    while !fs::read_to_string(log)
-        .unwrap_or_default()
-        .contains("serving")
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the proxy did not start in 60 s: {}",
-            fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    for attempt in 0..2 {
+        let _ = fs::remove_file(log);
+        let bg = wine_bg(w, &[&exe, "proxy", "--verbose", "--spec", &s])
+            .stderr(fs::File::create(log).unwrap())
+            .spawn()
+            .map(Bg)
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            let said = fs::read_to_string(log).unwrap_or_default();
+            if said.contains("serving") {
+                return bg;
+            }
+            let waited = start.elapsed();
+            if !said.is_empty() && waited > Duration::from_secs(60) {
+                panic!("the proxy did not start in 60 s: {said}");
+            }
+            if said.is_empty() && waited > Duration::from_secs(30) {
+                assert_eq!(
+                    attempt, 0,
+                    "Wine started no dockvm.exe proxy twice: nothing in its log for 30 s"
+                );
+                eprintln!("Wine's start of dockvm.exe proxy said nothing in 30 s: started again");
+                kill_proxies(w);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
+    unreachable!("the second start returned or failed above")
 }
 
 /// The processes of this lab's WSL side (its network namespace: the labs share one pid
@@ -636,7 +651,6 @@ fn the_proxy_survives_the_vm_s_restarts_its_clients_deaths_and_its_own() {
     };
     let log = format!("{}/proxy.err", w.lab.dir());
     let _proxy = start_proxy(&w, &log);
-    wait_serving(&log);
     assert_eq!(
         ok(w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"])),
         "linux\n"
@@ -720,7 +734,6 @@ fn the_proxy_survives_the_vm_s_restarts_its_clients_deaths_and_its_own() {
     for i in 0..runs {
         kill_proxies(&w);
         let _p = start_proxy(&w, &log);
-        wait_serving(&log);
         let mut create = create_cmd(&w);
         let (event, within_us) = match i % 4 {
             0 => ("/containers/create", 20_000),
@@ -795,7 +808,6 @@ fn the_proxy_survives_the_vm_s_restarts_its_clients_deaths_and_its_own() {
         moments.seed
     );
     let _p = start_proxy(&w, &log);
-    wait_serving(&log);
     assert_eq!(
         ok(w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"])),
         "linux\n"
@@ -815,7 +827,6 @@ fn a_thousand_clients_that_hang_up_at_once_do_not_end_the_proxy() {
     let strays = w.fixture_exe("pipe-strays", &[]);
     let log = format!("{}/proxy.err", w.lab.dir());
     let _proxy = start_proxy(&w, &log);
-    wait_serving(&log);
     let version = || ok(w.cmd(&["docker", "version", "--format", "{{.Server.Os}}"]));
     assert_eq!(version(), "linux\n");
     // Four rounds of 250 stray clients on 4 threads each, with real docker.exe commands made

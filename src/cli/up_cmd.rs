@@ -28,7 +28,7 @@ verify (everything). On a running, healthy VM it makes no vmrun call.
 Examples:
   dockvm up                       # after booting Windows, or when docker hangs
   dockvm up --wait 5m --format json
-  dockvm.exe up --quiet --log     # what the sign-in start runs ([windows] autostart)"
+  dockvmw.exe up --quiet --log    # what the sign-in start runs ([windows] autostart): no window"
 )]
 pub struct UpArgs {
     /// The spec (default: ./dockvm.toml, else dockvm.toml beside this program, else the embedded default).

@@ -215,8 +215,11 @@ impl WinSide {
         self.cmd(&[&format!(r"C:\{name}.bat")])
     }
 
+    /// A value under `HKCU\Environment`, through Wine's reg. A reg that fails without a word
+    /// is Wine's (seen once in CI, in a prefix just booted beside another): said, and run once
+    /// more; a second failure fails the test.
     pub fn reg_add(&self, name: &str, kind: &str, data: &str) {
-        let o = self.wine(&[
+        let args = [
             "reg",
             "add",
             r"HKCU\Environment",
@@ -227,8 +230,23 @@ impl WinSide {
             "/d",
             data,
             "/f",
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        ];
+        let mut o = self.wine(&args);
+        if !o.status.success() && o.stderr.is_empty() {
+            eprintln!(
+                "reg add {name} failed without a word ({}; stdout {:?}): run again",
+                o.status,
+                String::from_utf8_lossy(&o.stdout)
+            );
+            o = self.wine(&args);
+        }
+        assert!(
+            o.status.success(),
+            "reg add {name} ({}): {}{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 
     pub fn reg_delete(&self, name: &str) {
