@@ -726,21 +726,7 @@ fn skip_and_only_select_checks_and_say_so() {
         .iter()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        ids,
-        [
-            "vm",
-            "name",
-            "port",
-            "docker-api",
-            "clock",
-            "env",
-            "docker-cli",
-            "profile",
-            "share:d"
-        ],
-        "spec order"
-    );
+    assert_eq!(ids, support::lab::LAB_CHECKS, "spec order");
 }
 
 /// A loopback stand-in for the Docker API that answers just the calls the share canary makes:

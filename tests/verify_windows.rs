@@ -29,18 +29,7 @@ fn expect(report: &serde_json::Value, what: &str, want: &[(&str, &str, &str)]) {
         .as_str()
         .unwrap_or("")
         .ends_with("lab-tls.toml");
-    let mut all = vec!["vm", "name", "port"];
-    if tls {
-        all.push("tls");
-    }
-    all.extend([
-        "docker-api",
-        "clock",
-        "env",
-        "docker-cli",
-        "profile",
-        "share:d",
-    ]);
+    let all = lab_checks(if tls { TLS_SPEC } else { SPEC });
     let ids: Vec<&str> = report["checks"]
         .as_array()
         .unwrap()
