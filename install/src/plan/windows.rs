@@ -100,16 +100,19 @@ fn run_value_is_ours(v: &RegValue, app: &Utf8Path) -> bool {
 
 /// Before the copy at `path` is replaced or removed: dockvm's processes running from it (the
 /// proxy, a sign-in `up` still at work) are stopped, since Windows refuses both while they run.
-fn stop_running(look: &dyn Look, path: &Utf8Path, out: &mut Vec<Action>) {
+/// `again`: the copy is replaced (install), so `dockvm.exe up` can start the proxy again.
+fn stop_running(look: &dyn Look, path: &Utf8Path, again: bool, out: &mut Vec<Action>) {
     let pids = look.running(path);
     if !pids.is_empty() {
         out.push(Action::Stop {
             program: path.to_owned(),
             pids,
         });
-        out.push(Action::Advice(format!(
-            "{path} was running (the proxy, or a sign-in `up`) and was stopped to change it: `dockvm.exe up` starts the proxy again"
-        )));
+        if again {
+            out.push(Action::Advice(format!(
+                "{path} was running (the proxy, or a sign-in `up`) and was stopped to change it: `dockvm.exe up` starts the proxy again"
+            )));
+        }
     }
 }
 
@@ -310,7 +313,7 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
             body.push(Action::Unchanged(path.to_string()));
         } else {
             if cur_exe.is_some() {
-                stop_running(look, &path, &mut body);
+                stop_running(look, &path, true, &mut body);
             }
             body.push(Action::Write {
                 path,
@@ -329,7 +332,7 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
     } else {
         // Autostart off after it was on: its copy goes too.
         if let Some(old) = read(look, &app.join(EXE))? {
-            stop_running(look, &app.join(EXE), &mut body);
+            stop_running(look, &app.join(EXE), false, &mut body);
             body.push(Action::Remove {
                 path: app.join(EXE),
                 old,
@@ -363,7 +366,7 @@ pub(super) fn install_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Resul
 fn remove_old_copy(look: &dyn Look, app: &Utf8Path, out: &mut Vec<Action>) -> Result<()> {
     let path = app.join(OLD_EXE);
     if let Some(old) = read(look, &path)? {
-        stop_running(look, &path, out);
+        stop_running(look, &path, false, out);
         out.push(Action::Remove { path, old });
     }
     Ok(())
@@ -666,7 +669,7 @@ pub(super) fn uninstall_windows(tree: &Tree, p: &Places, look: &dyn Look) -> Res
         let path = app.join(name);
         if let Some(old) = read(look, &path)? {
             if path.extension() == Some("exe") {
-                stop_running(look, &path, &mut out);
+                stop_running(look, &path, false, &mut out);
             }
             out.push(Action::Remove { path, old });
         }
