@@ -192,7 +192,19 @@ impl WinSide {
         ];
         all.extend(args.iter().map(|a| (*a).to_owned()));
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        self.lab.wsl_files(&all)
+        let out = self.lab.wsl_files(&all);
+        // A failure without a word on either stream is Wine starting nothing (seen in CI runs
+        // here after a test had SIGKILLed Wine processes: a `docker rm -f` and a `reg add` that
+        // exited 1 silently). dockvm, docker.exe, reg and cmd all say why they fail. Said, and
+        // run once more; a second such failure is the caller's to judge.
+        if !out.status.success() && out.stdout.is_empty() && out.stderr.is_empty() {
+            eprintln!(
+                "Wine ran {args:?} and it failed without a word ({}): run once more",
+                out.status
+            );
+            return self.lab.wsl_files(&all);
+        }
+        out
     }
 
     /// `cmd /c WORDS...` in a new Windows process: (exit code, stdout, stderr), CRs dropped.
@@ -215,11 +227,9 @@ impl WinSide {
         self.cmd(&[&format!(r"C:\{name}.bat")])
     }
 
-    /// A value under `HKCU\Environment`, through Wine's reg. A reg that fails without a word
-    /// is Wine's (seen once in CI, in a prefix just booted beside another): said, and run once
-    /// more; a second failure fails the test.
+    /// A value under `HKCU\Environment`, through Wine's reg.
     pub fn reg_add(&self, name: &str, kind: &str, data: &str) {
-        let args = [
+        let o = self.wine(&[
             "reg",
             "add",
             r"HKCU\Environment",
@@ -230,16 +240,7 @@ impl WinSide {
             "/d",
             data,
             "/f",
-        ];
-        let mut o = self.wine(&args);
-        if !o.status.success() && o.stderr.is_empty() {
-            eprintln!(
-                "reg add {name} failed without a word ({}; stdout {:?}): run again",
-                o.status,
-                String::from_utf8_lossy(&o.stdout)
-            );
-            o = self.wine(&args);
-        }
+        ]);
         assert!(
             o.status.success(),
             "reg add {name} ({}): {}{}",
